@@ -1,0 +1,53 @@
+"""Batch keys: every tensor that flows between modules is named here.
+
+A batch is one ``dict[str, Tensor]``. N atoms, B graphs (molecules), E directed edges.
+Internal units: Å, eV, e (elementary charge), amu, fs, K (see :mod:`equimol.units`).
+"""
+
+from typing import Final
+
+# --- structure -------------------------------------------------------------------------
+POSITIONS: Final = "positions"  # (N, 3) float, Å
+ATOMIC_NUMBERS: Final = "atomic_numbers"  # (N,) int64
+BATCH: Final = "batch"  # (N,) int64, graph index of each atom
+N_ATOMS: Final = "n_atoms"  # (B,) int64, atoms per graph
+CELL: Final = "cell"  # (B, 3, 3) float, Å, rows are lattice vectors
+PBC: Final = "pbc"  # (B, 3) bool
+TOTAL_CHARGE: Final = "total_charge"  # (B,) float, e
+MASSES: Final = "masses"  # (N,) float, amu
+
+# --- graph -----------------------------------------------------------------------------
+# edge_index[0] = i (centre, receives the message), edge_index[1] = j (neighbour).
+# The edge vector is r_ij = r_j - r_i + shift_ij (Å).
+EDGE_INDEX: Final = "edge_index"  # (2, E) int64
+EDGE_SHIFTS: Final = "edge_shifts"  # (E, 3) float, Å, cell shift added to r_j - r_i
+
+# --- features (produced by representations) ------------------------------------------
+SCALAR_FEATURES: Final = "scalar_features"  # (N, F)
+VECTOR_FEATURES: Final = "vector_features"  # (N, 3, F)
+
+# --- per-atom outputs ------------------------------------------------------------------
+ATOMIC_ENERGIES: Final = "atomic_energies"  # (N,) eV
+PARTIAL_CHARGES: Final = "partial_charges"  # (N,) e
+ATOMIC_DIPOLES: Final = "atomic_dipoles"  # (N, 3) e·Å
+
+# --- targets / predictions -------------------------------------------------------------
+ENERGY: Final = "energy"  # (B,) eV
+FORCES: Final = "forces"  # (N, 3) eV/Å
+DIPOLE: Final = "dipole"  # (B, 3) e·Å
+DIPOLE_MAGNITUDE: Final = "dipole_magnitude"  # (B,) e·Å internally (reported in Debye)
+POLARIZABILITY: Final = "polarizability"  # (B, 3, 3) Å^3
+SPATIAL_EXTENT: Final = "spatial_extent"  # (B,) Å^2, electronic spatial extent <R^2>
+HESSIAN: Final = "hessian"  # (3N, 3N) eV/Å^2, one molecule
+
+GRAPH_TARGETS: Final = (ENERGY, DIPOLE, DIPOLE_MAGNITUDE, POLARIZABILITY, SPATIAL_EXTENT)
+ATOM_TARGETS: Final = (FORCES, PARTIAL_CHARGES)
+TARGET_UNITS: Final = {
+    ENERGY: "eV",
+    FORCES: "eV/Å",
+    DIPOLE: "e·Å",
+    DIPOLE_MAGNITUDE: "e·Å",
+    POLARIZABILITY: "Å^3",
+    SPATIAL_EXTENT: "Å^2",
+    PARTIAL_CHARGES: "e",
+}
