@@ -1,0 +1,25 @@
+"""Exceptions with messages meant for users (the CLI prints them as one line)."""
+
+from __future__ import annotations
+
+
+class EquimolError(Exception):
+    """Base class: a problem the user can fix (bad input, bad config, missing file)."""
+
+
+class DataError(EquimolError, ValueError):
+    """Malformed, unphysical or incomplete structure data.
+
+    The message names the source (file and structure index) and the problem.
+    """
+
+    def __init__(self, problem: str, source: str | None = None, index: int | None = None):
+        where = source or "<data>"
+        if index is not None:
+            where = f"{where}[{index}]"
+        super().__init__(f"{where}: {problem}")
+        self.source, self.index, self.problem = source, index, problem
+
+
+class ConfigError(EquimolError, ValueError):
+    """Invalid configuration value or unknown option."""

@@ -1,0 +1,134 @@
+"""Validated configuration of an MD run and the thermostat it implies."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from equimol.md.nose_hoover import YOSHIDA_WEIGHTS, NoseHooverChain
+from equimol.md.thermostats import CSVR, Langevin, Thermostat
+
+#: accepted thermostat names -> canonical name
+THERMOSTAT_ALIASES: dict[str, str] = {
+    "nve": "nve",
+    "none": "nve",
+    "langevin": "langevin",
+    "baoab": "langevin",
+    "pile_l": "langevin",
+    "csvr": "csvr",
+    "bussi": "csvr",
+    "svr": "csvr",
+    "pile_g": "csvr",
+    "nhc": "nhc",
+    "nose_hoover_chain": "nhc",
+}
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+#: fields that may change when a run is restarted (everything else must match)
+RESTART_MUTABLE = frozenset({"n_steps", "progress", "log_every", "checkpoint_every", "flush_every"})
+
+
+@dataclass(frozen=True)
+class MDConfig:
+    """Settings of one (ring-polymer) MD run. Units: fs, K.
+
+    thermostat: "nve", "langevin" (BAOAB; PILE-L for n_beads > 1), "csvr" (Bussi; PILE-G
+    for n_beads > 1) or "nhc" (global Nose–Hoover chain on the centroid; PILE on internal
+    modes for n_beads > 1). tau_fs is the Langevin 1/γ, the CSVR relaxation time or the
+    NHC time constant. pile_lambda None leaves internal ring-polymer modes unthermostatted.
+    initial_temperature_k: temperature of the Maxwell–Boltzmann start (None: temperature_k;
+    0: zero velocities). Frames are written every ``stride`` steps (step 0 included),
+    a checkpoint every ``checkpoint_every`` steps and a log line every ``log_every`` steps.
+    """
+
+    dt_fs: float = 0.5
+    n_steps: int = 1000
+    temperature_k: float = 300.0
+    thermostat: str = "nhc"
+    tau_fs: float = 100.0
+    chain_length: int = 3
+    nhc_yoshida: int = 3
+    nhc_respa: int = 1
+    pile_lambda: float | None = 0.5
+    n_beads: int = 1
+    n_replicas: int = 1
+    seed: int = 0
+    initial_temperature_k: float | None = None
+    free_ring_polymer_start: bool = True
+    remove_com: bool = False
+    stride: int = 10
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    flush_every: int = 100
+    trajectory_dtype: str = "float64"
+    dtype: str = "float64"
+    device: str = "cpu"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        name = THERMOSTAT_ALIASES.get(str(self.thermostat).lower())
+        if name is None:
+            raise ValueError(
+                f"unknown thermostat {self.thermostat!r}; known: {', '.join(sorted(THERMOSTAT_ALIASES))}"
+            )
+        object.__setattr__(self, "thermostat", name)
+        positive = {"dt_fs": self.dt_fs, "temperature_k": self.temperature_k, "tau_fs": self.tau_fs}
+        for key, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"{key} must be > 0, got {value}")
+        for key in ("n_beads", "n_replicas", "stride", "log_every", "checkpoint_every", "flush_every", "chain_length", "nhc_respa"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.n_steps < 0:
+            raise ValueError(f"n_steps must be >= 0, got {self.n_steps}")
+        if self.nhc_yoshida not in YOSHIDA_WEIGHTS:
+            raise ValueError(f"nhc_yoshida must be one of {sorted(YOSHIDA_WEIGHTS)}")
+        if self.pile_lambda is not None and not self.pile_lambda > 0:
+            raise ValueError(f"pile_lambda must be > 0 or None, got {self.pile_lambda}")
+        if self.initial_temperature_k is not None and self.initial_temperature_k < 0:
+            raise ValueError("initial_temperature_k must be >= 0")
+        for key in ("dtype", "trajectory_dtype"):
+            if getattr(self, key) not in _DTYPES:
+                raise ValueError(f"{key} must be one of {sorted(_DTYPES)}, got {getattr(self, key)!r}")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return _DTYPES[self.dtype]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (round-trips through :meth:`from_dict`)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MDConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown MDConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> MDConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def build_thermostat(config: MDConfig) -> Thermostat | None:
+    """Thermostat object for ``config``; None for "nve" (classical NVE, or plain RPMD)."""
+    t, tau, lam = config.temperature_k, config.tau_fs, config.pile_lambda
+    if config.thermostat == "nve":
+        return None
+    if config.thermostat == "langevin":
+        return Langevin(t, tau, pile_lambda=lam)
+    if config.thermostat == "csvr":
+        return CSVR(t, tau, pile_lambda=lam)
+    return NoseHooverChain(
+        t,
+        tau,
+        chain_length=config.chain_length,
+        pile_lambda=lam,
+        n_yoshida=config.nhc_yoshida,
+        n_respa=config.nhc_respa,
+    )

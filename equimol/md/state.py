@@ -1,0 +1,207 @@
+"""Batched molecular-dynamics state: replicas × beads × atoms.
+
+Shapes: R replicas (independent trajectories), P beads (ring-polymer images; P = 1 is
+classical MD), N atoms. Positions (R, P, N, 3) Å, velocities (R, P, N, 3) Å/fs,
+masses (N,) amu. Kinetic energy is ``0.5 m v² / units.ACCEL_TO_A_PER_FS2`` in eV.
+
+The potential is a callable ``force_fn(positions (S, N, 3) Å) -> dict`` with S = R·P,
+returning ``"energy"`` (S,) eV and ``"forces"`` (S, N, 3) eV/Å, and optionally
+``"dipole"`` (S, 3) e·Å and ``"polarizability"`` (S, 3, 3) Å³. All replicas and beads go
+through one batched call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from equimol import keys, units
+
+ForceFn = Callable[[Tensor], Mapping[str, Tensor]]
+
+#: optional per-structure outputs of a force_fn that the MD engine carries and stores
+PROPERTY_SHAPES: dict[str, tuple[int, ...]] = {keys.DIPOLE: (3,), keys.POLARIZABILITY: (3, 3)}
+
+
+@dataclass
+class MDState:
+    """Phase-space point of R replicas of a P-bead ring polymer of N atoms.
+
+    ``energy`` (R, P) eV, ``forces`` (R, P, N, 3) eV/Å and ``properties`` (dipole (R, P, 3),
+    polarizability (R, P, 3, 3)) belong to the current ``positions``; ``step`` counts
+    completed integration steps.
+    """
+
+    positions: Tensor
+    velocities: Tensor
+    masses: Tensor
+    atomic_numbers: Tensor
+    step: int = 0
+    energy: Tensor | None = None
+    forces: Tensor | None = None
+    properties: dict[str, Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.positions.ndim != 4 or self.positions.shape[-1] != 3:
+            raise ValueError(f"positions must be (R, P, N, 3), got {tuple(self.positions.shape)}")
+        if self.velocities.shape != self.positions.shape:
+            raise ValueError(
+                f"velocities {tuple(self.velocities.shape)} must match positions "
+                f"{tuple(self.positions.shape)}"
+            )
+        n = self.positions.shape[2]
+        if self.masses.shape != (n,):
+            raise ValueError(f"masses must be ({n},), got {tuple(self.masses.shape)}")
+        if self.atomic_numbers.shape != (n,):
+            raise ValueError(f"atomic_numbers must be ({n},), got {tuple(self.atomic_numbers.shape)}")
+        if not bool((self.masses > 0).all()):
+            raise ValueError("masses must be positive (amu)")
+
+    @property
+    def n_replicas(self) -> int:
+        return self.positions.shape[0]
+
+    @property
+    def n_beads(self) -> int:
+        return self.positions.shape[1]
+
+    @property
+    def n_atoms(self) -> int:
+        return self.positions.shape[2]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.positions.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.positions.device
+
+    def state_dict(self) -> dict[str, object]:
+        """Tensors and ints only (loadable with ``torch.load(weights_only=True)``)."""
+        out: dict[str, object] = {
+            "positions": self.positions,
+            "velocities": self.velocities,
+            "masses": self.masses,
+            "atomic_numbers": self.atomic_numbers,
+            "step": self.step,
+            "properties": dict(self.properties),
+        }
+        if self.energy is not None and self.forces is not None:
+            out["energy"] = self.energy
+            out["forces"] = self.forces
+        return out
+
+    @classmethod
+    def from_state_dict(
+        cls, d: Mapping[str, object], *, dtype: torch.dtype, device: torch.device | str
+    ) -> MDState:
+        def f(t: object) -> Tensor:
+            assert isinstance(t, Tensor)
+            return t.to(device=device, dtype=dtype)
+
+        props = d.get("properties", {})
+        assert isinstance(props, Mapping)
+        return cls(
+            positions=f(d["positions"]),
+            velocities=f(d["velocities"]),
+            masses=f(d["masses"]),
+            atomic_numbers=d["atomic_numbers"].to(device=device),  # type: ignore[union-attr]
+            step=int(d["step"]),  # type: ignore[arg-type]
+            energy=f(d["energy"]) if "energy" in d else None,
+            forces=f(d["forces"]) if "forces" in d else None,
+            properties={k: f(v) for k, v in props.items()},
+        )
+
+
+def broadcast_positions(positions: Tensor, n_replicas: int, n_beads: int) -> Tensor:
+    """Expand positions (N, 3), (R, N, 3) or (R, P, N, 3) Å to a contiguous (R, P, N, 3)."""
+    x = positions
+    if x.ndim == 2:
+        x = x[None, None]
+    elif x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(
+            f"positions must be (N, 3), (R, N, 3) or (R, P, N, 3) Å, got {tuple(positions.shape)}"
+        )
+    if x.shape[0] not in (1, n_replicas) or x.shape[1] not in (1, n_beads):
+        raise ValueError(
+            f"positions {tuple(positions.shape)} do not broadcast to "
+            f"{n_replicas} replicas × {n_beads} beads"
+        )
+    return x.expand(n_replicas, n_beads, -1, -1).contiguous()
+
+
+def kinetic_energy(velocities: Tensor, masses: Tensor) -> Tensor:
+    """Kinetic energy of every bead, (R, P) eV, from velocities (R, P, N, 3) Å/fs."""
+    mv2 = (velocities.square().sum(-1) * masses).sum(-1)
+    return 0.5 * mv2 / units.ACCEL_TO_A_PER_FS2
+
+
+def thermal_velocity_scale(masses: Tensor, kt_ev: float) -> Tensor:
+    """sqrt(kT/m) in Å/fs for each atom, (N, 1); kT in eV, masses in amu."""
+    return torch.sqrt(kt_ev * units.ACCEL_TO_A_PER_FS2 / masses)[:, None]
+
+
+def maxwell_boltzmann(
+    masses: Tensor, temperature_k: float, shape: tuple[int, int], *, generator: torch.Generator
+) -> Tensor:
+    """Velocities (R, P, N, 3) Å/fs drawn from the Maxwell–Boltzmann distribution at T.
+
+    ``shape`` is (R, P). For a ring polymer pass the bead temperature P·T.
+    """
+    n = masses.shape[0]
+    xi = torch.randn(
+        (*shape, n, 3), generator=generator, dtype=masses.dtype, device=masses.device
+    )
+    return xi * thermal_velocity_scale(masses, units.KB_EV_PER_K * temperature_k)
+
+
+def remove_com_velocity(velocities: Tensor, masses: Tensor) -> Tensor:
+    """Subtract the centre-of-mass velocity of the centroid of each replica.
+
+    A constant shift of every bead changes only the centroid normal mode, so the internal
+    ring-polymer modes are untouched. Shapes (R, P, N, 3) Å/fs, masses (N,) amu.
+    """
+    v_centroid = velocities.mean(1)  # (R, N, 3)
+    v_com = (masses[:, None] * v_centroid).sum(1) / masses.sum()  # (R, 3)
+    return velocities - v_com[:, None, None, :]
+
+
+def evaluate(force_fn: ForceFn, state: MDState) -> None:
+    """Call ``force_fn`` once on all R·P structures; store energy, forces, properties.
+
+    Outputs are detached and cast to the state's dtype. Raises ValueError with the
+    offending key and shapes when the force_fn breaks the interface, and FloatingPointError
+    when energies or forces are not finite (usually: the time step is too large).
+    """
+    r, p, n, _ = state.positions.shape
+    s = r * p
+    out = force_fn(state.positions.reshape(s, n, 3))
+    for key in (keys.ENERGY, keys.FORCES):
+        if key not in out:
+            raise ValueError(f"force_fn must return {key!r}; got keys {sorted(out)}")
+    energy = out[keys.ENERGY].detach().to(state.dtype)
+    forces = out[keys.FORCES].detach().to(state.dtype)
+    if energy.shape != (s,):
+        raise ValueError(f"force_fn energy must be ({s},) eV, got {tuple(energy.shape)}")
+    if forces.shape != (s, n, 3):
+        raise ValueError(f"force_fn forces must be ({s}, {n}, 3) eV/Å, got {tuple(forces.shape)}")
+    if not (bool(torch.isfinite(energy).all()) and bool(torch.isfinite(forces).all())):
+        raise FloatingPointError(
+            f"non-finite energy or forces at step {state.step}; the time step may be too large"
+        )
+    state.energy = energy.reshape(r, p)
+    state.forces = forces.reshape(r, p, n, 3)
+    props: dict[str, Tensor] = {}
+    for key, tail in PROPERTY_SHAPES.items():
+        if key in out:
+            value = out[key].detach().to(state.dtype)
+            if value.shape != (s, *tail):
+                raise ValueError(f"force_fn {key} must be {(s, *tail)}, got {tuple(value.shape)}")
+            props[key] = value.reshape(r, p, *tail)
+    state.properties = props

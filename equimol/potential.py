@@ -1,0 +1,129 @@
+"""Representation + heads + derivatives (forces, Hessian); saving and loading.
+
+The derivative wrapper is the only place where forces are computed: F = −∂E/∂r by
+autograd, with ``create_graph`` only when training needs second derivatives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from equimol import keys as K
+from equimol.heads import build_head
+from equimol.models import build_representation
+
+UNITS = {"length": "Å", "energy": "eV", "forces": "eV/Å", "charge": "e", "dipole": "e·Å", "polarizability": "Å^3"}
+
+
+def compute_forces(energy: torch.Tensor, positions: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
+    """F = −∂(Σ_b E_b)/∂r (N, 3) eV/Å. Molecules are independent, so summing is exact."""
+    (grad,) = torch.autograd.grad(
+        energy.sum(), positions, create_graph=create_graph, retain_graph=create_graph, allow_unused=True
+    )
+    if grad is None:
+        return torch.zeros_like(positions)
+    return -grad
+
+
+class Potential(nn.Module):
+    """A representation with output heads; ``forward`` adds predictions (and forces) to the batch.
+
+    Parameters
+    ----------
+    representation: module mapping a batch to features (see :mod:`equimol.models`).
+    heads: output heads (see :mod:`equimol.heads`); the energy head enables forces.
+    spec: JSON-serialisable description {"model": {...}, "heads": [...]} used to rebuild it.
+    """
+
+    def __init__(self, representation: nn.Module, heads: Sequence[nn.Module], spec: dict | None = None):
+        super().__init__()
+        self.representation = representation
+        self.heads = nn.ModuleList(heads)
+        self.spec = spec or {}
+        self.cutoff = float(representation.cutoff)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        out: tuple[str, ...] = ()
+        for h in self.heads:
+            out += tuple(h.outputs)
+        if K.ENERGY in out:
+            out += (K.FORCES,)
+        return out
+
+    def properties(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Representation and heads only (no derivatives)."""
+        feats = self.representation(batch)
+        data = {**batch, **feats}
+        out: dict[str, torch.Tensor] = {}
+        for head in self.heads:
+            res = head({**data, **out})
+            out.update(res)
+        return out
+
+    def forward(
+        self,
+        batch: dict[str, torch.Tensor],
+        forces: bool = True,
+        create_graph: bool | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Predictions for ``batch``: energy (B,) eV, forces (N,3) eV/Å, and any head outputs.
+
+        ``create_graph`` defaults to ``self.training`` (needed to train on forces).
+        """
+        if create_graph is None:
+            create_graph = self.training
+        want_forces = forces and K.ENERGY in self.outputs
+        batch = dict(batch)
+        if want_forces:
+            pos = batch[K.POSITIONS]
+            if not pos.requires_grad:
+                pos = pos.detach().requires_grad_(True)
+            batch[K.POSITIONS] = pos
+        with torch.enable_grad() if want_forces else contextlib.nullcontext():
+            out = self.properties(batch)
+            if want_forces:
+                out[K.FORCES] = compute_forces(out[K.ENERGY], batch[K.POSITIONS], create_graph)
+        if not create_graph:
+            out = {k: v.detach() for k, v in out.items()}
+        return out
+
+
+def compute_hessian(potential: Potential, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Hessian ∂²E/∂r∂r (3N, 3N) eV/Å² of a batch holding one molecule, by double autograd."""
+    pos = batch[K.POSITIONS].detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        energy = potential.properties({**batch, K.POSITIONS: pos})[K.ENERGY].sum()
+        (grad,) = torch.autograd.grad(energy, pos, create_graph=True)
+        grad = grad.reshape(-1)
+        rows = [torch.autograd.grad(grad[k], pos, retain_graph=True)[0].reshape(-1) for k in range(grad.numel())]
+    return torch.stack(rows).detach()
+
+
+def build_potential(spec: dict) -> Potential:
+    """Build from ``{"model": {"name": ..., "options": {...}}, "heads": [{"name": ..., "options": {...}}]}``."""
+    model = spec.get("model", {"name": "painn"})
+    representation = build_representation(model["name"], **model.get("options", {}))
+    n_features = representation.config.n_features
+    head_specs = spec.get("heads") or [{"name": "energy"}]
+    heads = [build_head(h["name"], n_features, **h.get("options", {})) for h in head_specs]
+    full = {"model": {"name": model["name"], "options": representation.hyperparameters()}, "heads": head_specs}
+    return Potential(representation, heads, full)
+
+
+def build_model(name: str = "painn", heads: Sequence[str | dict] = ("energy",), **options) -> Potential:
+    """A model by name (``painn``, ``schnet``, ``so3krates``, ``l0net``, ``l1net``) with the paper's
+    default hyperparameters (overridden by ``options``) and the given output heads."""
+    head_specs = [h if isinstance(h, dict) else {"name": h} for h in heads]
+    return build_potential({"model": {"name": name, "options": options}, "heads": head_specs})
+
+
+def metadata_json(potential: Potential, extra: dict | None = None) -> str:
+    meta = {"format": "equimol", "version": 1, "units": UNITS, "spec": potential.spec}
+    meta.update(extra or {})
+    return json.dumps(meta)

@@ -1,0 +1,143 @@
+"""Read an equimol MD/RPMD HDF5 trajectory and turn it into spectra and a CSV table."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from equimol.spectra.correlation import RpmdAverage
+from equimol.spectra.ir import ir_spectrum
+from equimol.spectra.power import power_spectrum
+from equimol.spectra.raman import raman_spectra
+from equimol.spectra.spectrum import Spectrum
+
+CSV_COLUMNS = ("ir", "raman_iso", "raman_aniso", "power")
+_REQUIRED = ("time_fs", "positions", "velocities", "atomic_numbers")
+_OPTIONAL = ("dipole", "polarizability", "masses")
+
+
+def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load an HDF5 trajectory into a dict of NumPy arrays.
+
+    Datasets: ``time_fs`` (T,) fs, ``positions`` (T, R, P, N, 3) Å, ``velocities``
+    (T, R, P, N, 3) Å/fs, ``atomic_numbers`` (N,), optional ``dipole`` (T, R, P, 3) e·Å,
+    ``polarizability`` (T, R, P, 3, 3) Å³ and ``masses`` (N,) amu (default: ASE masses).
+    Attributes ``dt_fs`` (integration step, fs) and ``stride`` (steps between frames); when
+    absent they are inferred from ``time_fs``.  The returned dict adds ``frame_dt_fs``
+    (= dt_fs · stride), ``masses`` and ``source`` (the path, for error messages).
+    """
+    import h5py
+    from ase.data import atomic_masses
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"trajectory file not found: {p}")
+    with h5py.File(p, "r") as f:
+        missing = [k for k in _REQUIRED if k not in f]
+        if missing:
+            raise ValueError(f"{p}: missing dataset(s) {', '.join(missing)}")
+        traj: dict[str, Any] = {k: np.asarray(f[k][()]) for k in (*_REQUIRED, *_OPTIONAL) if k in f}
+        attrs = {k: float(f.attrs[k]) for k in ("dt_fs", "stride") if k in f.attrs}
+    t, r, pb, n = traj["positions"].shape[:4] if traj["positions"].ndim == 5 else (None,) * 4
+    expected = {
+        "time_fs": (t,),
+        "positions": (t, r, pb, n, 3),
+        "velocities": (t, r, pb, n, 3),
+        "atomic_numbers": (n,),
+        "dipole": (t, r, pb, 3),
+        "polarizability": (t, r, pb, 3, 3),
+        "masses": (n,),
+    }
+    for key, shape in expected.items():
+        if key in traj and (t is None or traj[key].shape != shape):
+            raise ValueError(f"{p}: dataset {key!r} has shape {traj[key].shape}, expected {shape}")
+    times = traj["time_fs"].astype(float)
+    steps = np.diff(times)
+    if steps.size and not np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9):
+        raise ValueError(f"{p}: time_fs is not evenly spaced")
+    if "dt_fs" in attrs:
+        frame_dt = attrs["dt_fs"] * attrs.get("stride", 1.0)
+        if steps.size and not np.isclose(steps[0], frame_dt, rtol=1e-6):
+            raise ValueError(f"{p}: dt_fs·stride = {frame_dt} fs disagrees with time_fs spacing {steps[0]} fs")
+    elif steps.size:
+        frame_dt = float(steps[0])
+    else:
+        raise ValueError(f"{p}: cannot determine the frame spacing (no dt_fs attribute, one frame)")
+    traj.setdefault("masses", atomic_masses[traj["atomic_numbers"].astype(int)])
+    traj.update(
+        dt_fs=attrs.get("dt_fs", frame_dt), stride=int(attrs.get("stride", 1)), frame_dt_fs=frame_dt, source=str(p)
+    )
+    return traj
+
+
+def spectra_from_trajectory(
+    traj: Mapping[str, Any] | str | os.PathLike[str],
+    ir: bool = True,
+    raman: bool = True,
+    power: bool = True,
+    depth_fs: float = 2048.0,
+    discard_fs: float = 0.0,
+    rpmd_average: RpmdAverage = "centroid",
+    laser_nm: float = 514.0,
+    temperature_k: float = 300.0,
+    *,
+    window: str | None = "hann",
+    zero_pad_factor: int = 2,
+) -> dict[str, Spectrum]:
+    """Compute the requested spectra of a trajectory (dict from :func:`load_trajectory` or a path).
+
+    Returns a dict with keys among ``"ir"`` (km mol⁻¹ (cm⁻¹)⁻¹, :func:`ir_spectrum`),
+    ``"raman_iso"``, ``"raman_aniso"`` (Å⁶ fs, :func:`raman_spectra`) and ``"power"``
+    (degrees of freedom per cm⁻¹, :func:`power_spectrum`), all on the same cm⁻¹ axis.
+    The first ``discard_fs`` fs (equilibration) are dropped.  Every requested property is
+    checked before any work is done; a missing one raises ValueError naming the file.
+    """
+    data = load_trajectory(traj) if isinstance(traj, (str, os.PathLike)) else traj
+    source = data.get("source", "trajectory")
+    if not (ir or raman or power):
+        raise ValueError("no spectrum requested: enable at least one of ir, raman, power")
+    for wanted, key, flag in ((ir, "dipole", "ir/--ir"), (raman, "polarizability", "raman/--raman"), (power, "velocities", "power/--power")):
+        if wanted and data.get(key) is None:
+            raise ValueError(f"{source}: {flag} requested but the trajectory has no {key!r} dataset")
+    frame_dt = float(data["frame_dt_fs"])
+    n_discard = int(round(discard_fs / frame_dt))
+    n_frames = len(data["time_fs"])
+    if discard_fs < 0 or n_discard >= n_frames:
+        raise ValueError(f"{source}: discard_fs={discard_fs} must be ≥ 0 and shorter than the trajectory")
+    kwargs = dict(depth_fs=depth_fs, rpmd_average=rpmd_average, window=window, zero_pad_factor=zero_pad_factor)
+    out: dict[str, Spectrum] = {}
+    if ir:
+        out["ir"] = ir_spectrum(data["dipole"][n_discard:], frame_dt, temperature_k=temperature_k, label="ir", **kwargs)
+    if raman:
+        out.update(raman_spectra(data["polarizability"][n_discard:], frame_dt, laser_nm=laser_nm, temperature_k=temperature_k, **kwargs))
+    if power:
+        out["power"] = power_spectrum(data["velocities"][n_discard:], data["masses"], frame_dt, label="power", **kwargs)
+    return out
+
+
+def write_csv(path: str | os.PathLike[str], spectra: Mapping[str, Spectrum], normalise: bool = True) -> Path:
+    """Write ``frequency_cm1`` and the present columns of ir, raman_iso, raman_aniso, power.
+
+    All columns share the frequency axis of the first spectrum (others are linearly
+    interpolated onto it, 0 outside their range).  With ``normalise`` every column is divided
+    by its maximum.  Written to a temporary file and renamed.
+    """
+    unknown = sorted(set(spectra) - set(CSV_COLUMNS))
+    if unknown or not spectra:
+        raise ValueError(f"write_csv accepts a non-empty subset of {CSV_COLUMNS}; got unknown {unknown}")
+    columns = [k for k in CSV_COLUMNS if k in spectra]
+    grid = spectra[columns[0]].frequency_cm1
+    table = [grid]
+    for key in columns:
+        s = spectra[key].normalised() if normalise else spectra[key]
+        same = s.frequency_cm1.shape == grid.shape and np.allclose(s.frequency_cm1, grid)
+        table.append(s.intensity if same else np.interp(grid, s.frequency_cm1, s.intensity, left=0.0, right=0.0))
+    out = Path(path)
+    tmp = out.with_name(f".{out.name}.tmp")
+    np.savetxt(tmp, np.column_stack(table), delimiter=",", header=",".join(["frequency_cm1", *columns]), comments="", fmt="%.10g")
+    os.replace(tmp, out)
+    return out

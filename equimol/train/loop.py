@@ -1,0 +1,218 @@
+"""The training loop: Adam, plateau/exponential schedule, EMA, early stopping, exact resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from equimol import keys as K
+from equimol.data.batch import collate
+from equimol.heads.energy import EnergyHead
+from equimol.potential import Potential, build_potential
+from equimol.train.checkpoint import read_checkpoint, save_checkpoint
+from equimol.train.config import Config
+from equimol.train.data import prepare_data
+from equimol.train.loss import weighted_loss
+from equimol.train.metrics import Metrics
+from equimol.train.schedule import ExponentialSchedule, PlateauSchedule
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def batches(dataset, batch_size: int, dtype, generator: torch.Generator | None = None):
+    """Yield collated batches; shuffled with ``generator`` if given (deterministic)."""
+    n = len(dataset)
+    order = torch.randperm(n, generator=generator).tolist() if generator is not None else list(range(n))
+    for k in range(0, n, batch_size):
+        yield collate([dataset[i] for i in order[k : k + batch_size]], dtype=dtype)
+
+
+def evaluate_dataset(potential: Potential, dataset, targets: list[str], batch_size: int, dtype) -> dict:
+    """MAE/RMSE of every target over ``dataset`` (model in eval mode, no graph kept)."""
+    was_training = potential.training
+    potential.eval()
+    metrics = Metrics(targets)
+    for batch in batches(dataset, batch_size, dtype):
+        metrics.update(potential(batch, forces=K.FORCES in targets), batch)
+    potential.train(was_training)
+    return metrics.result()
+
+
+def loss_from_metrics(result: dict, weights: dict[str, float], kind: str) -> float:
+    key = "rmse" if kind == "mse" else "mae"
+    return sum(w * (result[t][key] ** 2 if kind == "mse" else result[t][key]) for t, w in weights.items() if t in result)
+
+
+def _build(cfg: Config, stats: dict, dtype) -> Potential:
+    spec = {"model": {k: v for k, v in cfg.model.items() if k != "heads"}, "heads": cfg.model.get("heads")}
+    spec["model"] = {"name": spec["model"].pop("name"), "options": spec["model"]}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.training.seed)
+        potential = build_potential(spec)
+    for p in potential.parameters():
+        p.data = p.data.to(dtype)
+    for head in potential.heads:
+        if isinstance(head, EnergyHead) and "atom_refs" in stats:
+            refs = torch.zeros(head.atom_refs.shape[0], dtype=torch.float64)
+            for z, e in stats["atom_refs"].items():
+                refs[int(z)] = e
+            head.set_statistics(stats.get("force_rms", 1.0), refs)
+    return potential
+
+
+class EMA:
+    """Exponential moving average of parameters, used for validation and checkpoints."""
+
+    def __init__(self, potential: Potential, decay: float):
+        self.decay = decay
+        self.shadow = [p.detach().clone() for p in potential.parameters()]
+
+    @torch.no_grad()
+    def update(self, potential: Potential) -> None:
+        for s, p in zip(self.shadow, potential.parameters()):
+            s.lerp_(p.detach(), 1 - self.decay)
+
+    @torch.no_grad()
+    def swap(self, potential: Potential) -> None:
+        for s, p in zip(self.shadow, potential.parameters()):
+            tmp = p.detach().clone()
+            p.copy_(s)
+            s.copy_(tmp)
+
+
+def train(cfg: Config, resume: bool = False, log=print) -> dict:
+    """Train according to ``cfg``; writes best.pt, last.pt, log.csv, split.json, config.json
+    into ``cfg.output_dir``. With ``resume``, continues exactly from last.pt."""
+    t_cfg = cfg.training
+    run_dir = Path(cfg.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dtype = DTYPES[t_cfg.dtype]
+    cutoff = float(cfg.model.get("cutoff", 5.0))
+    data = prepare_data(cfg, cutoff, run_dir)
+    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.csv"
+    resuming = resume and last_path.exists()
+    stats = read_checkpoint(last_path)["metadata"]["statistics"] if resuming else data.statistics
+    potential = _build(cfg, stats, dtype)
+    if abs(potential.cutoff - cutoff) > 1e-12:
+        data = prepare_data(cfg, potential.cutoff, run_dir)
+    potential.train()
+    optimizer = torch.optim.AdamW(potential.parameters(), lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
+    kw = dict(factor=t_cfg.lr_factor, patience=t_cfg.lr_patience, smoothing=t_cfg.smoothing,
+              min_lr=t_cfg.min_lr, stop_patience=t_cfg.early_stopping_patience)
+    schedule = (PlateauSchedule(t_cfg.lr, **kw) if t_cfg.scheduler == "plateau"
+                else ExponentialSchedule(t_cfg.lr, t_cfg.lr_decay_steps, **kw))
+    ema = EMA(potential, t_cfg.ema_decay) if t_cfg.ema_decay else None
+    generator = torch.Generator().manual_seed(t_cfg.seed)
+    epoch, step, wall = 0, 0, 0.0
+    if resuming:
+        raw = read_checkpoint(last_path)
+        potential.load_state_dict(raw["model"])
+        st = raw["training"]
+        if ema is not None:  # checkpoints hold EMA weights; the raw ones are in training state
+            ema.shadow = [p.detach().clone() for p in potential.parameters()]
+            for p, q in zip(potential.parameters(), st["raw_params"]):
+                p.data.copy_(q)
+        optimizer.load_state_dict(st["optimizer"])
+        schedule.load_state_dict(st["schedule"])
+        generator.set_state(st["generator"])
+        epoch, step, wall = st["epoch"], st["step"], st["wall_time_s"]
+        _truncate_log(log_path, epoch)
+        log(f"resuming from {last_path} at epoch {epoch}")
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    targets = [t for t in cfg.data.targets]
+    weights = {t: w for t, w in t_cfg.weights.items() if t in targets}
+    t_start = time.perf_counter() - wall
+    bar = tqdm(total=t_cfg.epochs, initial=epoch, disable=not t_cfg.progress, unit="epoch", dynamic_ncols=True)
+    stop_reason = None
+    while epoch < t_cfg.epochs:
+        train_sum, n_b = 0.0, 0
+        for batch in batches(data.train, t_cfg.batch_size, dtype, generator):
+            for g in optimizer.param_groups:
+                g["lr"] = schedule.lr_at_step(step)
+            pred = potential(batch, create_graph=True)
+            loss, _ = weighted_loss(pred, batch, weights, t_cfg.loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if t_cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(potential.parameters(), t_cfg.grad_clip)
+            optimizer.step()
+            if ema is not None:
+                ema.update(potential)
+            train_sum += float(loss.detach())
+            n_b += 1
+            step += 1
+        epoch += 1
+        if ema is not None:
+            ema.swap(potential)
+        val = evaluate_dataset(potential, data.val, targets, t_cfg.val_batch_size, dtype)
+        val_loss = loss_from_metrics(val, weights, t_cfg.loss)
+        improved = schedule.step(val_loss)
+        wall = time.perf_counter() - t_start
+        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": train_sum / max(n_b, 1),
+               "val_loss": val_loss, "time_s": round(wall, 2)}
+        for t, m in val.items():
+            row[f"val_{t}_mae"], row[f"val_{t}_rmse"] = m["mae"], m["rmse"]
+        _append_log(log_path, row)
+        meta = {"config": cfg.to_dict(), "statistics": stats, "epoch": epoch,
+                "val_metrics": val, "best_val_loss": schedule.best_raw, "wall_time_s": wall}
+        training = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                    "generator": generator.get_state(), "epoch": epoch, "step": step, "wall_time_s": wall}
+        if ema is not None:
+            training["raw_params"] = [s.clone() for s in ema.shadow]
+        if improved:
+            save_checkpoint(best_path, potential, meta, training)
+        save_checkpoint(last_path, potential, meta, training)
+        if ema is not None:
+            ema.swap(potential)
+        bar.update(1)
+        bar.set_postfix(_postfix(val, optimizer.param_groups[0]["lr"]))
+        for g in optimizer.param_groups:
+            g["lr"] = schedule.lr_at_step(step)
+        stop_reason = schedule.should_stop()
+        if stop_reason:
+            break
+        if t_cfg.max_time_minutes is not None and wall > 60 * t_cfg.max_time_minutes:
+            stop_reason = f"time limit of {t_cfg.max_time_minutes} min reached (continue with --resume)"
+            break
+    bar.close()
+    if stop_reason:
+        log(f"stopped after epoch {epoch}: {stop_reason}")
+    best = read_checkpoint(best_path)["metadata"] if best_path.exists() else {}
+    return {"epochs": epoch, "best_val_metrics": best.get("val_metrics"), "wall_time_s": wall,
+            "stop_reason": stop_reason, "run_dir": str(run_dir)}
+
+
+def _postfix(val: dict, lr: float) -> dict:
+    out = {"lr": f"{lr:.1e}"}
+    if K.ENERGY in val:
+        out["E_mae_meV"] = f"{1000 * val[K.ENERGY]['mae']:.2f}"
+    if K.FORCES in val:
+        out["F_mae_meV/Å"] = f"{1000 * val[K.FORCES]['mae']:.2f}"
+    for t in (K.DIPOLE, K.POLARIZABILITY, K.DIPOLE_MAGNITUDE):
+        if t in val:
+            out[t] = f"{val[t]['mae']:.4f}"
+    return out
+
+
+def _append_log(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow({k: (f"{v:.8g}" if isinstance(v, float) and math.isfinite(v) else v) for k, v in row.items()})
+
+
+def _truncate_log(path: Path, epoch: int) -> None:
+    """Drop log rows after ``epoch`` (written by a run killed before its checkpoint)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    keep = [lines[0]] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= epoch]
+    path.write_text("\n".join(keep) + "\n")
