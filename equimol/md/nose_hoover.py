@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -76,51 +77,50 @@ class NoseHooverChain(Thermostat):
     def setup(self, state: MDState, *, generator: torch.Generator, remove_com: bool = False) -> None:
         super().setup(state, generator=generator, remove_com=remove_com)
         r, m = state.n_replicas, self.chain_length
-        self.eta = torch.zeros((r, m), dtype=state.dtype, device=state.device)  # dimensionless
-        self.p_eta = torch.zeros((r, m), dtype=state.dtype, device=state.device)  # eV·fs
-        q = [self.kt * self.tau_fs**2] * m
+        # The chain is a tiny sequential ODE per replica; NumPy float64 on the host costs a
+        # fraction of the many small torch kernels it would otherwise take.
+        self.eta = np.zeros((r, m))  # dimensionless
+        self.p_eta = np.zeros((r, m))  # eV·fs
+        q = np.full(m, self.kt * self.tau_fs**2)
         q[0] *= self.n_dof
         self.q = q  # eV·fs²
 
-    def _half_momenta(self, p: list[Tensor], k: Tensor, delta: float, reverse: bool) -> None:
+    def _half_momenta(self, p: list[np.ndarray], k: np.ndarray, delta: float, reverse: bool) -> None:
         """Chain momenta over δ/2: p_j ← p_j s² + (δ/2) G_j s, s = exp(−δ/4 · p_{j+1}/Q_{j+1})
         (MTTK1996 Eq. 29–31), swept from the chain end (reverse) or from the particles."""
         m, q, kt = self.chain_length, self.q, self.kt
         order = range(m - 1, -1, -1) if reverse else range(m)
         for j in order:
-            g = 2.0 * k - self.n_dof * kt if j == 0 else p[j - 1].square() / q[j - 1] - kt
+            g = 2.0 * k - self.n_dof * kt if j == 0 else p[j - 1] * p[j - 1] / q[j - 1] - kt
             if j == m - 1:
                 p[j] = p[j] + 0.5 * delta * g
             else:
-                s = torch.exp(-0.25 * delta * p[j + 1] / q[j + 1])
+                s = np.exp(-0.25 * delta / q[j + 1] * p[j + 1])
                 p[j] = p[j] * s * s + 0.5 * delta * g * s
 
     def outer(self, state: MDState, dt_fs: float) -> None:
         """Propagate exp(iL_NHC dt_fs) and rescale the centroid velocities once."""
-        k = centroid_kinetic_energy(state.velocities, self.masses)
-        p = list(self.p_eta.unbind(1))
-        eta = list(self.eta.unbind(1))
-        log_scale = torch.zeros_like(k)
+        k = centroid_kinetic_energy(state.velocities, self.masses).detach().cpu().double().numpy()
+        p = list(self.p_eta.T.copy())
+        log_scale = np.zeros_like(k)
         for _ in range(self.n_respa):
             for w in YOSHIDA_WEIGHTS[self.n_yoshida]:
                 delta = w * dt_fs / self.n_respa
                 self._half_momenta(p, k, delta, reverse=True)
-                step_log = -delta * p[0] / self.q[0]
-                log_scale = log_scale + step_log
-                k = k * torch.exp(2.0 * step_log)
-                for j in range(self.chain_length):
-                    eta[j] = eta[j] + delta * p[j] / self.q[j]
+                step_log = (-delta / self.q[0]) * p[0]
+                log_scale += step_log
+                k = k * np.exp(2.0 * step_log)
+                self.eta += (delta / self.q) * np.stack(p, 1)
                 self._half_momenta(p, k, delta, reverse=False)
-        self.p_eta = torch.stack(p, 1)
-        self.eta = torch.stack(eta, 1)
-        state.velocities = scale_centroid(state.velocities, torch.exp(log_scale))
+        self.p_eta = np.stack(p, 1)
+        scale = torch.as_tensor(np.exp(log_scale), dtype=state.dtype).to(state.device)
+        state.velocities = scale_centroid(state.velocities, scale)
 
     def conserved(self) -> Tensor:
         """Σ p_j²/2Q_j + N_f kT η_1 + kT Σ_{j>1} η_j (MKT1992 Eq. 2.10) − heat of PILE."""
-        q = torch.tensor(self.q, dtype=self.p_eta.dtype, device=self.p_eta.device)
-        chain = (0.5 * self.p_eta.square() / q).sum(1)
+        chain = (0.5 * self.p_eta**2 / self.q).sum(1)
         chain = chain + self.n_dof * self.kt * self.eta[:, 0] + self.kt * self.eta[:, 1:].sum(1)
-        return chain - self.energy_change
+        return torch.as_tensor(chain).to(self.energy_change) - self.energy_change
 
     def describe(self) -> str:
         internal = "" if self.pile_lambda is None else f", internal PILE lambda={self.pile_lambda}"
@@ -130,9 +130,12 @@ class NoseHooverChain(Thermostat):
         )
 
     def state_dict(self) -> dict[str, Tensor]:
-        return {**super().state_dict(), "eta": self.eta.clone(), "p_eta": self.p_eta.clone()}
+        chain = {"eta": torch.from_numpy(self.eta.copy()), "p_eta": torch.from_numpy(self.p_eta.copy())}
+        return {**super().state_dict(), **chain}
 
     def load_state_dict(self, d: dict[str, Tensor]) -> None:
         super().load_state_dict(d)
-        self.eta = d["eta"].to(self.eta)
-        self.p_eta = d["p_eta"].to(self.p_eta)
+        if tuple(d["eta"].shape) != self.eta.shape:
+            raise ValueError(f"NHC state has shape {tuple(d['eta'].shape)}, expected {self.eta.shape}")
+        self.eta = d["eta"].double().cpu().numpy().copy()
+        self.p_eta = d["p_eta"].double().cpu().numpy().copy()

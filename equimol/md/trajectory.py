@@ -135,6 +135,8 @@ class TrajectoryWriter:
 
     def flush(self) -> None:
         """Append buffered frames to the datasets and flush the file to disk."""
+        if not self.file.id.valid:
+            return
         if self._buffer:
             n0, k = self.file["time_fs"].shape[0], len(self._buffer)
             for key in self.shapes:

@@ -34,6 +34,7 @@ from equimol.data.validate import validate_structure
 from equimol.errors import DataError
 from equimol.reference.xtb import (
     DEFAULT_FIELD_STEP,
+    DEFAULT_SETTINGS,
     GEOMETRY_KEYS,
     PROPERTIES,
     XTBSettings,
@@ -142,7 +143,9 @@ class _ProgressLog:
             except json.JSONDecodeError:
                 if number == len(lines) - 1:  # only the last line may be torn by a kill
                     continue
-                raise ValueError(f"{self.path}: corrupt line {number + 1}; delete the file to restart") from None
+                raise ValueError(
+                    f"{self.path}: corrupt line {number + 1}; delete the file to restart"
+                ) from None
             if header is None:
                 header = entry.get("header")
                 continue
@@ -202,7 +205,7 @@ def _run_parallel(
 
 def label_structures(
     structures: Sequence[Structure],
-    settings: XTBSettings = XTBSettings(),
+    settings: XTBSettings = DEFAULT_SETTINGS,
     properties: Sequence[str] = PROPERTIES,
     field_step: float = DEFAULT_FIELD_STEP,
     workers: int = 1,

@@ -75,7 +75,7 @@ def ferrocene(substituent: int | None = 9, staggered: bool = False) -> Structure
             outer[0], outer_numbers[0] = bond, substituent
         numbers += [6] * 5 + outer_numbers
         positions += list(carbons)
-        positions += [c + d * r for c, d, r in zip(carbons, outer, radial)]
+        positions += [c + d * r for c, d, r in zip(carbons, outer, radial, strict=True)]
     return _structure(numbers, np.array(positions))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from equimol import keys, units
-from equimol.reference.xtb import XTBCalculator, XTBSettings, hessian
+from equimol.reference.xtb import DEFAULT_SETTINGS, XTBCalculator, XTBSettings, hessian
 
 Structure = dict[str, np.ndarray]
 AxisEnd = int | Sequence[int]  # an atom index, or atom indices whose centroid is used
@@ -38,7 +38,7 @@ def _geometry(positions: np.ndarray, numbers: np.ndarray) -> Structure:
 
 def relax(
     structure: Structure,
-    settings: XTBSettings = XTBSettings(),
+    settings: XTBSettings = DEFAULT_SETTINGS,
     fmax: float = 0.005,
     steps: int = 2000,
 ) -> Structure:
@@ -130,7 +130,7 @@ def normal_mode_sampling(
     structure: Structure,
     n_samples: int,
     temperature_k: float = 300.0,
-    settings: XTBSettings = XTBSettings(),
+    settings: XTBSettings = DEFAULT_SETTINGS,
     seed: int = 0,
     relax_first: bool = True,
     min_force_constant: float = 0.1,
@@ -159,7 +159,7 @@ def md_sampling(
     timestep_fs: float = 0.5,
     friction_per_fs: float = 0.01,
     equilibration_steps: int = 2000,
-    settings: XTBSettings = XTBSettings(),
+    settings: XTBSettings = DEFAULT_SETTINGS,
     seed: int = 0,
     progress: bool = False,
 ) -> list[Structure]:
@@ -170,22 +170,28 @@ def md_sampling(
     in 1/fs. Deterministic for a given ``seed``. Returns geometries only.
     """
     from ase import units as ase_units
+    from ase.constraints import FixCom
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+    from ase.md.velocitydistribution import Stationary, ZeroRotation
     from tqdm import tqdm
 
     if n_frames < 1 or every < 1 or equilibration_steps < 0:
         raise ValueError("n_frames and every must be >= 1, equilibration_steps >= 0")
     rng = np.random.default_rng(seed)
     atoms = _atoms(structure, settings)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_k, rng=rng)
+    masses = atoms.get_masses()[:, None]  # Maxwell–Boltzmann momenta, ASE units sqrt(amu·eV)
+    atoms.set_momenta(
+        rng.standard_normal((len(atoms), 3)) * np.sqrt(masses * units.KB_EV_PER_K * temperature_k)
+    )
     Stationary(atoms)
     ZeroRotation(atoms)
+    atoms.set_constraint(FixCom())  # fixed centre of mass; Langevin's own fixcm biases NVT
     dynamics = Langevin(
         atoms,
         timestep=timestep_fs * ase_units.fs,
         temperature_K=temperature_k,
         friction=friction_per_fs / ase_units.fs,
+        fixcm=False,
         rng=rng,
     )
     if equilibration_steps:

@@ -63,6 +63,9 @@ class XTBSettings:
         return int(self.multiplicity) - 1
 
 
+DEFAULT_SETTINGS = XTBSettings()  # frozen, so safe as a shared default argument
+
+
 def _check_input(atomic_numbers: np.ndarray, positions: np.ndarray, settings: XTBSettings) -> None:
     """Reject inputs tblite would silently compute nonsense for."""
     if positions.shape != (len(atomic_numbers), 3):
@@ -136,7 +139,7 @@ def _finite(name: str, value: np.ndarray) -> np.ndarray:
 def single_point(
     positions: np.ndarray,
     atomic_numbers: np.ndarray,
-    settings: XTBSettings = XTBSettings(),
+    settings: XTBSettings = DEFAULT_SETTINGS,
     properties: Sequence[str] = PROPERTIES,
     field_step: float = DEFAULT_FIELD_STEP,
 ) -> dict[str, np.ndarray]:
@@ -179,7 +182,7 @@ def single_point(
 def polarizability(
     positions: np.ndarray,
     atomic_numbers: np.ndarray,
-    settings: XTBSettings = XTBSettings(),
+    settings: XTBSettings = DEFAULT_SETTINGS,
     field_step: float = DEFAULT_FIELD_STEP,
     restart: Any = None,
     symmetrize: bool = True,
@@ -188,8 +191,8 @@ def polarizability(
 
     Six SCFs in fields ±``field_step`` (V/Å) along x, y, z, restarted from ``restart``
     (a zero-field tblite result) when given, with SCC accuracy tightened to ``FD_ACCURACY``.
-    The result is symmetrised unless ``symmetrize`` is False. α is the polarizability volume α/(4πε₀): bohr³ in atomic
-    units, converted to Å³.
+    The result is symmetrised unless ``symmetrize`` is False. α is the polarizability volume
+    α/(4πε₀): bohr³ in atomic units, converted to Å³.
     """
     if field_step <= 0:
         raise ValueError(f"field_step must be > 0 V/Å, got {field_step}")
@@ -214,7 +217,7 @@ def polarizability(
 def hessian(
     positions: np.ndarray,
     atomic_numbers: np.ndarray,
-    settings: XTBSettings = XTBSettings(),
+    settings: XTBSettings = DEFAULT_SETTINGS,
     step: float = 0.005,
 ) -> np.ndarray:
     """Cartesian Hessian ∂²E/∂x_i∂x_j (3n, 3n) in eV/Å² by central differences of forces.
@@ -244,7 +247,7 @@ def hessian(
 
 def label_structure(
     structure: dict[str, np.ndarray],
-    settings: XTBSettings = XTBSettings(),
+    settings: XTBSettings = DEFAULT_SETTINGS,
     properties: Sequence[str] = PROPERTIES,
     field_step: float = DEFAULT_FIELD_STEP,
 ) -> dict[str, np.ndarray]:
@@ -271,7 +274,7 @@ class XTBCalculator(Calculator):
 
     implemented_properties = ["energy", "forces", "dipole"]
 
-    def __init__(self, settings: XTBSettings = XTBSettings(), **kwargs: Any) -> None:
+    def __init__(self, settings: XTBSettings = DEFAULT_SETTINGS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self._tb: Any = None

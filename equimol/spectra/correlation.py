@@ -53,7 +53,7 @@ def lags_for_depth(depth_fs: float, frame_dt_fs: float, n_frames: int) -> int:
     """Number of lags L (τ = 0 … depth) for a correlation depth in fs; checks the trajectory."""
     if frame_dt_fs <= 0:
         raise ValueError(f"frame spacing must be positive, got {frame_dt_fs} fs")
-    n_lags = int(round(depth_fs / frame_dt_fs)) + 1
+    n_lags = int(np.rint(depth_fs / frame_dt_fs)) + 1
     if n_lags < 2:
         raise ValueError(f"correlation depth {depth_fs} fs is shorter than one frame ({frame_dt_fs} fs)")
     if n_lags > n_frames:

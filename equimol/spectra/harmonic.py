@@ -137,7 +137,9 @@ def raman_activities(modes: NormalModes, polarizability_derivatives: np.ndarray)
         modes: from :func:`normal_modes`.
         polarizability_derivatives: (3N, 3, 3) ∂α/∂x_i in Å² (Å³ per Å); symmetrised here.
     """
-    d = _per_coordinate(polarizability_derivatives, modes.modes.shape[0], (3, 3), "polarizability_derivatives")
+    d = _per_coordinate(
+        polarizability_derivatives, modes.modes.shape[0], (3, 3), "polarizability_derivatives"
+    )
     d = 0.5 * (d + np.swapaxes(d, 1, 2))
     da_dq = np.einsum("ik,iab->kab", modes.cartesian_displacements, d)
     mean = np.trace(da_dq, axis1=1, axis2=2) / 3.0

@@ -18,8 +18,16 @@ import numpy as np
 
 from equimol.spectra.spectrum import Spectrum
 
-_SQZ = {"@": 0, **{c: i + 1 for i, c in enumerate("ABCDEFGHI")}, **{c: -(i + 1) for i, c in enumerate("abcdefghi")}}
-_DIF = {"%": 0, **{c: i + 1 for i, c in enumerate("JKLMNOPQR")}, **{c: -(i + 1) for i, c in enumerate("jklmnopqr")}}
+_SQZ = {
+    "@": 0,
+    **{c: i + 1 for i, c in enumerate("ABCDEFGHI")},
+    **{c: -(i + 1) for i, c in enumerate("abcdefghi")},
+}
+_DIF = {
+    "%": 0,
+    **{c: i + 1 for i, c in enumerate("JKLMNOPQR")},
+    **{c: -(i + 1) for i, c in enumerate("jklmnopqr")},
+}
 _DUP = {**{c: i + 1 for i, c in enumerate("STUVWXYZ")}, "s": 9}
 # Any of these (E/e excluded: they are also AFFN exponents) marks a compressed (ASDF) table.
 _ASDF_MARK = re.compile(r"[@A-DF-Ia-df-i%J-Rj-rS-Zs]")
@@ -59,13 +67,20 @@ def _records(path: Path) -> tuple[dict[str, str], str, list[tuple[int, str]]]:
     return header, form, data
 
 
-def _number(header: dict[str, str], key: str, path: Path, default: float | None = None) -> float | None:
+def _number(header: dict[str, str], key: str, path: Path) -> float | None:
     if key not in header:
-        return default
+        return None
     try:
         return float(header[key])
     except ValueError:
         raise ValueError(f"{path}: ##{key}={header[key]!r} is not a number") from None
+
+
+def _factor(header: dict[str, str], key: str, path: Path) -> float:
+    value = _number(header, key, path)
+    if value == 0:
+        raise ValueError(f"{path}: ##{key} must not be zero")
+    return 1.0 if value is None else value
 
 
 def _asdf_tokens(line: str, where: str) -> list[tuple[str, float]]:
@@ -118,12 +133,15 @@ def _decode_asdf(data: list[tuple[int, str]], path: Path) -> tuple[list[float], 
             else:
                 if not row or value < 1 or value != int(value):
                     raise ValueError(f"{where}: invalid duplicate (DUP) count")
-                row.extend(row[-1] + (delta if last == "dif" else 0.0) * (k + 1) for k in range(int(value) - 1))
+                step = delta if last == "dif" else 0.0
+                row.extend([row[-1] + step * (k + 1) for k in range(int(value) - 1)])
                 continue
             last = kind
         if previous_dif and row:
             if not np.isclose(row[0], ys[-1], rtol=1e-9, atol=1e-9):
-                raise ValueError(f"{where}: Y-value check failed (line starts with {row[0]}, previous ended with {ys[-1]})")
+                raise ValueError(
+                    f"{where}: Y-value check failed (line starts with {row[0]}, previous ended with {ys[-1]})"
+                )
             row = row[1:]
         xs.append(tokens[0][1])
         ys.extend(row)
@@ -131,17 +149,21 @@ def _decode_asdf(data: list[tuple[int, str]], path: Path) -> tuple[list[float], 
     return xs, ys
 
 
-def _xy_table(header: dict[str, str], form: str, data: list[tuple[int, str]], path: Path) -> tuple[np.ndarray, np.ndarray]:
-    xfactor = _number(header, "XFACTOR", path, 1.0)
-    yfactor = _number(header, "YFACTOR", path, 1.0)
+def _xy_table(
+    header: dict[str, str], form: str, data: list[tuple[int, str]], path: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    xfactor = _factor(header, "XFACTOR", path)
+    yfactor = _factor(header, "YFACTOR", path)
     text = "\n".join(line for _, line in data)
-    if form in ("(XY..XY)", "(XYW..XYW)", "(XYM)"):
+    if form in ("(XY..XY)", "(XYW..XYW)"):
         width = 3 if "W" in form else 2
         if _AFFN.sub("", text).strip(" \t\n,;"):
             raise ValueError(f"{path}: {form} table contains non-numeric text")
         values = np.array([float(v) for v in _AFFN.findall(text)])
         if values.size == 0 or values.size % width:
-            raise ValueError(f"{path}: {form} table needs groups of {width} numbers, found {values.size} numbers")
+            raise ValueError(
+                f"{path}: {form} table needs groups of {width} numbers, found {values.size} numbers"
+            )
         pairs = values.reshape(-1, width)
         return pairs[:, 0] * xfactor, pairs[:, 1] * yfactor
     if form != "(X++(Y..Y))":
@@ -176,19 +198,22 @@ def _xy_table(header: dict[str, str], form: str, data: list[tuple[int, str]], pa
     return x, y
 
 
-def _to_wavenumber(x: np.ndarray, xunits: str, path: Path) -> np.ndarray:
+def _wavelength_scale(xunits: str, path: Path) -> float | None:
+    """None for wavenumber abscissae, else s in ν̃[cm⁻¹] = s / λ (10⁴ for µm, 10⁷ for nm)."""
     units = _label(xunits)
     if units in ("1/CM", "1CM", "CM1", "CM^1", "WAVENUMBERS", "WAVENUMBER"):
-        return x
-    scale = {"MICROMETERS": 1e4, "MICRONS": 1e4, "UM": 1e4, "µM": 1e4, "NANOMETERS": 1e7, "NM": 1e7}.get(units)
-    if scale is not None:
-        if np.any(x <= 0):
-            raise ValueError(f"{path}: wavelengths must be positive to convert to cm⁻¹")
-        return scale / x
-    raise ValueError(f"{path}: unsupported ##XUNITS={xunits!r} (use 1/CM, MICROMETERS or NANOMETERS)")
+        return None
+    scale = {"MICROMETERS": 1e4, "MICRONS": 1e4, "UM": 1e4, "µM": 1e4, "NANOMETERS": 1e7, "NM": 1e7}.get(
+        units
+    )
+    if scale is None:
+        raise ValueError(f"{path}: unsupported ##XUNITS={xunits!r} (use 1/CM, MICROMETERS or NANOMETERS)")
+    return scale
 
 
-def read_jcamp(path: str | os.PathLike[str], *, to_absorbance: bool = True, label: str | None = None) -> Spectrum:
+def read_jcamp(
+    path: str | os.PathLike[str], *, to_absorbance: bool = True, label: str | None = None
+) -> Spectrum:
     """Read the first spectrum of a JCAMP-DX file onto an ascending cm⁻¹ axis.
 
     Abscissae in µm or nm are converted with ν̃ = 10⁴/λ[µm] = 10⁷/λ[nm].  With
@@ -208,10 +233,13 @@ def read_jcamp(path: str | os.PathLike[str], *, to_absorbance: bool = True, labe
     header, form, data = _records(p)
     if "XUNITS" not in header:
         raise ValueError(f"{p}: missing ##XUNITS")
+    scale = _wavelength_scale(header["XUNITS"], p)
     x, y = _xy_table(header, form, data, p)
     if not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
         raise ValueError(f"{p}: data table contains non-finite values")
-    nu = _to_wavenumber(x, header["XUNITS"], p)
+    if scale is not None and np.any(x <= 0):
+        raise ValueError(f"{p}: wavelengths must be positive to convert to cm⁻¹")
+    nu = x if scale is None else scale / x
     yunits = header.get("YUNITS", "")
     unit = yunits.lower() or "arbitrary"
     if "TRANSMITTANCE" in _label(yunits) or _label(yunits) in ("%T", "T"):
@@ -242,12 +270,12 @@ def write_jcamp(path: str | os.PathLike[str], spectrum: Spectrum, *, values_per_
         f"##YUNITS={(spectrum.unit or 'ARBITRARY UNITS').upper()}",
         "##XFACTOR=1.0",
         "##YFACTOR=1.0",
-        f"##FIRSTX={x[0]!r}",
-        f"##LASTX={x[-1]!r}",
+        f"##FIRSTX={float(x[0])!r}",
+        f"##LASTX={float(x[-1])!r}",
         f"##NPOINTS={x.size}",
     ]
     if np.allclose(step, step[0], rtol=1e-9, atol=0):
-        header += [f"##DELTAX={step[0]!r}", "##XYDATA=(X++(Y..Y))"]
+        header += [f"##DELTAX={float(step[0])!r}", "##XYDATA=(X++(Y..Y))"]
         lines = [
             " ".join([repr(float(x[i]))] + [repr(float(v)) for v in y[i : i + values_per_line]])
             for i in range(0, x.size, values_per_line)

@@ -30,7 +30,11 @@ from equimol.spectra.correlation import (
 from equimol.spectra.spectrum import Spectrum
 
 RAMAN_UNIT = "Å⁶ fs"
-_GEOMETRY = {"unpolarized": (1.0, 7.0 / 45.0), "parallel": (1.0, 4.0 / 45.0), "perpendicular": (0.0, 1.0 / 15.0)}
+_GEOMETRY = {
+    "unpolarized": (1.0, 7.0 / 45.0),
+    "parallel": (1.0, 4.0 / 45.0),
+    "perpendicular": (0.0, 1.0 / 15.0),
+}
 
 
 def laser_wavenumber_cm1(laser_nm: float) -> float:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase.data import atomic_masses
 
 from equimol.spectra.correlation import RpmdAverage
 from equimol.spectra.ir import ir_spectrum
@@ -31,7 +32,6 @@ def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
     (= dt_fs · stride), ``masses`` and ``source`` (the path, for error messages).
     """
     import h5py
-    from ase.data import atomic_masses
 
     p = Path(path)
     if not p.is_file():
@@ -42,7 +42,11 @@ def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise ValueError(f"{p}: missing dataset(s) {', '.join(missing)}")
         traj: dict[str, Any] = {k: np.asarray(f[k][()]) for k in (*_REQUIRED, *_OPTIONAL) if k in f}
         attrs = {k: float(f.attrs[k]) for k in ("dt_fs", "stride") if k in f.attrs}
-    t, r, pb, n = traj["positions"].shape[:4] if traj["positions"].ndim == 5 else (None,) * 4
+    if traj["positions"].ndim != 5 or traj["positions"].shape[-1] != 3:
+        raise ValueError(
+            f"{p}: dataset 'positions' has shape {traj['positions'].shape}, expected (T, R, P, N, 3)"
+        )
+    t, r, pb, n = traj["positions"].shape[:4]
     expected = {
         "time_fs": (t,),
         "positions": (t, r, pb, n, 3),
@@ -53,7 +57,7 @@ def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
         "masses": (n,),
     }
     for key, shape in expected.items():
-        if key in traj and (t is None or traj[key].shape != shape):
+        if key in traj and traj[key].shape != shape:
             raise ValueError(f"{p}: dataset {key!r} has shape {traj[key].shape}, expected {shape}")
     times = traj["time_fs"].astype(float)
     steps = np.diff(times)
@@ -62,14 +66,19 @@ def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
     if "dt_fs" in attrs:
         frame_dt = attrs["dt_fs"] * attrs.get("stride", 1.0)
         if steps.size and not np.isclose(steps[0], frame_dt, rtol=1e-6):
-            raise ValueError(f"{p}: dt_fs·stride = {frame_dt} fs disagrees with time_fs spacing {steps[0]} fs")
+            raise ValueError(
+                f"{p}: dt_fs·stride = {frame_dt} fs disagrees with time_fs spacing {steps[0]} fs"
+            )
     elif steps.size:
         frame_dt = float(steps[0])
     else:
         raise ValueError(f"{p}: cannot determine the frame spacing (no dt_fs attribute, one frame)")
     traj.setdefault("masses", atomic_masses[traj["atomic_numbers"].astype(int)])
     traj.update(
-        dt_fs=attrs.get("dt_fs", frame_dt), stride=int(attrs.get("stride", 1)), frame_dt_fs=frame_dt, source=str(p)
+        dt_fs=attrs.get("dt_fs", frame_dt),
+        stride=int(attrs.get("stride", 1)),
+        frame_dt_fs=frame_dt,
+        source=str(p),
     )
     return traj
 
@@ -100,22 +109,54 @@ def spectra_from_trajectory(
     source = data.get("source", "trajectory")
     if not (ir or raman or power):
         raise ValueError("no spectrum requested: enable at least one of ir, raman, power")
-    for wanted, key, flag in ((ir, "dipole", "ir/--ir"), (raman, "polarizability", "raman/--raman"), (power, "velocities", "power/--power")):
+    for wanted, key, flag in (
+        (ir, "dipole", "ir/--ir"),
+        (raman, "polarizability", "raman/--raman"),
+        (power, "velocities", "power/--power"),
+    ):
         if wanted and data.get(key) is None:
             raise ValueError(f"{source}: {flag} requested but the trajectory has no {key!r} dataset")
-    frame_dt = float(data["frame_dt_fs"])
-    n_discard = int(round(discard_fs / frame_dt))
-    n_frames = len(data["time_fs"])
+    if "frame_dt_fs" not in data and "dt_fs" not in data:
+        raise ValueError(f"{source}: the trajectory dict needs 'frame_dt_fs' or 'dt_fs' (and 'stride')")
+    frame_dt = (
+        float(data["frame_dt_fs"]) if "frame_dt_fs" in data else float(data["dt_fs"]) * data.get("stride", 1)
+    )
+    n_discard = int(np.rint(discard_fs / frame_dt))
+    n_frames = min(
+        len(data[k]) for k in ("time_fs", "velocities", "dipole", "polarizability") if data.get(k) is not None
+    )
     if discard_fs < 0 or n_discard >= n_frames:
         raise ValueError(f"{source}: discard_fs={discard_fs} must be ≥ 0 and shorter than the trajectory")
-    kwargs = dict(depth_fs=depth_fs, rpmd_average=rpmd_average, window=window, zero_pad_factor=zero_pad_factor)
+    kwargs: dict[str, Any] = {
+        "depth_fs": depth_fs,
+        "rpmd_average": rpmd_average,
+        "window": window,
+        "zero_pad_factor": zero_pad_factor,
+    }
     out: dict[str, Spectrum] = {}
     if ir:
-        out["ir"] = ir_spectrum(data["dipole"][n_discard:], frame_dt, temperature_k=temperature_k, label="ir", **kwargs)
+        out["ir"] = ir_spectrum(
+            data["dipole"][n_discard:], frame_dt, temperature_k=temperature_k, label="ir", **kwargs
+        )
     if raman:
-        out.update(raman_spectra(data["polarizability"][n_discard:], frame_dt, laser_nm=laser_nm, temperature_k=temperature_k, **kwargs))
+        out.update(
+            raman_spectra(
+                data["polarizability"][n_discard:],
+                frame_dt,
+                laser_nm=laser_nm,
+                temperature_k=temperature_k,
+                **kwargs,
+            )
+        )
     if power:
-        out["power"] = power_spectrum(data["velocities"][n_discard:], data["masses"], frame_dt, label="power", **kwargs)
+        masses = (
+            data["masses"]
+            if "masses" in data
+            else atomic_masses[np.asarray(data["atomic_numbers"], dtype=int)]
+        )
+        out["power"] = power_spectrum(
+            data["velocities"][n_discard:], masses, frame_dt, label="power", **kwargs
+        )
     return out
 
 
@@ -135,9 +176,18 @@ def write_csv(path: str | os.PathLike[str], spectra: Mapping[str, Spectrum], nor
     for key in columns:
         s = spectra[key].normalised() if normalise else spectra[key]
         same = s.frequency_cm1.shape == grid.shape and np.allclose(s.frequency_cm1, grid)
-        table.append(s.intensity if same else np.interp(grid, s.frequency_cm1, s.intensity, left=0.0, right=0.0))
+        table.append(
+            s.intensity if same else np.interp(grid, s.frequency_cm1, s.intensity, left=0.0, right=0.0)
+        )
     out = Path(path)
     tmp = out.with_name(f".{out.name}.tmp")
-    np.savetxt(tmp, np.column_stack(table), delimiter=",", header=",".join(["frequency_cm1", *columns]), comments="", fmt="%.10g")
+    np.savetxt(
+        tmp,
+        np.column_stack(table),
+        delimiter=",",
+        header=",".join(["frequency_cm1", *columns]),
+        comments="",
+        fmt="%.10g",
+    )
     os.replace(tmp, out)
     return out

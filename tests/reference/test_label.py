@@ -36,7 +36,8 @@ def test_labels_match_single_points_in_internal_units(tmp_path, frames_file):
     assert (report.n_structures, report.n_labelled, report.n_resumed) == (6, 6, 0)
     assert not progress_path(out).exists() and not failures_path(out).exists()
     labelled = read_structures(out)
-    for frame, got in zip(read_structures(frames_file), labelled):  # positions as stored (1e-8 Å)
+    stored = read_structures(frames_file)  # positions as stored in the file (8 decimals)
+    for frame, got in zip(stored, labelled, strict=True):
         ref = single_point(frame[keys.POSITIONS], frame[keys.ATOMIC_NUMBERS], properties=PROPERTIES)
         for key in PROPERTIES:
             np.testing.assert_allclose(got[key], ref[key], rtol=1e-9, atol=1e-8, err_msg=key)  # %.8f
@@ -80,11 +81,13 @@ def test_resume_after_interruption_relabels_nothing_and_loses_nothing(tmp_path, 
         handle.write('{"index": 3, "ok": tr')  # a write torn by a kill
 
     calls.clear()
-    monkeypatch.setattr(label_module, "_label_one", lambda index, *args: calls.append(index) or real(index, *args))
+    monkeypatch.setattr(
+        label_module, "_label_one", lambda index, *args: calls.append(index) or real(index, *args)
+    )
     report = label_file(frames_file, out, progress=False)
     assert calls == [3, 4, 5]
     assert (report.n_resumed, report.n_labelled) == (3, 6)
-    for a, b in zip(read_structures(out), read_structures(reference)):
+    for a, b in zip(read_structures(out), read_structures(reference), strict=True):
         _assert_same(a, b)
     assert not progress_path(out).exists()
 
@@ -139,7 +142,7 @@ def test_parallel_workers_give_the_serial_result(ethanol_frames):
         ethanol_frames, settings, ("energy", "dipole"), workers=2, progress=False, chunk_size=2
     )
     assert not failures
-    for a, b in zip(serial, parallel):
+    for a, b in zip(serial, parallel, strict=True):
         _assert_same(a, b)
 
 
@@ -168,7 +171,10 @@ def test_resume_after_sigkill_of_a_labelling_process(tmp_path, monkeypatch):
     frames = [make_structure("CH3CH2OH", jitter=0.05, seed=s) for s in range(120)]
     src, out = tmp_path / "in.xyz", tmp_path / "out.xyz"
     write_structures(src, frames)
-    code = f"from equimol.reference.label import label_file; label_file({str(src)!r}, {str(out)!r}, progress=False)"
+    code = (
+        "from equimol.reference.label import label_file; "
+        f"label_file({str(src)!r}, {str(out)!r}, progress=False)"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-c", code], env=env)
     partial = progress_path(out)
@@ -179,16 +185,20 @@ def test_resume_after_sigkill_of_a_labelling_process(tmp_path, monkeypatch):
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    finished = {json.loads(line)["index"] for line in partial.read_text().splitlines()[1:] if line.endswith("}")}
+    finished = {
+        json.loads(line)["index"] for line in partial.read_text().splitlines()[1:] if line.endswith("}")
+    }
     assert 0 < len(finished) < len(frames) and not out.exists()
 
     real = label_module._label_one
     calls: list[int] = []
-    monkeypatch.setattr(label_module, "_label_one", lambda index, *args: calls.append(index) or real(index, *args))
+    monkeypatch.setattr(
+        label_module, "_label_one", lambda index, *args: calls.append(index) or real(index, *args)
+    )
     report = label_file(src, out, progress=False)
     assert sorted(calls) == [i for i in range(len(frames)) if i not in finished]
     assert report.n_labelled == len(frames)
     direct, _, _ = label_structures(read_structures(src), progress=False)
-    for a, b in zip(read_structures(out), direct):
+    for a, b in zip(read_structures(out), direct, strict=True):
         for key in PROPERTIES:
             np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-8, err_msg=key)

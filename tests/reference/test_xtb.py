@@ -27,9 +27,7 @@ def test_single_point_matches_tblite_called_directly(ethanol):
     ref = calc.singlepoint()
     out = single_point(pos, z, properties=("energy", "forces", "dipole"))
     assert out[keys.ENERGY] == pytest.approx(ref.get("energy") * units.HARTREE, abs=1e-8)
-    np.testing.assert_allclose(
-        out[keys.FORCES], -ref.get("gradient") * units.HARTREE / units.BOHR, atol=1e-7
-    )
+    np.testing.assert_allclose(out[keys.FORCES], -ref.get("gradient") * units.HARTREE / units.BOHR, atol=1e-7)
     np.testing.assert_allclose(out[keys.DIPOLE], ref.get("dipole") * units.BOHR, atol=1e-8)
     assert out[keys.FORCES].shape == (9, 3) and out[keys.DIPOLE].shape == (3,)
     assert keys.POLARIZABILITY not in out
@@ -104,11 +102,17 @@ def test_hessian_symmetric_and_predicts_force_change(water):
 
 
 @pytest.mark.parametrize(
-    ("charge", "multiplicity"), [(0, 2), (20, 1), (0.5, 1), (1, 1)], ids=["odd-spin", "no-electrons", "half", "cation-singlet"]
+    ("charge", "multiplicity"),
+    [(0, 2), (20, 1), (0.5, 1), (1, 1)],
+    ids=["odd-spin", "no-electrons", "half", "cation-singlet"],
 )
 def test_impossible_charge_or_multiplicity_raises(water, charge, multiplicity):
     with pytest.raises(XTBError, match="electron"):
-        single_point(water[keys.POSITIONS], water[keys.ATOMIC_NUMBERS], XTBSettings(charge=charge, multiplicity=multiplicity))
+        single_point(
+            water[keys.POSITIONS],
+            water[keys.ATOMIC_NUMBERS],
+            XTBSettings(charge=charge, multiplicity=multiplicity),
+        )
 
 
 def test_overlapping_atoms_raise(water):

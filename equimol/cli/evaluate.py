@@ -1,0 +1,43 @@
+"""equimol evaluate CHECKPOINT DATA [--json OUT.json]"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def add_arguments(p) -> None:
+    p.add_argument("checkpoint", help="equimol checkpoint (.pt)")
+    p.add_argument("data", help="data file: extxyz/xyz, ASE .db, rMD17 .npz or equimol .h5")
+    p.add_argument("--json", dest="json_out", help="write metrics as JSON to this file")
+    p.add_argument("--energy-unit", help="energy unit of the data file (default: per format)")
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+
+
+def run(args) -> int:
+    import torch
+
+    from equimol.train.checkpoint import load
+    from equimol.train.evaluate import evaluate_file
+
+    dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
+    potential = load(args.checkpoint, dtype=dtype)
+    result = evaluate_file(potential, args.data, args.energy_unit, args.batch_size, dtype)
+    result["checkpoint"] = str(args.checkpoint)
+    if not result["metrics"]:
+        raise ValueError(f"{args.data}: no target of the model ({', '.join(potential.outputs)}) is in the data")
+    for t, m in result["metrics"].items():
+        line = f"{t:>18s}  MAE {m['mae']:.6g} {m['unit']}  RMSE {m['rmse']:.6g} {m['unit']}"
+        if "data_unit" in m:
+            d = m["data_unit"]
+            line += f"   (MAE {d['mae']:.6g} {d['unit']})"
+        print(line)
+    print(f"{'structures':>18s}  {result['n_structures']}")
+    if args.json_out:
+        path = Path(args.json_out)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        os.replace(tmp, path)
+    return 0

@@ -1,0 +1,30 @@
+"""equimol train CONFIG [--set key=value ...] [--resume]"""
+
+from __future__ import annotations
+
+import json
+
+
+def add_arguments(p) -> None:
+    p.add_argument("config", help="YAML training config")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config entry, e.g. --set training.epochs=10 --set model.name=schnet")
+    p.add_argument("--resume", action="store_true", help="continue exactly from OUTPUT_DIR/last.pt")
+    p.add_argument("--output-dir", help="override output_dir")
+    p.add_argument("--threads", type=int, help="torch CPU threads for this run")
+
+
+def run(args) -> int:
+    import torch
+
+    from equimol.train.config import load_config
+    from equimol.train.loop import train
+
+    overrides = list(args.set) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
+    cfg = load_config(args.config, overrides)
+    threads = args.threads or cfg.training.num_threads
+    if threads:
+        torch.set_num_threads(threads)  # requested explicitly by the user for this process
+    result = train(cfg, resume=args.resume)
+    print(json.dumps(result, indent=1))
+    return 0

@@ -1,0 +1,1 @@
+"""Inspection of trained models: intermediate quantities for analysis and plots."""

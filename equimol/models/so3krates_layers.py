@@ -1,0 +1,255 @@
+"""So3krates building blocks (Frank, Unke, Müller, NeurIPS 2022): filters, self-attention message
+passing on features and SPHCs, atomwise interaction, and the non-local SPHC-space neighbourhood.
+
+Notation: N atoms, F features, h heads, |L| SPHC degrees, m_tot = Σ_l (2l+1), E local edges
+(i receives from j within r_cut), P intramolecular atom pairs (non-local corrections).
+All sums over pairs are segment sums (``index_add``); there are no loops over atoms, edges
+or molecules.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from equimol.nn.cutoff import polynomial_cutoff
+from equimol.nn.mlp import mlp
+from equimol.nn.scatter import scatter_sum
+from equimol.nn.so3 import CoupledProduct, DegreeOps
+
+
+@dataclass
+class PairGeometry:
+    """Invariant and equivariant pair quantities shared by all layers.
+
+    ``index`` (2, P) [i, j]; ``rbf`` (P, K) exp-normal basis of r_ij; ``sh`` (P, m_tot)
+    Y^(l)(r̂_ij); ``weight`` (P,) cosine cutoff φ_rcut(r_ij) for local edges; for non-local pairs
+    ``n_atoms`` (P,) holds the size n of the molecule of the pair (χ_cut = κ/n).
+    """
+
+    index: torch.Tensor
+    rbf: torch.Tensor
+    sh: torch.Tensor
+    weight: torch.Tensor | None = None
+    n_atoms: torch.Tensor | None = None
+
+
+def intramolecular_pairs(n_atoms: torch.Tensor) -> torch.Tensor:
+    """All ordered pairs (i, j), i ≠ j, of atoms in the same molecule: (2, Σ_b n_b (n_b − 1)).
+
+    Built by index arithmetic from ``n_atoms`` (B,) for a flat batch in which molecule b owns the
+    atoms offset_b .. offset_b + n_b − 1 (the layout produced by ``collate``).
+    """
+    n = n_atoms.long()
+    device = n.device
+    offsets = torch.cumsum(n, 0) - n
+    sq = n * n
+    graph = torch.repeat_interleave(torch.arange(len(n), device=device), sq)
+    start = torch.repeat_interleave(torch.cumsum(sq, 0) - sq, sq)
+    k = torch.arange(int(sq.sum()), device=device) - start
+    size = n[graph]
+    i = offsets[graph] + torch.div(k, size, rounding_mode="floor")
+    j = offsets[graph] + torch.remainder(k, size)
+    keep = i != j
+    return torch.stack([i[keep], j[keep]])
+
+
+def segment_softmax(x: torch.Tensor, index: torch.Tensor, n_segments: int) -> torch.Tensor:
+    """softmax of ``x`` (P,) within the groups of equal ``index`` (a row-wise softmax)."""
+    # Any per-row shift leaves the softmax unchanged, so a detached row maximum is exact.
+    row_max = x.new_full((n_segments,), -torch.inf).scatter_reduce(0, index, x.detach(), "amax", include_self=True)
+    e = torch.exp(x - row_max[index])
+    return e / scatter_sum(e, index, n_segments)[index]
+
+
+def sphc_neighbourhood(
+    dist_sq: torch.Tensor, index_i: torch.Tensor, n_pair: torch.Tensor, n_atoms: int, kappa: float
+) -> torch.Tensor:
+    """Non-local weights φ_χcut, So3krates Eq. 14 and App. A.2: (P,) in [0, 1].
+
+    The SPHC distance matrix D_ij = ‖χ_i − χ_j‖² (i ≠ j, same molecule) is normalised row-wise
+    by a softmax, D̃_ij = softmax_j(D_ij), so that its scale does not depend on the molecule; a
+    polynomial cutoff (p = 6) at χ_cut = κ / n then keeps the atoms j whose SPHCs are closer to
+    χ_i than a fraction κ of the row average (≈ 1/n).
+    """
+    d = segment_softmax(dist_sq, index_i, n_atoms)
+    return polynomial_cutoff(d * n_pair / kappa, 1.0, p=6)
+
+
+class Filter(nn.Module):
+    """w_ij = φ_r(rbf(r_ij)) + φ_s(d_ij), So3krates Eq. 16.
+
+    φ_r: MLP K → ``radial_hidden`` → F; φ_s: MLP |L| → ``spherical_hidden`` → F on the
+    per-degree SPHC distances d_ij^(l) = ‖χ_j^(l) − χ_i^(l)‖² (SiLU).
+    """
+
+    def __init__(self, n_rbf: int, n_degrees: int, n_features: int, radial_hidden: int, spherical_hidden: int):
+        super().__init__()
+        self.radial = mlp([n_rbf, radial_hidden, n_features])
+        self.spherical = mlp([n_degrees, spherical_hidden, n_features])
+
+    def forward(self, rbf: torch.Tensor, dchi: torch.Tensor) -> torch.Tensor:
+        return self.radial(rbf) + self.spherical(dchi)
+
+
+class HeadLinear(nn.Module):
+    """Block-diagonal linear map without bias: one (F/h × F/h) matrix per head. (N, F) → (N, h, F/h)."""
+
+    def __init__(self, n_features: int, n_heads: int):
+        super().__init__()
+        self.n_heads = n_heads
+        d = n_features // n_heads
+        bound = 1.0 / math.sqrt(d)
+        self.weight = nn.Parameter(torch.empty(n_heads, d, d).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xh = x.reshape(x.shape[0], self.n_heads, -1)
+        return torch.einsum("nhf,hfg->nhg", xh, self.weight)
+
+
+def attention_coefficients(
+    q: torch.Tensor, k: torch.Tensor, w: torch.Tensor, i: torch.Tensor, j: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    """α_ij^h = φ(ij) (W_q f_i)^h·diag(w_ij^h)(W_k f_j)^h / √(F/h), So3krates Eqs. 15, 32: (P, h)."""
+    n_heads, d = q.shape[1], q.shape[2]
+    a = (q[i] * w.reshape(-1, n_heads, d) * k[j]).sum(-1) / math.sqrt(d)
+    return a * weight[:, None]
+
+
+class FeatureAttention(nn.Module):
+    """Feature message passing, So3krates Eqs. 12, 33: Δf_i = ⊕_h Σ_j α_ij^h W_v^h f_j^h."""
+
+    def __init__(self, n_features: int, n_heads: int):
+        super().__init__()
+        self.q = HeadLinear(n_features, n_heads)
+        self.k = HeadLinear(n_features, n_heads)
+        self.v = HeadLinear(n_features, n_heads)
+
+    def project(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.q(f), self.k(f), self.v(f)
+
+    @staticmethod
+    def aggregate(qkv, index, w, weight, n_atoms: int) -> tuple[torch.Tensor, torch.Tensor]:
+        q, k, v = qkv
+        i, j = index
+        alpha = attention_coefficients(q, k, w, i, j, weight)
+        msg = scatter_sum(alpha[:, :, None] * v[j], i, n_atoms)
+        return msg.reshape(n_atoms, -1), alpha
+
+
+class SphcAttention(nn.Module):
+    """SPHC message passing, So3krates Eqs. 13, 34: Δχ_i^(l) = Σ_j α_ij^(l) Y^(l)(r̂_ij), one head per degree."""
+
+    def __init__(self, n_features: int, degree_ops: DegreeOps):
+        super().__init__()
+        n_heads = len(degree_ops.degrees)
+        self.q = HeadLinear(n_features, n_heads)
+        self.k = HeadLinear(n_features, n_heads)
+        self.ops = degree_ops
+
+    def project(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.q(f), self.k(f)
+
+    def aggregate(self, qk, index, w, weight, sh, n_atoms: int) -> tuple[torch.Tensor, torch.Tensor]:
+        q, k = qk
+        i, j = index
+        alpha = attention_coefficients(q, k, w, i, j, weight)
+        return scatter_sum(self.ops.expand(alpha) * sh, i, n_atoms), alpha
+
+
+class AtomwiseInteraction(nn.Module):
+    """Feature–SPHC interaction, So3krates Eqs. 17–19:
+
+        [a_i, b_i] = φ_{1,2}(f_i ⊕ (‖χ_i^(l)‖²)_l)           (shared MLP, F+|L| → F → F+|L|)
+        c_i^(l)    = φ_3^(l)(f_i)                            (linear, no bias)
+        f_i        ← f_i + a_i
+        χ_i^(l)    ← χ_i^(l) + b_i^(l) χ_i^(l) + c_i^(l) χ̃_i^(l),   χ̃ = cross-degree CG product.
+    """
+
+    def __init__(self, n_features: int, degree_ops: DegreeOps, parity: bool = True):
+        super().__init__()
+        n_deg = len(degree_ops.degrees)
+        self.n_features = n_features
+        self.ops = degree_ops
+        self.phi12 = mlp([n_features + n_deg, n_features, n_features + n_deg])
+        self.phi3 = nn.Linear(n_features, n_deg, bias=False)
+        self.coupled = CoupledProduct(degree_ops.degrees, parity)
+
+    def forward(self, f: torch.Tensor, chi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ab = self.phi12(torch.cat([f, self.ops.sq_norms(chi)], dim=-1))
+        a, b = ab[:, : self.n_features], ab[:, self.n_features :]
+        dchi = self.ops.expand(b) * chi + self.ops.expand(self.phi3(f)) * self.coupled(chi)
+        return a, dchi
+
+
+class So3kratesLayer(nn.Module):
+    """One So3krates block: local (and optionally non-local) self-attention updates of features and
+    SPHCs with a skip connection, then the atomwise interaction with a second skip connection."""
+
+    def __init__(
+        self,
+        n_features: int,
+        n_heads: int,
+        n_rbf: int,
+        degree_ops: DegreeOps,
+        radial_hidden: int,
+        spherical_hidden: int,
+        parity: bool,
+        kappa: float,
+    ):
+        super().__init__()
+        n_deg = len(degree_ops.degrees)
+        self.ops = degree_ops
+        self.kappa = float(kappa)
+        self.feature_filter = Filter(n_rbf, n_deg, n_features, radial_hidden, spherical_hidden)
+        self.sphc_filter = Filter(n_rbf, n_deg, n_features, radial_hidden, spherical_hidden)
+        self.feature_attention = FeatureAttention(n_features, n_heads)
+        self.sphc_attention = SphcAttention(n_features, degree_ops)
+        self.interaction = AtomwiseInteraction(n_features, degree_ops, parity)
+
+    def _messages(self, f, qkv, qk, pairs: PairGeometry, dchi, weight):
+        wf = self.feature_filter(pairs.rbf, dchi)
+        wg = self.sphc_filter(pairs.rbf, dchi)
+        df, a_f = self.feature_attention.aggregate(qkv, pairs.index, wf, weight, f.shape[0])
+        dx, a_g = self.sphc_attention.aggregate(qk, pairs.index, wg, weight, pairs.sh, f.shape[0])
+        return df, dx, a_f, a_g
+
+    def forward(
+        self,
+        f: torch.Tensor,
+        chi: torch.Tensor,
+        local: PairGeometry,
+        non_local: PairGeometry | None = None,
+        record: dict | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        qkv = self.feature_attention.project(f)
+        qk = self.sphc_attention.project(f)
+        i, j = local.index
+        df, dchi, a_f, a_g = self._messages(f, qkv, qk, local, self.ops.sq_norms(chi[j] - chi[i]), local.weight)
+        if record is not None:
+            record.update(sphc_in=chi, attention=a_f, sphc_attention=a_g)
+        if non_local is not None:
+            i, j = non_local.index
+            d_pair = self.ops.sq_norms(chi[j] - chi[i])  # (P, |L|)
+            phi_chi = sphc_neighbourhood(d_pair.sum(-1), i, non_local.n_atoms, f.shape[0], self.kappa)
+            # The SPHC neighbourhood grows ∝ n; averaging over it keeps the update size-intensive.
+            size = 1.0 + scatter_sum(phi_chi, i, f.shape[0])
+            weight = phi_chi / size[i]
+            df_nl, dchi_nl, a_f_nl, a_g_nl = self._messages(f, qkv, qk, non_local, d_pair, weight)
+            df, dchi = df + df_nl, dchi + dchi_nl
+            if record is not None:
+                record.update(
+                    nonlocal_index=non_local.index,
+                    nonlocal_weight=phi_chi,
+                    nonlocal_attention=a_f_nl,
+                    nonlocal_sphc_attention=a_g_nl,
+                )
+        f, chi = f + df, chi + dchi
+        da, dx = self.interaction(f, chi)
+        f, chi = f + da, chi + dx
+        if record is not None:
+            record.update(features=f, sphc=chi)
+        return f, chi

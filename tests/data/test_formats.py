@@ -1,0 +1,141 @@
+import numpy as np
+import pytest
+
+from equimol import keys as K
+from equimol import units as U
+from equimol.data.formats import read_structures, write_structures
+from equimol.data.store import Store, StoreWriter
+from equimol.errors import DataError
+from tests.conftest import rmd17_path
+
+
+def test_rmd17_units_converted_once():
+    path = rmd17_path("ethanol")
+    raw = np.load(path)
+    s = read_structures(path)
+    assert len(s) == 1000
+    assert s[0][K.ATOMIC_NUMBERS].tolist() == raw["nuclear_charges"].tolist()
+    assert s[3][K.ENERGY] == pytest.approx(raw["energies"][3] * U.KCAL_PER_MOL)
+    np.testing.assert_allclose(s[3][K.FORCES], raw["forces"][3] * U.KCAL_PER_MOL)
+    np.testing.assert_allclose(s[3][K.POSITIONS], raw["coords"][3])
+    assert U.KCAL_PER_MOL == pytest.approx(0.0433641, rel=1e-5)
+
+
+@pytest.mark.parametrize("suffix", [".extxyz", ".h5", ".db"])
+def test_roundtrip(tmp_path, suffix, mixed_structures):
+    rng = np.random.default_rng(0)
+    structures = []
+    for s in mixed_structures:
+        n = len(s[K.ATOMIC_NUMBERS])
+        structures.append({**s, K.ENERGY: np.asarray(rng.normal()), K.FORCES: rng.normal(size=(n, 3)),
+                           K.DIPOLE: rng.normal(size=3)})
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".db":
+        import ase.db
+
+        from equimol.data.formats import to_atoms
+
+        with ase.db.connect(str(path)) as db:
+            for s in structures:
+                db.write(to_atoms(s))
+    else:
+        write_structures(path, structures)
+    back = read_structures(path)
+    assert len(back) == 3
+    for a, b in zip(structures, back):
+        np.testing.assert_allclose(b[K.POSITIONS], a[K.POSITIONS], atol=1e-7)
+        assert float(b[K.ENERGY]) == pytest.approx(float(a[K.ENERGY]), abs=1e-7)
+        np.testing.assert_allclose(b[K.FORCES], a[K.FORCES], atol=1e-7)
+        np.testing.assert_allclose(b[K.DIPOLE], a[K.DIPOLE], atol=1e-7)
+
+
+def test_extxyz_energy_unit(tmp_path, water):
+    path = tmp_path / "w.xyz"
+    write_structures(path, [{**water, K.ENERGY: np.asarray(-1.0), K.FORCES: np.ones((3, 3))}])
+    s = read_structures(path, energy_unit="Hartree")[0]
+    assert float(s[K.ENERGY]) == pytest.approx(-U.HARTREE)
+    np.testing.assert_allclose(s[K.FORCES], U.HARTREE)
+    with pytest.raises(ValueError, match="unknown energy unit"):
+        read_structures(path, energy_unit="furlongs")
+
+
+def test_store_is_lazy_and_chunked(tmp_path, mixed_structures):
+    path = tmp_path / "big.h5"
+    with StoreWriter(path, chunk=2) as w:
+        for k in range(7):
+            s = mixed_structures[k % 3]
+            w.append({**s, K.ENERGY: np.asarray(float(k))})
+    store = Store(path)
+    assert len(store) == 7
+    assert float(store[5][K.ENERGY]) == 5.0
+    np.testing.assert_allclose(store[4][K.POSITIONS], mixed_structures[1][K.POSITIONS])
+    assert store.n_atoms(2) == len(mixed_structures[2][K.ATOMIC_NUMBERS])
+
+
+def test_store_write_is_atomic(tmp_path, water):
+    path = tmp_path / "x.h5"
+    with pytest.raises(RuntimeError):
+        with StoreWriter(path) as w:
+            w.append(water)
+            raise RuntimeError("interrupted")
+    assert not path.exists() and not (tmp_path / "x.h5.tmp").exists()
+
+
+# --- bad input: one clear message naming the file and the problem -------------------------
+
+def _write_xyz(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_unknown_element(tmp_path):
+    p = _write_xyz(tmp_path / "bad.xyz", "2\n\nXx 0 0 0\nH 0 0 1\n")
+    with pytest.raises(DataError, match="bad.xyz"):
+        read_structures(p)
+
+
+def test_unknown_atomic_number(tmp_path):
+    p = tmp_path / "z.npz"
+    np.savez(p, nuclear_charges=np.array([1, 200]), coords=np.zeros((1, 2, 3)) + [[0, 0, 0], [0, 0, 1]])
+    with pytest.raises(DataError, match=r"z.npz\[0\]: unknown element with atomic number 200"):
+        read_structures(p)
+
+
+def test_nan_coordinates(tmp_path):
+    p = _write_xyz(tmp_path / "nan.xyz", "2\n\nH 0 0 0\nH nan 0 1\n")
+    with pytest.raises(DataError, match=r"nan.xyz\[0\]: non-finite"):
+        read_structures(p)
+
+
+def test_overlapping_atoms(tmp_path):
+    p = _write_xyz(tmp_path / "close.xyz", "2\n\nH 0 0 0\nH 0 0 0.05\n")
+    with pytest.raises(DataError, match="overlapping atoms"):
+        read_structures(p)
+
+
+def test_malformed_file(tmp_path):
+    p = _write_xyz(tmp_path / "broken.xyz", "3\n\nH 0 0\n")
+    with pytest.raises(DataError, match="broken.xyz: malformed"):
+        read_structures(p)
+
+
+def test_malformed_npz(tmp_path):
+    p = tmp_path / "x.npz"
+    p.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="x.npz: cannot read npz"):
+        read_structures(p)
+    np.savez(p, foo=np.zeros(3))
+    with pytest.raises(DataError, match="lacks key"):
+        read_structures(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        read_structures(tmp_path / "nope.xyz")
+
+
+def test_unknown_suffix(tmp_path):
+    p = tmp_path / "x.pdbqt"
+    p.write_text("")
+    with pytest.raises(DataError, match="unknown file format"):
+        read_structures(p)

@@ -1,0 +1,99 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from equimol.errors import ConfigError
+from equimol.train.checkpoint import read_checkpoint
+from equimol.train.config import load_config
+from equimol.train.loop import train
+from tests.conftest import rmd17_path
+
+
+def small_config(tmp_path, name="cfg.yaml", **training):
+    raw = {
+        "data": {"train": str(rmd17_path("ethanol")), "n_train": 20, "n_val": 10, "seed": 0},
+        "model": {"name": "painn", "n_features": 16, "n_interactions": 2, "cutoff": 4.0},
+        "training": {"epochs": 4, "batch_size": 5, "progress": False, "ema_decay": 0.9, **training},
+        "output_dir": str(tmp_path / "run"),
+    }
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(raw))
+    return p
+
+
+def test_resume_after_interruption_is_exact(tmp_path):
+    cfg_path = small_config(tmp_path)
+    full = train(load_config(cfg_path, [f"output_dir={tmp_path / 'a'}"]), log=lambda *_: None)
+    train(load_config(cfg_path, [f"output_dir={tmp_path / 'b'}", "training.epochs=2"]), log=lambda *_: None)
+    resumed = train(load_config(cfg_path, [f"output_dir={tmp_path / 'b'}"]), resume=True, log=lambda *_: None)
+    assert full["epochs"] == resumed["epochs"] == 4
+    a = read_checkpoint(tmp_path / "a" / "last.pt")
+    b = read_checkpoint(tmp_path / "b" / "last.pt")
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    log_a = (tmp_path / "a" / "log.csv").read_text().splitlines()
+    log_b = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert len(log_a) == len(log_b) == 5
+    assert [r.split(",")[3] for r in log_a] == [r.split(",")[3] for r in log_b]  # val losses identical
+    assert json.loads((tmp_path / "b" / "split.json").read_text())["val"]
+
+
+def test_training_reduces_loss_and_writes_self_describing_checkpoint(tmp_path):
+    cfg_path = small_config(tmp_path, epochs=6)
+    train(load_config(cfg_path), log=lambda *_: None)
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
+    losses = [float(r.split(",")[3]) for r in rows]
+    assert losses[-1] < losses[0]
+    raw = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    meta = json.loads(raw["metadata"])
+    assert meta["units"]["energy"] == "eV" and meta["spec"]["model"]["name"] == "painn"
+    assert "atom_refs" in meta["statistics"] and "force_rms" in meta["statistics"]
+    assert "optimizer" in raw["training"]
+
+
+def test_config_errors_are_clear(tmp_path):
+    p = small_config(tmp_path)
+    with pytest.raises(ConfigError, match="unknown option"):
+        load_config(p, ["training.learning_rate=0.1"])
+    with pytest.raises(ConfigError, match="training.lr"):
+        load_config(p, ["training.lr=-1"])
+    with pytest.raises(ConfigError, match="unknown target"):
+        load_config(p, ["data.targets=[energy, spin]"])
+    (tmp_path / "bad.yaml").write_text("data: [unclosed")
+    with pytest.raises(ConfigError, match="bad.yaml: invalid YAML"):
+        load_config(tmp_path / "bad.yaml")
+
+
+def test_missing_labels_are_reported(tmp_path):
+    from ase.build import molecule
+    from ase.io import write
+
+    write(tmp_path / "nolabels.xyz", [molecule("H2O")] * 5)
+    p = small_config(tmp_path)
+    cfg = load_config(p, [f"data.train={tmp_path / 'nolabels.xyz'}", "data.n_train=3", "data.n_val=2"])
+    with pytest.raises(Exception, match=r"nolabels.xyz\[0\]: missing label 'energy'"):
+        train(cfg, log=lambda *_: None)
+
+
+def test_cli_train_evaluate_predict(tmp_path):
+    p = small_config(tmp_path, epochs=1)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "equimol.cli.main", *a], capture_output=True, text=True)
+    r = run("train", str(p), "--set", "model.n_interactions=1")
+    assert r.returncode == 0, r.stderr
+    ckpt = tmp_path / "run" / "best.pt"
+    out = tmp_path / "m.json"
+    r = run("evaluate", str(ckpt), str(rmd17_path("ethanol")), "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert result["n_structures"] == 1000
+    assert result["metrics"]["energy"]["unit"] == "eV" and result["metrics"]["forces"]["unit"] == "eV/Å"
+    assert result["metrics"]["energy"]["mae"] > 0 and result["metrics"]["forces"]["rmse"] > 0
+    r = run("predict", str(ckpt), str(tmp_path / "none.xyz"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.xyz" in r.stderr and "Traceback" not in r.stderr
+    r = run("evaluate", str(p), str(rmd17_path("ethanol")))  # a YAML is not a checkpoint
+    assert r.returncode == 2 and "cfg.yaml" in r.stderr and "Traceback" not in r.stderr
