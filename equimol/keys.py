@@ -38,9 +38,10 @@ DIPOLE: Final = "dipole"  # (B, 3) e·Å
 DIPOLE_MAGNITUDE: Final = "dipole_magnitude"  # (B,) e·Å internally (reported in Debye)
 POLARIZABILITY: Final = "polarizability"  # (B, 3, 3) Å^3
 SPATIAL_EXTENT: Final = "spatial_extent"  # (B,) Å^2, electronic spatial extent <R^2>
+TENSOR: Final = "tensor"  # (B, 3, ..., 3) symmetric rank-R tensor, units of the target
 HESSIAN: Final = "hessian"  # (3N, 3N) eV/Å^2, one molecule
 
-GRAPH_TARGETS: Final = (ENERGY, DIPOLE, DIPOLE_MAGNITUDE, POLARIZABILITY, SPATIAL_EXTENT)
+GRAPH_TARGETS: Final = (ENERGY, DIPOLE, DIPOLE_MAGNITUDE, POLARIZABILITY, SPATIAL_EXTENT, TENSOR)
 ATOM_TARGETS: Final = (FORCES, PARTIAL_CHARGES)
 TARGET_UNITS: Final = {
     ENERGY: "eV",

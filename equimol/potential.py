@@ -49,12 +49,12 @@ class Potential(nn.Module):
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        out: tuple[str, ...] = ()
+        out: list[str] = []
         for h in self.heads:
-            out += tuple(h.outputs)
+            out += [k for k in h.outputs if k not in out]
         if K.ENERGY in out:
-            out += (K.FORCES,)
-        return out
+            out.append(K.FORCES)
+        return tuple(out)
 
     def properties(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Representation and heads only (no derivatives)."""

@@ -25,6 +25,8 @@ RMD17_KEYS = ("nuclear_charges", "coords", "energies", "forces")
 
 def detect_format(path: Path) -> str:
     name = path.name.lower()
+    if name.endswith((".tar.gz", ".tgz")):
+        return "qm9_tar"
     if name.endswith(".npz"):
         return "npz"
     if name.endswith((".h5", ".hdf5")):
@@ -34,7 +36,7 @@ def detect_format(path: Path) -> str:
     if name.endswith((".xyz", ".extxyz")):
         return "extxyz"
     raise DataError(
-        "unknown file format (expected .xyz/.extxyz, .db, .npz, .h5)", str(path)
+        "unknown file format (expected .xyz/.extxyz, .db, .npz, .h5, QM9 .tar.gz)", str(path)
     )
 
 
@@ -57,6 +59,10 @@ def read_structures(
     fmt = detect_format(path)
     if fmt == "npz":
         out = _read_rmd17(path, energy_unit or "kcal/mol", length_unit)
+    elif fmt == "qm9_tar":
+        from equimol.data.qm9 import read_qm9
+
+        out = read_qm9(path)
     elif fmt == "hdf5":
         from equimol.data.store import Store
 

@@ -33,7 +33,7 @@ Structure = dict[str, np.ndarray]
 
 SHARED_POLARIZABILITY = Path(os.environ.get("EQUIMOL_SHARED", "/work/shared")) / "data" / "polarizability"
 MAX_ASYMMETRY = 1e-2  # a0³, largest |α_ab − α_ba| accepted before symmetrising
-MALONALDEHYDE_ORDER = "C C O C O H H H H".split()
+MALONALDEHYDE_ORDER = ["C", "C", "O", "C", "O", "H", "H", "H", "H"]
 # name -> (coordinate file stem, alpha file stem, atom-order text file), per split
 BPM_SETS: dict[str, dict[str, tuple[str, str]]] = {
     "malonaldehyde": {"train": ("coord_MDA", "alpha_MDA"), "test": ("coord_MDA_test", "alpha_MDA_test")},
@@ -44,7 +44,11 @@ BPM_SETS: dict[str, dict[str, tuple[str, str]]] = {
 }
 BPM_ORDER_FILES = {"malonaldehyde": "data_MA.txt", "biphenyl": "data_biphenyl.txt"}
 WATER_SETS = {"water_monomer": 0.0, "water_dimer": 0.0, "zundel": 1.0}  # name -> total charge (e)
-WATER_FILES = {"water_monomer": "water_monomer_cc.xyz", "water_dimer": "water_dimer_cc.xyz", "zundel": "water_zundel_cc.xyz"}
+WATER_FILES = {
+    "water_monomer": "water_monomer_cc.xyz",
+    "water_dimer": "water_dimer_cc.xyz",
+    "zundel": "water_zundel_cc.xyz",
+}
 
 
 def symmetrize(alpha: np.ndarray, source: str) -> np.ndarray:
@@ -52,7 +56,9 @@ def symmetrize(alpha: np.ndarray, source: str) -> np.ndarray:
     asym = np.abs(alpha - np.swapaxes(alpha, -1, -2))
     if asym.size and asym.max() > MAX_ASYMMETRY:
         frame = int(np.unravel_index(np.argmax(asym), asym.shape)[0]) if asym.ndim > 2 else None
-        raise DataError(f"polarizability is not symmetric (|α_ab − α_ba| = {asym.max():.3g} a0³)", source, frame)
+        raise DataError(
+            f"polarizability is not symmetric (|α_ab − α_ba| = {asym.max():.3g} a0³)", source, frame
+        )
     return 0.5 * (alpha + np.swapaxes(alpha, -1, -2))
 
 
@@ -88,7 +94,9 @@ def read_bpm_npy(
     if coords.ndim != 3 or coords.shape[1:] != (n, 3):
         raise DataError(f"coordinates have shape {coords.shape}, expected (M, {n}, 3)", str(coord_path))
     if alpha.shape != (coords.shape[0], 3, 3):
-        raise DataError(f"polarizabilities have shape {alpha.shape}, expected ({coords.shape[0]}, 3, 3)", str(alpha_path))
+        raise DataError(
+            f"polarizabilities have shape {alpha.shape}, expected ({coords.shape[0]}, 3, 3)", str(alpha_path)
+        )
     alpha = symmetrize(alpha, str(alpha_path)) * U.BOHR3
     z = np.array([atomic_numbers[s] for s in symbols], dtype=np.int64)
     out = []
@@ -113,7 +121,9 @@ def read_tensoap_xyz(path: str | os.PathLike, total_charge: float = 0.0) -> list
     try:
         frames = ase.io.read(str(path), index=":", format="extxyz")
     except Exception as e:  # ASE raises many types for malformed files
-        raise DataError(f"malformed extxyz file ({str(e).splitlines()[0] if str(e) else type(e).__name__})", str(path))
+        raise DataError(
+            f"malformed extxyz file ({str(e).splitlines()[0] if str(e) else type(e).__name__})", str(path)
+        )
     out = []
     for i, atoms in enumerate(frames):
         info = atoms.info
@@ -123,7 +133,9 @@ def read_tensoap_xyz(path: str | os.PathLike, total_charge: float = 0.0) -> list
         alpha = np.asarray(info["alpha"], dtype=np.float64)
         mu = np.asarray(info["mu"], dtype=np.float64)
         if alpha.size != 9 or mu.size != 3:
-            raise DataError(f"alpha has {alpha.size} components (expected 9), mu {mu.size} (expected 3)", str(path), i)
+            raise DataError(
+                f"alpha has {alpha.size} components (expected 9), mu {mu.size} (expected 3)", str(path), i
+            )
         s = {
             K.ATOMIC_NUMBERS: atoms.numbers.astype(np.int64),
             K.POSITIONS: atoms.positions.astype(np.float64),
@@ -146,10 +158,14 @@ def read_polarizability_set(
     data_dir = Path(data_dir)
     if name in BPM_SETS:
         if split not in BPM_SETS[name]:
-            raise DataError(f"unknown split {split!r} for {name}; available: {list(BPM_SETS[name])}", str(data_dir))
+            raise DataError(
+                f"unknown split {split!r} for {name}; available: {list(BPM_SETS[name])}", str(data_dir)
+            )
         symbols = read_atom_order(data_dir / BPM_ORDER_FILES[name])
         coord, alpha = BPM_SETS[name][split]
         return read_bpm_npy(data_dir / f"{coord}.npy", data_dir / f"{alpha}.npy", symbols)
     if name in WATER_SETS:
         return read_tensoap_xyz(data_dir / WATER_FILES[name], WATER_SETS[name])
-    raise DataError(f"unknown polarizability set {name!r}; available: {[*BPM_SETS, *WATER_SETS]}", str(data_dir))
+    raise DataError(
+        f"unknown polarizability set {name!r}; available: {[*BPM_SETS, *WATER_SETS]}", str(data_dir)
+    )

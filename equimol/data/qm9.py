@@ -36,7 +36,23 @@ from equimol.errors import ConfigError, DataError
 
 Structure = dict[str, np.ndarray]
 
-QM9_HEADER: tuple[str, ...] = ("A", "B", "C", "mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "U0", "U", "H", "G", "Cv")
+QM9_HEADER: tuple[str, ...] = (
+    "A",
+    "B",
+    "C",
+    "mu",
+    "alpha",
+    "homo",
+    "lumo",
+    "gap",
+    "r2",
+    "zpve",
+    "U0",
+    "U",
+    "H",
+    "G",
+    "Cv",
+)
 # name -> (factor to internal units, internal unit)
 QM9_PROPERTIES: dict[str, tuple[float, str]] = {
     "A": (1.0, "GHz"),
@@ -108,28 +124,32 @@ def qm9_float(token: str) -> float:
 
 def parse_qm9_xyz(text: str, source: str = "<qm9 xyz>") -> Qm9Molecule:
     """Parse one native QM9 xyz file (the property line may be empty, as in the ppqm tarball)."""
-    lines = text.splitlines()
+    lines = text.replace("*^", "e").splitlines()  # Fortran exponents appear only in numbers
     try:
         n = int(lines[0].split()[0])
         header = lines[1].split()
         atom_lines = [lines[2 + k].split() for k in range(n)]
-        symbols = [a[0] for a in atom_lines]
-        z = np.array([atomic_numbers[sym] for sym in symbols], dtype=np.int64)
-        pos = np.array([[qm9_float(t) for t in a[1:4]] for a in atom_lines], dtype=np.float64)
-        charges = [qm9_float(a[4]) for a in atom_lines if len(a) > 4]
+        z = np.array([atomic_numbers[a[0]] for a in atom_lines], dtype=np.int64)
+        pos = np.array([a[1:4] for a in atom_lines], dtype=np.float64)
+        charges = np.array([a[4] for a in atom_lines if len(a) > 4], dtype=np.float64)
+        values = np.array(header[2:], dtype=np.float64) if header else None
     except (IndexError, ValueError, KeyError) as e:
         raise DataError(f"malformed QM9 xyz file ({type(e).__name__}: {e})", source) from None
+    if pos.shape != (n, 3):
+        raise DataError(f"atom lines need 'El x y z', got coordinates of shape {pos.shape}", source)
     props: dict[str, float] = {}
-    name = Path(source).stem
-    if header:
+    if values is None:
+        name = Path(source).stem
+    else:
         if header[0] != "gdb" or len(header) != 2 + len(QM9_HEADER):
-            raise DataError(f"property line has {len(header)} fields, expected 'gdb ID' + 15 properties", source)
+            raise DataError(
+                f"property line has {len(header)} fields, expected 'gdb ID' + 15 properties", source
+            )
         name = f"dsgdb9nsd_{int(header[1]):06d}"
-        for key, token in zip(QM9_HEADER, header[2:]):
-            props[key] = qm9_float(token) * QM9_PROPERTIES[key][0]
+        props = {key: float(v) * QM9_PROPERTIES[key][0] for key, v in zip(QM9_HEADER, values)}
     structure: Structure = {K.ATOMIC_NUMBERS: z, K.POSITIONS: pos}
     if len(charges) == n:
-        structure[K.PARTIAL_CHARGES] = np.array(charges, dtype=np.float64)
+        structure[K.PARTIAL_CHARGES] = charges
     tail = lines[2 + n :]
     smiles = tail[1].split()[0] if len(tail) > 1 and tail[1].split() else None
     return Qm9Molecule(name, structure, props, smiles)
@@ -159,7 +179,9 @@ def read_qm9_extxyz(path: str | os.PathLike) -> list[Qm9Molecule]:
     try:
         frames = ase.io.read(str(path), index=":", format="extxyz")
     except Exception as e:  # ASE raises many types for malformed files
-        raise DataError(f"malformed extxyz file ({str(e).splitlines()[0] if str(e) else type(e).__name__})", str(path))
+        raise DataError(
+            f"malformed extxyz file ({str(e).splitlines()[0] if str(e) else type(e).__name__})", str(path)
+        )
     out = []
     for i, atoms in enumerate(frames):
         props = {}
@@ -170,7 +192,10 @@ def read_qm9_extxyz(path: str | os.PathLike) -> list[Qm9Molecule]:
         missing = [k for k in QM9_HEADER if k not in props]
         if missing:
             raise DataError(f"missing QM9 properties {missing}", str(path), i)
-        s = {K.ATOMIC_NUMBERS: atoms.numbers.astype(np.int64), K.POSITIONS: atoms.positions.astype(np.float64)}
+        s = {
+            K.ATOMIC_NUMBERS: atoms.numbers.astype(np.int64),
+            K.POSITIONS: atoms.positions.astype(np.float64),
+        }
         validate_structure(s, str(path), i)
         out.append(Qm9Molecule(f"{path.stem}[{i}]", s, props))
     return out
@@ -181,7 +206,14 @@ def iter_qm9_tar(tar_path: str | os.PathLike, names: Iterable[str] | None = None
 
     With ``names``, only those molecules are parsed, and reading stops once all were seen.
     """
-    tar_path = Path(tar_path)
+    for name, text, source in _iter_tar_texts(Path(tar_path), names):
+        mol = parse_qm9_xyz(text, source)
+        mol.name = name
+        yield mol
+
+
+def _iter_tar_texts(tar_path: Path, names: Iterable[str] | None) -> Iterator[tuple[str, str, str]]:
+    """(molecule name, file text, source) of the QM9 members of a tarball, in archive order."""
     if not tar_path.exists():
         raise DataError("file not found", str(tar_path))
     wanted = None if names is None else set(names)
@@ -198,10 +230,7 @@ def iter_qm9_tar(tar_path: str | os.PathLike, names: Iterable[str] | None = None
                     if name not in wanted:
                         continue
                     wanted.discard(name)
-                text = tf.extractfile(member).read().decode()
-                mol = parse_qm9_xyz(text, f"{tar_path}:{member.name}")
-                mol.name = name
-                yield mol
+                yield name, tf.extractfile(member).read().decode(), f"{tar_path}:{member.name}"
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DataError(f"cannot read tar archive ({e})", str(tar_path)) from None
 
@@ -247,7 +276,10 @@ def read_qm9_labels(csv_dir: str | os.PathLike, labels: Sequence[str]) -> dict[s
             cols = [_column(header, a, path) for a in ("X", "Y", "Z")]
             tables.append(
                 {
-                    r[0]: (K.DIPOLE_MAGNITUDE, np.asarray(np.linalg.norm([float(r[c]) for c in cols]) * U.DEBYE))
+                    r[0]: (
+                        K.DIPOLE_MAGNITUDE,
+                        np.asarray(np.linalg.norm([float(r[c]) for c in cols]) * U.DEBYE),
+                    )
                     for r in rows
                 }
             )
@@ -275,16 +307,20 @@ def read_qm9_records(
     names = None if table is None else list(table)
     if limit is not None and limit < 0:
         raise DataError(f"limit must be non-negative, got {limit}", str(tar_path))
-    if limit is not None and seed is None and names is not None:
-        # archive order is name order: the first `limit` labelled names that have a geometry
+    tar_path = Path(tar_path)
+    if limit is not None and seed is None:
+        # archive order is name order: the first `limit` labelled molecules with a geometry
         mols = _take(iter_qm9_tar(tar_path, names), limit)
     else:
-        mols = list(iter_qm9_tar(tar_path, names))
-        if limit is not None and seed is None:
-            mols = mols[:limit]
-        elif limit is not None:
-            pick = np.random.default_rng(seed).permutation(len(mols))[:limit]
-            mols = [mols[k] for k in np.sort(pick)]
+        texts = list(_iter_tar_texts(tar_path, names))
+        if limit is not None:  # sample before parsing: parsing is the slow part
+            pick = np.random.default_rng(seed).permutation(len(texts))[:limit]
+            texts = [texts[k] for k in np.sort(pick)]
+        mols = []
+        for name, text, source in texts:
+            mol = parse_qm9_xyz(text, source)
+            mol.name = name
+            mols.append(mol)
     out = []
     for mol in mols:
         s = dict(mol.structure)
@@ -334,7 +370,9 @@ def qm9_atom_references(kind: str = "U0", max_z: int = 119) -> np.ndarray:
     try:
         table = QM9_ATOM_REFS_HARTREE[kind]
     except KeyError:
-        raise ConfigError(f"no QM9 atom references for {kind!r}; available: {list(QM9_ATOM_REFS_HARTREE)}") from None
+        raise ConfigError(
+            f"no QM9 atom references for {kind!r}; available: {list(QM9_ATOM_REFS_HARTREE)}"
+        ) from None
     refs = np.zeros(max_z)
     for z, e in table.items():
         refs[z] = e * U.HARTREE

@@ -50,7 +50,9 @@ class CentreOfMass(nn.Module):
         return pos - com[idx]
 
 
-def constrain_charges(q: torch.Tensor, batch: dict[str, torch.Tensor], use_total_charge: bool) -> torch.Tensor:
+def constrain_charges(
+    q: torch.Tensor, batch: dict[str, torch.Tensor], use_total_charge: bool
+) -> torch.Tensor:
     """Shift raw charges q (N,) e per molecule so that Σ_i q_i = Q_b (Q_b = 0 if not given).
 
     The excess Q_b − Σ_i q̃_i is spread evenly over the atoms of molecule b.

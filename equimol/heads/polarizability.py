@@ -83,6 +83,7 @@ def isotropic_atom_references(structures: Iterable[dict[str, np.ndarray]], max_z
 
     # fit_atom_references fits the ENERGY key; feed it the isotropic polarizability instead.
     proxies = (
-        {K.ATOMIC_NUMBERS: s[K.ATOMIC_NUMBERS], K.ENERGY: np.trace(s[K.POLARIZABILITY]) / 3} for s in structures
+        {K.ATOMIC_NUMBERS: s[K.ATOMIC_NUMBERS], K.ENERGY: np.trace(s[K.POLARIZABILITY]) / 3}
+        for s in structures
     )
     return fit_atom_references(proxies, max_z)

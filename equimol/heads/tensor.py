@@ -14,7 +14,6 @@ for R = 2, PaiNN Eq. 14's ν ⊗ r + r ⊗ ν = ½[(ν + r)^{⊗2} − (ν − r
 from __future__ import annotations
 
 import itertools
-from typing import Final
 
 import numpy as np
 import torch
@@ -26,8 +25,6 @@ from equimol.heads.dipole import CentreOfMass, vector_features
 from equimol.nn.gated import gated_output_network
 from equimol.nn.scatter import scatter_sum
 
-# TODO(lead): move to keys.py as K.TENSOR.
-TENSOR: Final = "tensor"  # (B, 3, …, 3) rank-R symmetric tensor, units of the target
 MAX_RANK = 6
 
 
@@ -64,7 +61,7 @@ class TensorHead(nn.Module):
     n_hidden: width of the intermediate layer of the output network (default F/2).
     """
 
-    outputs = (TENSOR,)
+    outputs = (K.TENSOR,)
 
     def __init__(
         self,
@@ -97,4 +94,4 @@ class TensorHead(nn.Module):
         t_i = torch.einsum("nk,nk...->n...", c, power)
         if self.rank % 2 == 0:
             t_i = t_i + t.reshape(-1, *([1] * self.rank)) * self.isotropic.to(t_i.dtype)
-        return {TENSOR: scatter_sum(t_i, batch[K.BATCH], batch[K.N_ATOMS].shape[0])}
+        return {K.TENSOR: scatter_sum(t_i, batch[K.BATCH], batch[K.N_ATOMS].shape[0])}

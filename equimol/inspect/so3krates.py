@@ -21,7 +21,8 @@ def inspect_so3krates(potential: torch.nn.Module, batch: dict[str, torch.Tensor]
     Per layer: ``attention`` (E, heads) feature attention α_ij (Eq. 15, times φ_rcut) on the
     edges ``edge_index`` (2, E); ``sphc_attention`` (E, |L|) one head per degree (Eq. 13);
     ``sphc_in`` / ``sphc`` (N, m_tot) SPHCs before / after the layer; ``features`` (N, F); with
-    non-local corrections also ``nonlocal_index`` (2, P), ``nonlocal_weight`` (P,) (φ_χcut),
+    non-local corrections also, for the P atom pairs inside the SPHC neighbourhood (φ_χcut > 0),
+    ``nonlocal_index`` (2, P), ``nonlocal_weight`` (P,) (φ_χcut),
     ``nonlocal_attention`` (P, heads), ``nonlocal_sphc_attention`` (P, |L|). Tensors are detached.
     """
     rep = getattr(potential, "representation", potential)

@@ -80,7 +80,16 @@ class MDConfig:
         for key, value in positive.items():
             if not value > 0:
                 raise ValueError(f"{key} must be > 0, got {value}")
-        for key in ("n_beads", "n_replicas", "stride", "log_every", "checkpoint_every", "flush_every", "chain_length", "nhc_respa"):
+        for key in (
+            "n_beads",
+            "n_replicas",
+            "stride",
+            "log_every",
+            "checkpoint_every",
+            "flush_every",
+            "chain_length",
+            "nhc_respa",
+        ):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.n_steps < 0:

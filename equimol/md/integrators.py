@@ -4,11 +4,10 @@ One step of length dt is
 
     O(dt/2) · B(dt/2) · A(dt/2) · O'(dt) · A(dt/2) · B(dt/2) · O(dt/2)
 
-with B the force kick, A the exact free ring-polymer propagation (a drift for P = 1; CPMM2010
-Eq. 27), O a global thermostat (NHC, CSVR: ``Thermostat.outer``) and O' a Langevin
+with B the force kick, A the exact free ring-polymer propagation (a drift for P = 1; CPMM2010), O a global thermostat (NHC, CSVR: ``Thermostat.outer``) and O' a Langevin
 Ornstein–Uhlenbeck step (``Thermostat.middle``). Without thermostats this is velocity
 Verlet (Swope, Andersen, Berens & Wilson, J. Chem. Phys. 76, 637 (1982)); with Langevin it is
-BAOAB (Leimkuhler & Matthews 2013); for P > 1 it is the PILE integrator of CPMM2010 Sec. III.
+BAOAB (Leimkuhler & Matthews 2013); for P > 1 it is the PILE integrator of CPMM2010.
 Exactly one force_fn call per step, on all R·P structures.
 """
 
@@ -44,9 +43,11 @@ def md_step(
         thermostat.outer(state, half)
     kick(state, half)
     if thermostat is not None and thermostat.has_middle:
-        state.positions, state.velocities = ring.propagate(state.positions, state.velocities, half)
-        thermostat.middle(state, dt_fs)
-        state.positions, state.velocities = ring.propagate(state.positions, state.velocities, half)
+        # A–O–A entirely in normal-mode coordinates: two transforms each way per step
+        q, v = ring.rotate(ring.to_nm(state.positions), ring.to_nm(state.velocities), half)
+        v = thermostat.middle(v, dt_fs)
+        q, v = ring.rotate(q, v, half)
+        state.positions, state.velocities = ring.from_nm(q), ring.from_nm(v)
     else:
         state.positions, state.velocities = ring.propagate(state.positions, state.velocities, dt_fs)
     state.step += 1

@@ -2,10 +2,10 @@
 
 Martyna, Klein & Tuckerman, J. Chem. Phys. 97, 2635 (1992) (MKT1992) for the equations
 of motion; the Trotter factorisation with Suzuki–Yoshida weights and multiple time steps
-follows Martyna, Tuckerman, Tobias & Klein, Mol. Phys. 87, 1117 (1996) (MTTK1996), Sec. 4.
-Thermostat masses Q_1 = N_f k_B T τ², Q_j = k_B T τ² (MKT1992 Eq. 2.9 with τ the
+follows Martyna, Tuckerman, Tobias & Klein, Mol. Phys. 87, 1117 (1996) (MTTK1996).
+Thermostat masses Q_1 = N_f k_B T τ², Q_j = k_B T τ² (MKT1992, with τ the
 time constant). For ring polymers the chain couples to the centroid kinetic energy at
-T_P = P·T, with PILE Langevin on the internal modes (CPMM2010 Sec. III.D with the SVR
+T_P = P·T, with PILE Langevin on the internal modes (PILE-G of CPMM2010 with the SVR
 replaced by a chain), which is the set-up used for the spectra in the PaiNN paper.
 """
 
@@ -22,7 +22,7 @@ from equimol.md.thermostats import Thermostat, centroid_kinetic_energy, scale_ce
 
 _W3 = 1.0 / (2.0 - 2.0 ** (1.0 / 3.0))
 _W5 = 1.0 / (4.0 - 4.0 ** (1.0 / 3.0))
-#: Suzuki–Yoshida weights (MTTK1996 Eq. 26 and Table 1)
+#: Suzuki–Yoshida weights (Yoshida, Phys. Lett. A 150, 262 (1990); MTTK1996)
 YOSHIDA_WEIGHTS: dict[int, tuple[float, ...]] = {
     1: (1.0,),
     3: (_W3, 1.0 - 2.0 * _W3, _W3),
@@ -87,7 +87,7 @@ class NoseHooverChain(Thermostat):
 
     def _half_momenta(self, p: list[np.ndarray], k: np.ndarray, delta: float, reverse: bool) -> None:
         """Chain momenta over δ/2: p_j ← p_j s² + (δ/2) G_j s, s = exp(−δ/4 · p_{j+1}/Q_{j+1})
-        (MTTK1996 Eq. 29–31), swept from the chain end (reverse) or from the particles."""
+        (MTTK1996), swept from the chain end (reverse) or from the particles."""
         m, q, kt = self.chain_length, self.q, self.kt
         order = range(m - 1, -1, -1) if reverse else range(m)
         for j in order:
@@ -117,7 +117,7 @@ class NoseHooverChain(Thermostat):
         state.velocities = scale_centroid(state.velocities, scale)
 
     def conserved(self) -> Tensor:
-        """Σ p_j²/2Q_j + N_f kT η_1 + kT Σ_{j>1} η_j (MKT1992 Eq. 2.10) − heat of PILE."""
+        """Σ p_j²/2Q_j + N_f kT η_1 + kT Σ_{j>1} η_j (MKT1992) − heat of PILE."""
         chain = (0.5 * self.p_eta**2 / self.q).sum(1)
         chain = chain + self.n_dof * self.kt * self.eta[:, 0] + self.kt * self.eta[:, 1:].sum(1)
         return torch.as_tensor(chain).to(self.energy_change) - self.energy_change

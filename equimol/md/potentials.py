@@ -61,7 +61,7 @@ def morse(d_e: float, a: float, r_e: float, pairs: Tensor | None = None) -> Forc
     """
 
     def force_fn(positions: Tensor) -> dict[str, Tensor]:
-        s, n, _ = positions.shape
+        n = positions.shape[1]
         idx = (all_pairs(n) if pairs is None else pairs).to(positions.device)
         i, j = idx[:, 0], idx[:, 1]
         rij = positions[:, j] - positions[:, i]  # (S, E, 3)

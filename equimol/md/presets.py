@@ -42,7 +42,7 @@ class SpectraPreset:
     @property
     def discard_frames(self) -> int:
         """Number of leading trajectory frames (stride md.stride, frame 0 included) to drop."""
-        return int(round(self.discard_fs / (self.md.dt_fs * self.md.stride)))
+        return round(self.discard_fs / (self.md.dt_fs * self.md.stride))
 
 
 def painn_spectra(n_beads: int = PAINN_N_BEADS, **overrides: Any) -> SpectraPreset:
@@ -50,9 +50,9 @@ def painn_spectra(n_beads: int = PAINN_N_BEADS, **overrides: Any) -> SpectraPres
 
     ``overrides`` replace MDConfig fields (e.g. ``n_replicas``, ``stride``, ``seed``).
     """
-    base = {
+    base: dict[str, Any] = {
         "dt_fs": PAINN_DT_FS,
-        "n_steps": int(round(PAINN_LENGTH_FS / PAINN_DT_FS)),
+        "n_steps": round(PAINN_LENGTH_FS / PAINN_DT_FS),
         "temperature_k": PAINN_TEMPERATURE_K,
         "thermostat": "nhc",
         "chain_length": PAINN_CHAIN_LENGTH,

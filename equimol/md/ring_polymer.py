@@ -2,12 +2,12 @@
 
 Convention of i-PI and Ceriotti, Parrinello, Markland & Manolopoulos, J. Chem. Phys. 133,
 124104 (2010) (CPMM2010): P beads with physical masses m are sampled at the bead
-temperature T_P = P·T with the ring-polymer Hamiltonian (CPMM2010 Eq. 1)
+temperature T_P = P·T with the ring-polymer Hamiltonian (CPMM2010)
 
     H_P = Σ_j [ p_j²/2m + V(q_j) ] + Σ_j ½ m ω_P² (q_j − q_{j+1})²,   ω_P = P k_B T / ħ.
 
-The orthogonal normal-mode matrix C (CPMM2010 Eq. 23–24) diagonalises the springs with
-frequencies ω_k = 2 ω_P sin(kπ/P) (Eq. 25); the centroid mode is q̃_0 = √P q̄.
+The orthogonal normal-mode matrix C (CPMM2010) diagonalises the springs with
+frequencies ω_k = 2 ω_P sin(kπ/P); the centroid mode is q̃_0 = √P q̄.
 Positions and velocities are (R, P, N, 3); modes are stored in the bead dimension.
 With P = 1 every function reduces exactly to classical MD.
 """
@@ -30,7 +30,7 @@ def ring_polymer_frequency(n_beads: int, temperature_k: float) -> float:
 def normal_mode_matrix(
     n_beads: int, *, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu"
 ) -> Tensor:
-    """Orthogonal (P, P) matrix C[j, k] (bead j, mode k), CPMM2010 Eq. 24.
+    """Orthogonal (P, P) matrix C[j, k] (bead j, mode k) as in CPMM2010 and i-PI.
 
     C[j,0] = 1/√P; C[j,k] = √(2/P) cos(2πjk/P) for 1 ≤ k < P/2; C[j,P/2] = (−1)^j/√P;
     C[j,k] = √(2/P) sin(2πjk/P) for P/2 < k < P. Modes: q̃_k = Σ_j C[j,k] q_j.
@@ -53,7 +53,7 @@ def normal_mode_frequencies(
     dtype: torch.dtype = torch.float64,
     device: torch.device | str = "cpu",
 ) -> Tensor:
-    """ω_k = 2 ω_P sin(kπ/P), (P,) rad/fs (CPMM2010 Eq. 25); ω_0 = 0 is the centroid."""
+    """ω_k = 2 ω_P sin(kπ/P), (P,) rad/fs (CPMM2010); ω_0 = 0 is the centroid."""
     k = torch.arange(n_beads, dtype=torch.float64)
     w = 2.0 * ring_polymer_frequency(n_beads, temperature_k) * torch.sin(k * math.pi / n_beads)
     w[0] = 0.0
@@ -63,13 +63,13 @@ def normal_mode_frequencies(
 def to_normal_modes(x: Tensor, c: Tensor) -> Tensor:
     """Bead coordinates (R, P, N, 3) -> normal-mode coordinates (R, P, N, 3)."""
     r, p, n, _ = x.shape
-    return torch.matmul(c.T, x.reshape(r, p, n * 3)).reshape(r, p, n, 3)
+    return (c.T @ x.transpose(0, 1).reshape(p, -1)).reshape(p, r, n, 3).transpose(0, 1)
 
 
 def from_normal_modes(x: Tensor, c: Tensor) -> Tensor:
     """Normal-mode coordinates (R, P, N, 3) -> bead coordinates (R, P, N, 3)."""
     r, p, n, _ = x.shape
-    return torch.matmul(c, x.reshape(r, p, n * 3)).reshape(r, p, n, 3)
+    return (c @ x.transpose(0, 1).reshape(p, -1)).reshape(p, r, n, 3).transpose(0, 1)
 
 
 def centroid(x: Tensor) -> Tensor:
@@ -94,7 +94,7 @@ def kinetic_energy_primitive(positions: Tensor, masses: Tensor, temperature_k: f
     """Primitive quantum kinetic-energy estimator (R,) eV.
 
     K_prim = 3NP/(2β) − (1/P) Σ_j ½ m ω_P² |q_j − q_{j+1}|² (Tuckerman, Statistical
-    Mechanics, Eq. 12.6.3 in the P-scaled-spring convention above).
+    Mechanics: Theory and Molecular Simulation, Ch. 12, in the convention above).
     """
     _, p, n, _ = positions.shape
     kt = units.KB_EV_PER_K * temperature_k
@@ -104,8 +104,7 @@ def kinetic_energy_primitive(positions: Tensor, masses: Tensor, temperature_k: f
 def kinetic_energy_centroid_virial(positions: Tensor, forces: Tensor, temperature_k: float) -> Tensor:
     """Centroid-virial quantum kinetic-energy estimator (R,) eV.
 
-    K_cv = 3N/(2β) − (1/2P) Σ_j (q_j − q̄)·F_j (Herman, Bruskin & Berne 1982; CPMM2010
-    Sec. IV). Forces (R, P, N, 3) eV/Å are the physical forces −∇V(q_j).
+    K_cv = 3N/(2β) − (1/2P) Σ_j (q_j − q̄)·F_j (Herman, Bruskin & Berne 1982; CPMM2010). Forces (R, P, N, 3) eV/Å are the physical forces −∇V(q_j).
     """
     _, p, n, _ = positions.shape
     kt = units.KB_EV_PER_K * temperature_k
@@ -117,7 +116,7 @@ class FreeRingPolymer:
     """Exact propagation of the free ring polymer (springs only) in normal modes.
 
     Each mode k > 0 is a harmonic oscillator of frequency ω_k, rotated exactly in phase
-    space (CPMM2010 Eq. 27); the centroid drifts freely. Velocities are used instead of
+    space (CPMM2010); the centroid drifts freely. Velocities are used instead of
     momenta, so the rotation does not depend on the masses. For P = 1 this is a plain
     drift x ← x + v·dt.
     """
@@ -150,19 +149,29 @@ class FreeRingPolymer:
             )
         return self._cache[dt_fs]
 
+    def to_nm(self, x: Tensor) -> Tensor:
+        """Bead -> normal-mode coordinates (identity for P = 1)."""
+        return x if self.n_beads == 1 else to_normal_modes(x, self.c)
+
+    def from_nm(self, x: Tensor) -> Tensor:
+        """Normal-mode -> bead coordinates (identity for P = 1)."""
+        return x if self.n_beads == 1 else from_normal_modes(x, self.c)
+
+    def rotate(self, q_nm: Tensor, v_nm: Tensor, dt_fs: float) -> tuple[Tensor, Tensor]:
+        """Exact free evolution of normal-mode positions/velocities (R, P, N, 3) by dt_fs."""
+        if self.n_beads == 1:
+            return q_nm + dt_fs * v_nm, v_nm
+        cos, sinc, msin = self._coefficients(dt_fs)
+        return cos * q_nm + sinc * v_nm, msin * q_nm + cos * v_nm
+
     def propagate(self, positions: Tensor, velocities: Tensor, dt_fs: float) -> tuple[Tensor, Tensor]:
         """Advance (positions Å, velocities Å/fs), both (R, P, N, 3), by dt_fs under the springs."""
         if self.n_beads == 1:
             return positions + dt_fs * velocities, velocities
-        cos, sinc, msin = self._coefficients(dt_fs)
-        q = to_normal_modes(positions, self.c)
-        v = to_normal_modes(velocities, self.c)
-        q, v = cos * q + sinc * v, msin * q + cos * v
-        return from_normal_modes(q, self.c), from_normal_modes(v, self.c)
+        q, v = self.rotate(self.to_nm(positions), self.to_nm(velocities), dt_fs)
+        return self.from_nm(q), self.from_nm(v)
 
-    def sample_positions(
-        self, centroids: Tensor, masses: Tensor, *, generator: torch.Generator
-    ) -> Tensor:
+    def sample_positions(self, centroids: Tensor, masses: Tensor, *, generator: torch.Generator) -> Tensor:
         """Beads (R, P, N, 3) around centroids (R, N, 3) Å from the free ring-polymer
         distribution at T_P: q̃_k ~ N(0, k_B T_P/(m ω_k²)) for k > 0.
 

@@ -27,7 +27,14 @@ from equimol.md.hooks import Hook, LogHook, ProgressHook
 from equimol.md.integrators import md_step
 from equimol.md.observables import compute_observables
 from equimol.md.ring_polymer import FreeRingPolymer
-from equimol.md.state import ForceFn, MDState, broadcast_positions, evaluate, maxwell_boltzmann, remove_com_velocity
+from equimol.md.state import (
+    ForceFn,
+    MDState,
+    broadcast_positions,
+    evaluate,
+    maxwell_boltzmann,
+    remove_com_velocity,
+)
 from equimol.md.trajectory import TrajectoryHook
 
 
@@ -60,7 +67,9 @@ class Simulation:
         self.state = state
         self.config = config
         self.hooks = list(hooks)
-        self.ring = FreeRingPolymer(config.n_beads, config.temperature_k, dtype=state.dtype, device=state.device)
+        self.ring = FreeRingPolymer(
+            config.n_beads, config.temperature_k, dtype=state.dtype, device=state.device
+        )
         if generator is None:
             generator = torch.Generator(device=state.device).manual_seed(config.seed)
         self.generator = generator
@@ -126,7 +135,7 @@ class Simulation:
                 "time_fs": self.time_fs,
                 "thermostat": self.thermostat.describe() if self.thermostat is not None else "nve",
                 "units": {"length": "Å", "energy": "eV", "mass": "amu", "time": "fs", "temperature": "K"},
-                "torch": torch.__version__,
+                "torch": str(torch.__version__),
             },
         }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -80,9 +81,9 @@ class MDState:
     def device(self) -> torch.device:
         return self.positions.device
 
-    def state_dict(self) -> dict[str, object]:
+    def state_dict(self) -> dict[str, Any]:
         """Tensors and ints only (loadable with ``torch.load(weights_only=True)``)."""
-        out: dict[str, object] = {
+        out: dict[str, Any] = {
             "positions": self.positions,
             "velocities": self.velocities,
             "masses": self.masses,
@@ -97,20 +98,20 @@ class MDState:
 
     @classmethod
     def from_state_dict(
-        cls, d: Mapping[str, object], *, dtype: torch.dtype, device: torch.device | str
+        cls, d: Mapping[str, Any], *, dtype: torch.dtype, device: torch.device | str
     ) -> MDState:
-        def f(t: object) -> Tensor:
-            assert isinstance(t, Tensor)
+        """Inverse of :meth:`state_dict`; float tensors are cast to ``dtype`` on ``device``."""
+
+        def f(t: Tensor) -> Tensor:
             return t.to(device=device, dtype=dtype)
 
-        props = d.get("properties", {})
-        assert isinstance(props, Mapping)
+        props: Mapping[str, Tensor] = d.get("properties", {})
         return cls(
             positions=f(d["positions"]),
             velocities=f(d["velocities"]),
             masses=f(d["masses"]),
-            atomic_numbers=d["atomic_numbers"].to(device=device),  # type: ignore[union-attr]
-            step=int(d["step"]),  # type: ignore[arg-type]
+            atomic_numbers=d["atomic_numbers"].to(device=device),
+            step=int(d["step"]),
             energy=f(d["energy"]) if "energy" in d else None,
             forces=f(d["forces"]) if "forces" in d else None,
             properties={k: f(v) for k, v in props.items()},
@@ -130,8 +131,7 @@ def broadcast_positions(positions: Tensor, n_replicas: int, n_beads: int) -> Ten
         )
     if x.shape[0] not in (1, n_replicas) or x.shape[1] not in (1, n_beads):
         raise ValueError(
-            f"positions {tuple(positions.shape)} do not broadcast to "
-            f"{n_replicas} replicas × {n_beads} beads"
+            f"positions {tuple(positions.shape)} do not broadcast to {n_replicas} replicas × {n_beads} beads"
         )
     return x.expand(n_replicas, n_beads, -1, -1).contiguous()
 
@@ -155,27 +155,30 @@ def maxwell_boltzmann(
     ``shape`` is (R, P). For a ring polymer pass the bead temperature P·T.
     """
     n = masses.shape[0]
-    xi = torch.randn(
-        (*shape, n, 3), generator=generator, dtype=masses.dtype, device=masses.device
-    )
+    xi = torch.randn((*shape, n, 3), generator=generator, dtype=masses.dtype, device=masses.device)
     return xi * thermal_velocity_scale(masses, units.KB_EV_PER_K * temperature_k)
 
 
-def remove_com_velocity(velocities: Tensor, masses: Tensor) -> Tensor:
+def remove_com_velocity(velocities: Tensor, masses: Tensor, *, normal_modes: bool = False) -> Tensor:
     """Subtract the centre-of-mass velocity of the centroid of each replica.
 
-    A constant shift of every bead changes only the centroid normal mode, so the internal
-    ring-polymer modes are untouched. Shapes (R, P, N, 3) Å/fs, masses (N,) amu.
+    Only the centroid mode changes; internal ring-polymer modes are untouched. Velocities
+    (R, P, N, 3) Å/fs in bead coordinates, or in normal-mode coordinates (centroid mode
+    ṽ_0 = √P v̄ at index 0) when ``normal_modes``; masses (N,) amu.
     """
-    v_centroid = velocities.mean(1)  # (R, N, 3)
+    v_centroid = velocities[:, 0] if normal_modes else velocities.mean(1)  # (R, N, 3)
     v_com = (masses[:, None] * v_centroid).sum(1) / masses.sum()  # (R, 3)
+    if normal_modes:
+        out = velocities.clone()
+        out[:, 0] -= v_com[:, None, :]
+        return out
     return velocities - v_com[:, None, None, :]
 
 
 def evaluate(force_fn: ForceFn, state: MDState) -> None:
     """Call ``force_fn`` once on all R·P structures; store energy, forces, properties.
 
-    Outputs are detached and cast to the state's dtype. Raises ValueError with the
+    Outputs are detached and moved to the state's dtype and device. Raises ValueError with the
     offending key and shapes when the force_fn breaks the interface, and FloatingPointError
     when energies or forces are not finite (usually: the time step is too large).
     """
@@ -185,8 +188,9 @@ def evaluate(force_fn: ForceFn, state: MDState) -> None:
     for key in (keys.ENERGY, keys.FORCES):
         if key not in out:
             raise ValueError(f"force_fn must return {key!r}; got keys {sorted(out)}")
-    energy = out[keys.ENERGY].detach().to(state.dtype)
-    forces = out[keys.FORCES].detach().to(state.dtype)
+    dtype, device = state.dtype, state.device
+    energy = out[keys.ENERGY].detach().to(device=device, dtype=dtype)
+    forces = out[keys.FORCES].detach().to(device=device, dtype=dtype)
     if energy.shape != (s,):
         raise ValueError(f"force_fn energy must be ({s},) eV, got {tuple(energy.shape)}")
     if forces.shape != (s, n, 3):
@@ -200,7 +204,7 @@ def evaluate(force_fn: ForceFn, state: MDState) -> None:
     props: dict[str, Tensor] = {}
     for key, tail in PROPERTY_SHAPES.items():
         if key in out:
-            value = out[key].detach().to(state.dtype)
+            value = out[key].detach().to(device=device, dtype=dtype)
             if value.shape != (s, *tail):
                 raise ValueError(f"force_fn {key} must be {(s, *tail)}, got {tuple(value.shape)}")
             props[key] = value.reshape(r, p, *tail)

@@ -5,17 +5,18 @@ T_P = P·T (see :mod:`equimol.md.ring_polymer`). For P = 1 the only mode is the 
 itself and each class is the classical thermostat of the same name:
 
 * :class:`Langevin` — BAOAB Langevin (Leimkuhler & Matthews, Appl. Math. Res. Express
-  2013, 34); for P > 1 it is PILE-L (CPMM2010 Sec. III.C): centroid friction 1/τ,
-  internal modes γ_k = 2λω_k (λ = 1/2 is critical damping, CPMM2010 Eq. 36).
+  2013, 34); for P > 1 it is PILE-L (CPMM2010): centroid friction 1/τ,
+  internal modes γ_k = 2λω_k (λ = 1/2 is critical damping, CPMM2010).
 * :class:`CSVR` — stochastic velocity rescaling of Bussi, Donadio & Parrinello, J. Chem.
-  Phys. 126, 014101 (2007), Eq. A7; for P > 1 it acts on the centroid with PILE Langevin
-  on the internal modes, i.e. PILE-G (CPMM2010 Sec. III.D).
+  Phys. 126, 014101 (2007), Appendix; for P > 1 it acts on the centroid with PILE Langevin
+  on the internal modes, i.e. PILE-G (CPMM2010).
 * :class:`~equimol.md.nose_hoover.NoseHooverChain` — global NHC on the centroid.
 
 The integrator calls ``outer(state, dt/2)`` before the first and after the last kick
-(global thermostats, O–BAB–O) and ``middle(state, dt)`` between the two half drifts
-(local Langevin, BA–O–AB). ``conserved()`` (R,) eV, summed over beads, is the energy the
-thermostat took out of the system, so H + conserved() is constant up to integration error.
+(global thermostats, O–BAB–O) and ``middle(v_nm, dt)`` on the normal-mode velocities
+between the two half drifts (local Langevin, BA–O–AB). ``conserved()`` (R,) eV, summed
+over beads, is the energy the thermostat took out of the system, so H + conserved() is
+constant up to integration error.
 """
 
 from __future__ import annotations
@@ -27,12 +28,7 @@ import torch
 from torch import Tensor
 
 from equimol import units
-from equimol.md.ring_polymer import (
-    from_normal_modes,
-    normal_mode_frequencies,
-    normal_mode_matrix,
-    to_normal_modes,
-)
+from equimol.md.ring_polymer import normal_mode_frequencies
 from equimol.md.state import MDState, kinetic_energy, remove_com_velocity, thermal_velocity_scale
 
 
@@ -88,7 +84,7 @@ class Thermostat:
         self.n_dof = 3 * n - (3 if remove_com else 0)  # degrees of freedom of the centroid
         if self.n_dof < 1:
             raise ValueError("remove_com leaves no degrees of freedom for a single atom")
-        self.c = normal_mode_matrix(p, dtype=dtype, device=device)
+        self.dtype, self.device = dtype, device
         self.sigma = thermal_velocity_scale(state.masses, self.kt)  # (N, 1) Å/fs
         gamma = torch.zeros(p, dtype=torch.float64)
         if self.centroid_langevin:
@@ -96,13 +92,15 @@ class Thermostat:
         if p > 1 and self.pile_lambda is not None:
             gamma[1:] = 2.0 * self.pile_lambda * normal_mode_frequencies(p, self.temperature_k)[1:]
         self.gamma = gamma
+        self._has_middle = bool((gamma > 0).any())
         self._langevin_cache: dict[float, tuple[Tensor, Tensor]] = {}
         self.energy_change = torch.zeros(r, dtype=dtype, device=device)
         self._ready = True
 
     @property
     def has_middle(self) -> bool:
-        return bool((self.gamma > 0).any())
+        """Whether any mode has Langevin friction (then ``middle`` must be called)."""
+        return self._has_middle
 
     def _langevin_coefficients(self, dt_fs: float) -> tuple[Tensor, Tensor]:
         if dt_fs not in self._langevin_cache:
@@ -110,29 +108,25 @@ class Thermostat:
             c2 = torch.sqrt(1.0 - c1.square())
             shape = (1, self.n_beads, 1, 1)
             self._langevin_cache[dt_fs] = (
-                c1.to(self.c).reshape(shape),
-                c2.to(self.c).reshape(shape),
+                c1.to(dtype=self.dtype, device=self.device).reshape(shape),
+                c2.to(dtype=self.dtype, device=self.device).reshape(shape),
             )
         return self._langevin_cache[dt_fs]
 
-    def middle(self, state: MDState, dt_fs: float) -> None:
-        """Exact Ornstein–Uhlenbeck step v ← c₁v + c₂√(kT/m) ξ per normal mode,
-        c₁ = exp(−γ_k dt), c₂ = √(1 − c₁²) (BAOAB "O"; CPMM2010 Eq. 28)."""
+    def middle(self, v_nm: Tensor, dt_fs: float) -> Tensor:
+        """Exact Ornstein–Uhlenbeck step ṽ_k ← c₁ṽ_k + c₂√(kT/m) ξ on normal-mode velocities
+        v_nm (R, P, N, 3) Å/fs, c₁ = exp(−γ_k dt), c₂ = √(1 − c₁²) (BAOAB "O"; CPMM2010).
+        Returns the new normal-mode velocities."""
         if not self.has_middle:
-            return
+            return v_nm
         c1, c2 = self._langevin_coefficients(dt_fs)
-        v = state.velocities
-        k0 = kinetic_energy(v, self.masses).sum(1)
-        xi = torch.randn(v.shape, generator=self.generator, dtype=v.dtype, device=v.device)
-        if self.n_beads == 1:
-            v = c1 * v + c2 * self.sigma * xi
-        else:
-            vt = to_normal_modes(v, self.c)
-            v = from_normal_modes(c1 * vt + c2 * self.sigma * xi, self.c)
+        k0 = kinetic_energy(v_nm, self.masses).sum(1)  # invariant under the orthogonal C
+        xi = torch.randn(v_nm.shape, generator=self.generator, dtype=v_nm.dtype, device=v_nm.device)
+        v = c1 * v_nm + c2 * self.sigma * xi
         if self.remove_com and self.centroid_langevin:
-            v = remove_com_velocity(v, self.masses)
-        state.velocities = v
+            v = remove_com_velocity(v, self.masses, normal_modes=True)
         self.energy_change += kinetic_energy(v, self.masses).sum(1) - k0
+        return v
 
     def outer(self, state: MDState, dt_fs: float) -> None:
         """Global centroid thermostat for a time dt_fs (no-op here)."""
@@ -168,7 +162,7 @@ class CSVR(Thermostat):
     name: ClassVar[str] = "csvr"
 
     def outer(self, state: MDState, dt_fs: float) -> None:
-        """Rescale the centroid kinetic energy K by α², Bussi et al. 2007 Eq. A7–A8."""
+        """Rescale the centroid kinetic energy K by α², Bussi et al. 2007, Appendix."""
         v = state.velocities
         k = centroid_kinetic_energy(v, self.masses).clamp_min(1e-300)
         nf = self.n_dof

@@ -4,10 +4,11 @@ Datasets (T frames, R replicas, P beads, N atoms; resizable along T):
 
     time_fs (T,) fs            positions, velocities (T, R, P, N, 3) Å, Å/fs
     atomic_numbers (N,)        energy_potential, energy_kinetic, conserved (T, R) eV
+    masses (N,) amu
     temperature_k (T, R) K     dipole (T, R, P, 3) e·Å, polarizability (T, R, P, 3, 3) Å³
                                (the last two only when the force_fn predicts them)
 
-Attributes: dt_fs, stride, thermostat, temperature_k, n_replicas, n_beads, masses_amu,
+Attributes: dt_fs, stride, thermostat, temperature_k, n_replicas, n_beads,
 thermostat_description, config (JSON). Observables are defined in
 :mod:`equimol.md.observables`. Frames are buffered and appended in chunks; after a restart
 the file is truncated to the frames the checkpoint knows about.
@@ -89,15 +90,19 @@ class TrajectoryWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.file = h5py.File(self.path, "w")
         self.file.create_dataset("atomic_numbers", data=atomic_numbers.astype(np.int64))
+        self.file.create_dataset("masses", data=masses.astype(np.float64))
         for key, shape in self.shapes.items():
             frame_bytes = max(8, 8 * int(np.prod(shape)))
             chunk = max(1, min(self.flush_every, (1 << 20) // frame_bytes))
             self.file.create_dataset(
-                key, shape=(0, *shape), maxshape=(None, *shape), chunks=(chunk, *shape), dtype=self.dtypes[key]
+                key,
+                shape=(0, *shape),
+                maxshape=(None, *shape),
+                chunks=(chunk, *shape),
+                dtype=self.dtypes[key],
             )
         for key, value in attrs.items():
             self.file.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
-        self.file.attrs["masses_amu"] = masses.astype(np.float64)
         self.file.flush()
 
     def _reopen(self, n_frames: int, attrs: Mapping[str, Any], n_atoms: int) -> None:

@@ -12,9 +12,9 @@ with Gaussian radial features e_k(r) = exp(−(r − μ_k)²/(2w²)) (Eq. 6; μ_
 ssp(x) = ln(½eˣ + ½). Distances in Å. Output: SCALAR_FEATURES (N, F).
 
 Defaults follow SchNetPack 2 (``configs/model/representation/schnet.yaml``: F = 128,
-T = 6 interactions, cosine cutoff 5 Å), the SchNet configuration with 6 interaction blocks
-that the PaiNN paper compares against; 50 Gaussians as in the SchNetPack 1 scripts
-(SchNetPack 2's Gaussian config has 20: pass ``n_basis=20``).
+T = 6 interactions, cosine cutoff 5 Å) with 50 Gaussians as in the SchNetPack 1 scripts
+(SchNetPack 2's Gaussian config has 20: pass ``n_basis=20``). The atomwise energy MLP is the
+shared energy head (SiLU), not SchNetPack's ssp MLP.
 """
 
 from __future__ import annotations
@@ -67,8 +67,12 @@ class SchNetInteraction(nn.Module):
     def __init__(self, n_features: int, n_filters: int, n_basis: int):
         super().__init__()
         self.in2f = nn.Linear(n_features, n_filters, bias=False)
-        self.filter = nn.Sequential(nn.Linear(n_basis, n_filters), ShiftedSoftplus(), nn.Linear(n_filters, n_filters))
-        self.f2out = nn.Sequential(nn.Linear(n_filters, n_features), ShiftedSoftplus(), nn.Linear(n_features, n_features))
+        self.filter = nn.Sequential(
+            nn.Linear(n_basis, n_filters), ShiftedSoftplus(), nn.Linear(n_filters, n_filters)
+        )
+        self.f2out = nn.Sequential(
+            nn.Linear(n_filters, n_features), ShiftedSoftplus(), nn.Linear(n_features, n_features)
+        )
 
     def forward(self, x, rbf, fcut, i, j):
         w = self.filter(rbf) * fcut[:, None]

@@ -17,7 +17,10 @@ l_max ≥ 1, as in the paper; e3nn real basis, see :mod:`equimol.nn.so3`). Dista
 * Non-local corrections, Eq. 14 / App. A.2 (``non_local=True``): every layer also passes
   messages between all atom pairs of a molecule that are close in SPHC space (row-softmax of
   the SPHC distance matrix, polynomial cutoff p = 6 at χ_cut = κ/n), independent of their
-  Euclidean distance. Molecules only (raises for periodic batches).
+  Euclidean distance: the same attention coefficients and messages as the local update, with
+  φ_rcut(r_ij) replaced by φ_χcut,ij / (1 + Σ_k φ_χcut,ik). The average keeps the update
+  size-intensive (the SPHC neighbourhood grows ∝ n; a plain sum made ‖χ‖ diverge in a random
+  6-layer network). Molecules only (raises for periodic batches).
 
 Deviations, chosen for smoothness: SPHC distances and norms enter the filters and the MLP as
 squares ‖·‖² (the Clebsch–Gordan l = 0 contraction used by the reference code), because ‖x‖
@@ -69,6 +72,7 @@ class So3kratesConfig:
     spherical_hidden: int = 32
     non_local: bool = False
     chi_cut_kappa: float = 1.0  # non-local SPHC cutoff χ_cut = κ / n (n atoms of the molecule)
+    non_local_chunk: int | None = 65536  # pairs per checkpointed chunk (memory bound); None: one chunk
     sphc_normalization: float | None = None  # None: C_i = 1 + Σ_j φ_rcut(r_ij); else constant C
     parity: bool = True  # keep only CG paths with l1 + l2 + l even (reflection invariant)
     vector_features: bool = True
@@ -86,6 +90,8 @@ class So3kratesConfig:
                 raise ConfigError(f"so3krates: n_features={self.n_features} must be divisible by {name} ({div})")
         if self.cutoff <= 0 or self.chi_cut_kappa <= 0:
             raise ConfigError("so3krates: cutoff and chi_cut_kappa must be positive")
+        if self.non_local_chunk is not None and self.non_local_chunk < 1:
+            raise ConfigError("so3krates: non_local_chunk must be ≥ 1 (or None)")
         if self.sphc_normalization is not None and self.sphc_normalization <= 0:
             raise ConfigError("so3krates: sphc_normalization must be positive (or None)")
 
@@ -122,6 +128,7 @@ class So3krates(nn.Module):
                 cfg.spherical_hidden,
                 cfg.parity,
                 cfg.chi_cut_kappa,
+                cfg.non_local_chunk,
             )
             for _ in range(cfg.n_layers)
         )
@@ -158,8 +165,9 @@ class So3krates(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor], return_intermediates: bool = False):
         """Features of ``batch``; with ``return_intermediates`` also a list with one dict per
         layer: attention (E, heads), sphc_attention (E, |L|), sphc_in / sphc (N, m_tot),
-        features (N, F) and, with non-local corrections, nonlocal_index (2, P),
-        nonlocal_weight (P,), nonlocal_attention (P, heads), nonlocal_sphc_attention (P, |L|)."""
+        features (N, F) and, with non-local corrections, for the P pairs inside the SPHC
+        neighbourhood: nonlocal_index (2, P), nonlocal_weight (P,) φ_χcut, nonlocal_attention
+        (P, heads), nonlocal_sphc_attention (P, |L|)."""
         z = batch[K.ATOMIC_NUMBERS]
         n = z.shape[0]
         local = self._pairs(edge_vectors(batch), batch[K.EDGE_INDEX])

@@ -4,7 +4,8 @@ passing on features and SPHCs, atomwise interaction, and the non-local SPHC-spac
 Notation: N atoms, F features, h heads, |L| SPHC degrees, m_tot = Σ_l (2l+1), E local edges
 (i receives from j within r_cut), P intramolecular atom pairs (non-local corrections).
 All sums over pairs are segment sums (``index_add``); there are no loops over atoms, edges
-or molecules.
+or molecules (only, for very large molecules, over fixed-size tiles of non-local pairs to
+bound memory, see ``So3kratesLayer._chunked_messages``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from equimol.nn.cutoff import polynomial_cutoff
 from equimol.nn.mlp import mlp
@@ -71,9 +73,10 @@ def sphc_neighbourhood(
     """Non-local weights φ_χcut, So3krates Eq. 14 and App. A.2: (P,) in [0, 1].
 
     The SPHC distance matrix D_ij = ‖χ_i − χ_j‖² (i ≠ j, same molecule) is normalised row-wise
-    by a softmax, D̃_ij = softmax_j(D_ij), so that its scale does not depend on the molecule; a
-    polynomial cutoff (p = 6) at χ_cut = κ / n then keeps the atoms j whose SPHCs are closer to
-    χ_i than a fraction κ of the row average (≈ 1/n).
+    by a softmax, D̃_ij = softmax_j(D_ij), so that its scale does not depend on the molecule
+    (Σ_j D̃_ij = 1, typical entries ≈ 1/n); a polynomial cutoff (p = 6) at χ_cut = κ / n then
+    keeps the atoms j with D̃_ij < κ/n, i.e. for κ = 1 those whose SPHCs are closer to χ_i than a
+    typical member of the row.
     """
     d = segment_softmax(dist_sq, index_i, n_atoms)
     return polynomial_cutoff(d * n_pair / kappa, 1.0, p=6)
@@ -199,8 +202,10 @@ class So3kratesLayer(nn.Module):
         spherical_hidden: int,
         parity: bool,
         kappa: float,
+        chunk: int | None = None,
     ):
         super().__init__()
+        self.chunk = chunk
         n_deg = len(degree_ops.degrees)
         self.ops = degree_ops
         self.kappa = float(kappa)
@@ -210,12 +215,32 @@ class So3kratesLayer(nn.Module):
         self.sphc_attention = SphcAttention(n_features, degree_ops)
         self.interaction = AtomwiseInteraction(n_features, degree_ops, parity)
 
-    def _messages(self, f, qkv, qk, pairs: PairGeometry, dchi, weight):
-        wf = self.feature_filter(pairs.rbf, dchi)
-        wg = self.sphc_filter(pairs.rbf, dchi)
-        df, a_f = self.feature_attention.aggregate(qkv, pairs.index, wf, weight, f.shape[0])
-        dx, a_g = self.sphc_attention.aggregate(qk, pairs.index, wg, weight, pairs.sh, f.shape[0])
+    def _messages(self, n_atoms: int, qkv, qk, index, rbf, sh, dchi, weight):
+        wf = self.feature_filter(rbf, dchi)
+        wg = self.sphc_filter(rbf, dchi)
+        df, a_f = self.feature_attention.aggregate(qkv, index, wf, weight, n_atoms)
+        dx, a_g = self.sphc_attention.aggregate(qk, index, wg, weight, sh, n_atoms)
         return df, dx, a_f, a_g
+
+    def _chunked_messages(self, n_atoms: int, qkv, qk, index, rbf, sh, dchi, weight):
+        """``_messages`` over slices of ``chunk`` pairs, each recomputed in the backward pass
+        (activation checkpointing), so that no (P, F) activation of all pairs is ever stored."""
+        chunk = self.chunk
+        if not chunk or index.shape[1] <= chunk:
+            return self._messages(n_atoms, qkv, qk, index, rbf, sh, dchi, weight)
+        df = dx = 0.0
+        a_f, a_g = [], []
+        for s in range(0, index.shape[1], chunk):
+            args = (n_atoms, qkv, qk, index[:, s : s + chunk], rbf[s : s + chunk], sh[s : s + chunk])
+            args += (dchi[s : s + chunk], weight[s : s + chunk])
+            if torch.is_grad_enabled():
+                out = checkpoint(self._messages, *args, use_reentrant=False)
+            else:
+                out = self._messages(*args)
+            df, dx = df + out[0], dx + out[1]
+            a_f.append(out[2])
+            a_g.append(out[3])
+        return df, dx, torch.cat(a_f), torch.cat(a_g)
 
     def forward(
         self,
@@ -228,7 +253,8 @@ class So3kratesLayer(nn.Module):
         qkv = self.feature_attention.project(f)
         qk = self.sphc_attention.project(f)
         i, j = local.index
-        df, dchi, a_f, a_g = self._messages(f, qkv, qk, local, self.ops.sq_norms(chi[j] - chi[i]), local.weight)
+        dchi_local = self.ops.sq_norms(chi[j] - chi[i])
+        df, dchi, a_f, a_g = self._messages(f.shape[0], qkv, qk, local.index, local.rbf, local.sh, dchi_local, local.weight)
         if record is not None:
             record.update(sphc_in=chi, attention=a_f, sphc_attention=a_g)
         if non_local is not None:
@@ -237,13 +263,18 @@ class So3kratesLayer(nn.Module):
             phi_chi = sphc_neighbourhood(d_pair.sum(-1), i, non_local.n_atoms, f.shape[0], self.kappa)
             # The SPHC neighbourhood grows ∝ n; averaging over it keeps the update size-intensive.
             size = 1.0 + scatter_sum(phi_chi, i, f.shape[0])
-            weight = phi_chi / size[i]
-            df_nl, dchi_nl, a_f_nl, a_g_nl = self._messages(f, qkv, qk, non_local, d_pair, weight)
+            # Pairs outside the neighbourhood contribute nothing, nor does their derivative (φ is C⁵).
+            keep = torch.nonzero(phi_chi > 0).squeeze(1)
+            index = non_local.index[:, keep]
+            weight = phi_chi[keep] / size[index[0]]
+            df_nl, dchi_nl, a_f_nl, a_g_nl = self._chunked_messages(
+                f.shape[0], qkv, qk, index, non_local.rbf[keep], non_local.sh[keep], d_pair[keep], weight
+            )
             df, dchi = df + df_nl, dchi + dchi_nl
             if record is not None:
                 record.update(
-                    nonlocal_index=non_local.index,
-                    nonlocal_weight=phi_chi,
+                    nonlocal_index=index,
+                    nonlocal_weight=phi_chi[keep],
                     nonlocal_attention=a_f_nl,
                     nonlocal_sphc_attention=a_g_nl,
                 )

@@ -47,8 +47,10 @@ from equimol.nn.scatter import edge_vectors
 
 @dataclass
 class TFNConfig:
-    """Hyperparameters (defaults: B = 84 cos² bumps up to 11.1 Å as in the paper; channel sizes
-    64 × l=0 + 21 × l=1 ≈ 128 components, 4 gated layers, radial MLP 2 × 64, β = 5)."""
+    """Hyperparameters. The radial basis (B = 84 cos² bumps up to 11.1 Å), Softplus β = 5 and the
+    1/√n̄ normalisation follow the paper; the sizes (64 × l=0 + 21 × l=1 ≈ 128 components per
+    atom, 4 gated layers, radial MLP 2 × 64) are equimol's choice within the paper's search
+    ranges, not its tuned per-target values."""
 
     n_features: int = 128  # embedding width and width of the output scalars (energy-head input)
     n_scalars: int = 64  # u0, l = 0 channels per hidden layer
@@ -78,7 +80,9 @@ class TFNConfig:
         if self.l_max not in (0, 1, 2):
             raise ConfigError(f"l_max must be 0, 1 or 2, got {self.l_max}")
         if self.radial_basis not in RADIAL_BASES:
-            raise ConfigError(f"unknown radial_basis {self.radial_basis!r}; available: {', '.join(RADIAL_BASES)}")
+            raise ConfigError(
+                f"unknown radial_basis {self.radial_basis!r}; available: {', '.join(RADIAL_BASES)}"
+            )
         for name in ("n_features", "n_scalars", "n_interactions", "n_basis", "radial_hidden"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}")
@@ -106,19 +110,40 @@ class TFN(nn.Module):
         self.cutoff = cfg.cutoff
         self.irreps_sh = sh_irreps(cfg.l_max, cfg.parity)
         self.irreps_hidden = hidden_irreps(cfg.multiplicities(), cfg.parity)
-        radial = dict(kind=cfg.radial_basis, n_basis=cfg.n_basis, cutoff=cfg.cutoff, hidden=cfg.radial_hidden,
-                      n_layers=cfg.radial_layers, beta=cfg.beta)
+        radial = {
+            "kind": cfg.radial_basis,
+            "n_basis": cfg.n_basis,
+            "cutoff": cfg.cutoff,
+            "hidden": cfg.radial_hidden,
+            "n_layers": cfg.radial_layers,
+            "beta": cfg.beta,
+        }
         self.embedding = nn.Embedding(cfg.max_z, cfg.n_features)
         irreps = o3.Irreps(f"{cfg.n_features}x0e")
         layers = []
         for _ in range(cfg.n_interactions):
-            layers.append(TFNLayer(irreps, self.irreps_sh, self.irreps_hidden, radial, cfg.avg_num_neighbors,
-                                   cfg.beta, cfg.self_connection))
+            layers.append(
+                TFNLayer(
+                    irreps,
+                    self.irreps_sh,
+                    self.irreps_hidden,
+                    radial,
+                    cfg.avg_num_neighbors,
+                    cfg.beta,
+                    cfg.self_connection,
+                )
+            )
             irreps = layers[-1].irreps_out
         self.layers = nn.ModuleList(layers)
         self.output_gate = GatedBlock(o3.Irreps(f"{cfg.n_features}x0e"), cfg.beta)
-        self.output = TFNConvolution(irreps, self.irreps_sh, self.output_gate.irreps_in, radial,
-                                     cfg.avg_num_neighbors, cfg.self_connection)
+        self.output = TFNConvolution(
+            irreps,
+            self.irreps_sh,
+            self.output_gate.irreps_in,
+            radial,
+            cfg.avg_num_neighbors,
+            cfg.self_connection,
+        )
         l1 = [(s, mul) for (mul, ir), s in zip(self.irreps_hidden, self.irreps_hidden.slices()) if ir.l == 1]
         self._l1_slice, self.n_vector_out = l1[0] if l1 else (slice(0, 0), 0)
         self.register_buffer("to_cartesian", l1_to_cartesian(), persistent=False)
@@ -129,9 +154,11 @@ class TFN(nn.Module):
 
     def irreps(self) -> list[o3.Irreps]:
         """Irreps of the features after the embedding, each gated layer and the output convolution."""
-        return [o3.Irreps(f"{self.config.n_features}x0e")] + [layer.irreps_out for layer in self.layers] + [
-            self.output_gate.irreps_out
-        ]
+        return (
+            [o3.Irreps(f"{self.config.n_features}x0e")]
+            + [layer.irreps_out for layer in self.layers]
+            + [self.output_gate.irreps_out]
+        )
 
     def _vectors(self, h: torch.Tensor) -> torch.Tensor:
         """The l = 1 block of the hidden irreps (N, u1·3), e3nn layout [channel][m] → (N, 3, u1) in x, y, z."""

@@ -41,7 +41,7 @@ def spherical_harmonics(l_max: int, vectors: torch.Tensor) -> torch.Tensor:
 def l1_to_cartesian() -> torch.Tensor:
     """(3, 3) M with (x, y, z) = M @ (e3nn l = 1 components), measured from e3nn's Y^1 of e_x, e_y, e_z.
 
-    e3nn ≥ 0.5 orders l = 1 as (x, y, z), older releases as (y, z, x); measuring instead of
+    e3nn 0.6 orders l = 1 as (x, y, z), older releases as (y, z, x); measuring instead of
     assuming keeps the conversion right for both.
     """
     rows = o3.spherical_harmonics(1, torch.eye(3, dtype=torch.float64), normalize=True, normalization="norm")
@@ -52,11 +52,19 @@ def match_buffer_dtype(module: nn.Module, dtype: torch.dtype) -> None:
     """Cast the floating buffers of ``module`` (e3nn's Clebsch–Gordan tables, masks) to ``dtype``.
 
     equimol casts a model by ``p.data = p.data.to(dtype)`` on its parameters only (float64
-    energy references must stay float64), which leaves e3nn's float32 constants behind.
+    energy references must stay float64), which leaves e3nn's constants behind. e3nn computes its
+    Wigner 3j tables (buffers ``_w3j_{l1}_{l2}_{l3}``) in the default dtype, float32; they are
+    recomputed here in float64, so that a float64 model is equivariant to float64 precision.
     """
     for m in module.modules():
         for name, b in m._buffers.items():
-            if b is not None and b.is_floating_point() and b.dtype != dtype:
+            if b is None or not b.is_floating_point():
+                continue
+            # recomputed even at the same dtype, since model.double() casts the float32 values
+            if name.startswith("_w3j_"):
+                l1, l2, l3 = (int(x) for x in name[len("_w3j_") :].split("_"))
+                m._buffers[name] = o3.wigner_3j(l1, l2, l3, dtype=torch.float64, device=b.device).to(dtype)
+            elif b.dtype != dtype:
                 m._buffers[name] = b.to(dtype)
 
 
@@ -119,7 +127,10 @@ class TFNConvolution(nn.Module):
         self.self_connection = o3.Linear(self.irreps_in, self.irreps_out) if self_connection else None
         self.norm = 1.0 / math.sqrt(avg_num_neighbors)
 
-    def forward(self, h: torch.Tensor, sh: torch.Tensor, r: torch.Tensor, i: torch.Tensor, j: torch.Tensor):
+    def forward(
+        self, h: torch.Tensor, sh: torch.Tensor, r: torch.Tensor, i: torch.Tensor, j: torch.Tensor
+    ) -> torch.Tensor:
+        """h (N, irreps_in.dim), sh (E, (l_max+1)²), r (E,) Å, edges i ← j → (N, irreps_out.dim)."""
         messages = self.tp(h[j], sh, self.radial(r))
         out = scatter_sum(messages, i, h.shape[0])
         if self.self_connection is not None:
@@ -130,12 +141,21 @@ class TFNConvolution(nn.Module):
 class TFNLayer(nn.Module):
     """Convolution followed by the gated block: irreps_in → irreps_out (Miller et al. Fig. 1)."""
 
-    def __init__(self, irreps_in, irreps_sh, irreps_out, radial: dict, avg_num_neighbors: float, beta: float,
-                 self_connection: bool = True):
+    def __init__(
+        self,
+        irreps_in,
+        irreps_sh,
+        irreps_out,
+        radial: dict,
+        avg_num_neighbors: float,
+        beta: float,
+        self_connection: bool = True,
+    ):
         super().__init__()
         self.gate = GatedBlock(o3.Irreps(irreps_out), beta)
-        self.conv = TFNConvolution(irreps_in, irreps_sh, self.gate.irreps_in, radial, avg_num_neighbors,
-                                   self_connection)
+        self.conv = TFNConvolution(
+            irreps_in, irreps_sh, self.gate.irreps_in, radial, avg_num_neighbors, self_connection
+        )
         self.irreps_in, self.irreps_out = self.conv.irreps_in, self.gate.irreps_out
 
     def forward(self, h, sh, r, i, j):

@@ -9,6 +9,8 @@ tensorial properties (dipoles, polarizabilities).
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -57,7 +59,7 @@ class GatedOutputNetwork(nn.Module):
             raise ValueError(f"a gated output network needs at least two sizes, got {sizes}")
         self.blocks = nn.ModuleList(
             GatedEquivariantBlock(n_in, n_in, n_out, activation_on_scalars=k < len(sizes) - 2)
-            for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+            for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
         )
 
     def forward(self, s: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

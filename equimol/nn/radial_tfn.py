@@ -109,7 +109,9 @@ class RadialModel(nn.Module):
     The MLP has no biases and ssp(0) = 0, so the weights vanish where the basis does (r ≥ r_cut).
     """
 
-    def __init__(self, kind: str, n_basis: int, cutoff: float, n_out: int, hidden: int, n_layers: int, beta: float):
+    def __init__(
+        self, kind: str, n_basis: int, cutoff: float, n_out: int, hidden: int, n_layers: int, beta: float
+    ):
         super().__init__()
         self.basis = radial_basis(kind, n_basis, cutoff)
         sizes = [n_basis] + [hidden] * n_layers + [n_out]

@@ -154,9 +154,11 @@ class _ProgressLog:
             self._rewrite([])
             return {}
         if header != self.header:
+            old = header if isinstance(header, dict) else {}
+            differ = sorted(k for k in {*old, *self.header} if old.get(k) != self.header.get(k))
             raise ValueError(
-                f"{self.path} was written with different settings or input "
-                f"({header} != {self.header}); use the same settings or delete it to start over"
+                f"{self.path} was written with different settings or input (differs in "
+                f"{', '.join(differ)}); rerun with the same settings or delete it to start over"
             )
         self._rewrite(records)
         return {int(r["index"]): r for r in records}
@@ -190,8 +192,8 @@ def _run_parallel(
     chunks = [todo[k : k + chunk_size] for k in range(0, len(todo), chunk_size)]
     context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+    pending: set[Future[list[Record]]] = set()
     try:
-        pending: set[Future[list[Record]]] = set()
         with _single_thread_environment():
             for chunk in chunks:
                 pending.add(executor.submit(_label_chunk, chunk, *args))
@@ -199,6 +201,14 @@ def _run_parallel(
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 sink(future.result())
+    except BaseException:
+        # Interrupted (e.g. Ctrl-C): let running chunks finish and keep their results, so a
+        # resumed run relabels nothing that was already computed.
+        executor.shutdown(wait=True, cancel_futures=True)
+        for future in pending:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                sink(future.result())
+        raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
 

@@ -232,7 +232,7 @@ def _axis_point(positions: np.ndarray, end: AxisEnd) -> np.ndarray:
 def torsion_scan(
     structure: Structure,
     group: Sequence[int],
-    angles_deg: Sequence[float],
+    angles_deg: Sequence[float] | np.ndarray,
     axis: tuple[AxisEnd, AxisEnd],
 ) -> list[Structure]:
     """Rigid scan: copies of ``structure`` with atoms ``group`` rotated by each angle (degrees).

@@ -13,7 +13,7 @@ from ase import units as _ase
 from equimol.units import C_CM_PER_FS, HBAR_EV_FS, KB_EV_PER_K
 
 # IR integrated intensity of a harmonic mode (Wilson, Decius & Cross; e.g. Neugebauer et al.
-# J. Comput. Chem. 23, 895 (2002) Eq. 13):  A_k = N_A / (12 ε0 c²) |∂μ/∂Q_k|²  (natural-log
+# J. Comput. Chem. 23, 895 (2002)):  A_k = N_A / (12 ε0 c²) |∂μ/∂Q_k|²  (natural-log
 # Beer–Lambert convention used by Gaussian/ORCA/xTB).  |∂μ/∂Q|² in e²/amu -> A in km/mol.
 # Check: 1 (D/Å)²/amu = 42.2561 km/mol.
 KM_PER_MOL_PER_E2_PER_AMU: float = (

@@ -1,7 +1,7 @@
 """Time-correlation functions and their spectra via the Wiener–Khinchin theorem.
 
-Conventions used by every spectrum in this package (Thomas et al. PCCP 15, 6608 (2013),
-Eqs. 2-5; PaiNN, Schütt et al. ICML 2021, SI "Spectra"):
+Conventions used by every spectrum in this package (Thomas et al. PCCP 15, 6608 (2013);
+PaiNN, Schütt et al. ICML 2021, supplementary material):
 
 * Trajectory arrays have shape (T, R, P, *component) — frames, replicas, ring-polymer beads —
   with ``frame_dt_fs = dt_fs * stride`` between frames.
@@ -24,8 +24,8 @@ from equimol.units import C_CM_PER_FS
 
 RpmdAverage = Literal["centroid", "beads"]
 
-# FFT work is split into column chunks of about this many float64 elements (≈ 64 MB).
-_CHUNK_ELEMENTS = 1 << 23
+# FFT work is split into column chunks of about this many complex elements (≈ 64 MB).
+_CHUNK_ELEMENTS = 1 << 22
 # Central-difference response sinc²(ωΔt/π) is divided out only down to this floor (≤ 100×).
 _MIN_FD_RESPONSE = 1e-2
 

@@ -157,8 +157,8 @@ def raman_intensities(
     """Unpolarized Stokes Raman band areas in Å⁶·fs·cm⁻¹, comparable with the MD spectra.
 
     I_k = P(ν̃_k) · (S_k / 45) · k_B T / (2 c ω_k²), P from :func:`equimol.spectra.raman.raman_prefactor`
-    (which includes x/(1 − e^{−x}), so that P k_B T/ω² = ħ(n_k + 1)/ω: the quantum ⟨Q²⟩ of the
-    Stokes line; Long, *The Raman Effect*, Ch. 5).  This equals the area of the MD band
+    (its factor x/(1 − e^{−x}) turns the classical k_B T/ω² into ħ(n_k + 1)/ω, twice the quantum
+    Stokes ⟨Q²⟩; Long, *The Raman Effect*, Ch. 5).  S_k in Å⁴/amu.  This equals the area of the MD band
     ``combine_raman(iso, aniso, "unpolarized")`` of a harmonic mode.  Modes with ν̃ ≤ 0 get 0.
     """
     nu = np.asarray(frequencies_cm1, dtype=float)

@@ -35,8 +35,8 @@ def ir_spectrum(
     """IR spectrum as molar absorption per wavenumber, from ⟨μ̇(0)·μ̇(t)⟩.
 
     The quantum absorption cross section with the harmonic quantum correction factor
-    (Ramírez et al. J. Chem. Phys. 121, 3973 (2004); Thomas et al. PCCP 15, 6608 (2013) Eq. 10;
-    Gastegger et al. Chem. Sci. 8, 6924 (2017) Eq. 8; PaiNN SI) reduces to
+    (Ramírez et al. J. Chem. Phys. 121, 3973 (2004); Thomas et al. PCCP 15, 6608 (2013);
+    Gastegger et al. Chem. Sci. 8, 6924 (2017); PaiNN SI) reduces to
 
         N_A σ(ν̃) = N_A β S_μ̇(ω) / (6 ε₀ c),   S_μ̇(ω) = ∫ ⟨μ̇(0)·μ̇(t)⟩ e^{−iωt} dt,
 

@@ -1,6 +1,6 @@
 """Minimal JCAMP-DX 4.24 reader/writer for one experimental IR/Raman spectrum.
 
-Supported (McDonald & Wilks, Appl. Spectrosc. 42, 151 (1988); Lampen et al. 1994):
+Supported (McDonald & Wilks, Appl. Spectrosc. 42, 151 (1988)):
 ``##XYDATA=(X++(Y..Y))`` in AFFN (plain numbers) or ASDF compression (SQZ, DIF, DUP,
 PAC forms with the DIF Y-value check), ``##XYPOINTS=(XY..XY)`` / ``##PEAK TABLE=(XY..XY)``
 pairs, XFACTOR/YFACTOR, FIRSTX/LASTX/DELTAX/NPOINTS, XUNITS 1/CM, MICROMETERS or
@@ -29,6 +29,7 @@ _DIF = {
     **{c: -(i + 1) for i, c in enumerate("jklmnopqr")},
 }
 _DUP = {**{c: i + 1 for i, c in enumerate("STUVWXYZ")}, "s": 9}
+_PSEUDO_DIGITS = {**_SQZ, **_DIF, **_DUP}
 # Any of these (E/e excluded: they are also AFFN exponents) marks a compressed (ASDF) table.
 _ASDF_MARK = re.compile(r"[@A-DF-Ia-df-i%J-Rj-rS-Zs]")
 _AFFN = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -93,9 +94,9 @@ def _asdf_tokens(line: str, where: str) -> list[tuple[str, float]]:
         if ch.isdigit() or ch in "+-.":
             kind, start, lead = "abs", i, ""
             i += 1
-        elif ch in _SQZ or ch in _DIF or ch in _DUP:
+        elif ch in _PSEUDO_DIGITS:
             kind = "abs" if ch in _SQZ else "dif" if ch in _DIF else "dup"
-            digit = {**_SQZ, **_DIF, **_DUP}[ch]
+            digit = _PSEUDO_DIGITS[ch]
             start, lead, i = i + 1, ("-" if digit < 0 else "") + str(abs(digit)), i + 1
         else:
             raise ValueError(f"{where}: unexpected character {ch!r} in compressed data")
@@ -117,6 +118,8 @@ def _decode_asdf(data: list[tuple[int, str]], path: Path) -> tuple[list[float], 
     for lineno, line in data:
         where = f"{path}:{lineno}"
         tokens = _asdf_tokens(line, where)
+        if not tokens:
+            continue
         if tokens[0][0] != "abs":
             raise ValueError(f"{where}: line must start with an abscissa value")
         row: list[float] = []
@@ -178,10 +181,14 @@ def _xy_table(
             if _AFFN.sub("", line).strip(" \t,;"):
                 raise ValueError(f"{path}:{lineno}: non-numeric text in AFFN data line {line!r}")
             numbers = [float(v) for v in _AFFN.findall(line)]
+            if not numbers:
+                continue
             line_x.append(numbers[0])
             ys.extend(numbers[1:])
     y = np.asarray(ys) * yfactor
     n = y.size
+    if n == 0:
+        raise ValueError(f"{path}: empty data table")
     npoints = _number(header, "NPOINTS", path)
     if npoints is not None and int(npoints) != n:
         raise ValueError(f"{path}: ##NPOINTS={int(npoints)} but the data table holds {n} values")
@@ -190,9 +197,9 @@ def _xy_table(
     if first is None:
         first = line_x[0] * xfactor
     if last is not None and n > 1:
-        x = np.linspace(first, last, n)
+        x = np.linspace(first, last, n, dtype=float)
     elif deltax is not None:
-        x = first + deltax * np.arange(n)
+        x = first + deltax * np.arange(n, dtype=float)
     else:
         raise ValueError(f"{path}: (X++(Y..Y)) needs ##LASTX or ##DELTAX to place the abscissae")
     return x, y
@@ -252,20 +259,27 @@ def read_jcamp(
     return Spectrum(nu[order], y[order], label or header.get("TITLE") or p.stem, unit)
 
 
-def write_jcamp(path: str | os.PathLike[str], spectrum: Spectrum, *, values_per_line: int = 8) -> Path:
+def write_jcamp(
+    path: str | os.PathLike[str],
+    spectrum: Spectrum,
+    *,
+    data_type: str = "INFRARED SPECTRUM",
+    values_per_line: int = 8,
+) -> Path:
     """Write a spectrum as JCAMP-DX 4.24 AFFN: (X++(Y..Y)) if evenly spaced, else (XY..XY).
 
-    XUNITS=1/CM; YUNITS is the spectrum's unit upper-cased.  Written atomically.
+    XUNITS=1/CM; YUNITS is the spectrum's unit upper-cased; full float precision.
+    Written to a temporary file and renamed.
     """
     out = Path(path)
     x, y = spectrum.frequency_cm1, spectrum.intensity
-    if x.size < 2:
-        raise ValueError(f"{out}: need at least two points to write a spectrum")
+    if x.size < 2 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError(f"{out}: need at least two points and finite values to write a spectrum")
     step = np.diff(x)
     header = [
         f"##TITLE={spectrum.label or out.stem}",
         "##JCAMP-DX=4.24",
-        "##DATA TYPE=INFRARED SPECTRUM",
+        f"##DATA TYPE={data_type}",
         "##XUNITS=1/CM",
         f"##YUNITS={(spectrum.unit or 'ARBITRARY UNITS').upper()}",
         "##XFACTOR=1.0",

@@ -31,7 +31,7 @@ def power_spectrum(
     """Vibrational density of states g(ν̃) from C(t) = Σ_i m_i ⟨v_i(0)·v_i(t)⟩.
 
     g(ν̃) = 3N · 2c · S(ν̃) / C(0), S(ω) = ∫ C(t) e^{−iωt} dt (Thomas et al. PCCP 15, 6608
-    (2013) Eq. 1; McQuarrie, Statistical Mechanics, Ch. 21).  This normalisation makes
+    (2013); McQuarrie, Statistical Mechanics, Ch. 21).  This normalisation makes
     ∫_0^∞ g dν̃ = 3N, the number of degrees of freedom (translations and rotations included),
     independently of the temperature and velocity units; a harmonic mode contributes a band
     of area 1 in the classical limit.

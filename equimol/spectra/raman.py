@@ -7,7 +7,7 @@ For an isotropic sample (45 ᾱ² + 7 β² convention of Raman activities):
     I_parallel = I_iso + 4/45 I_aniso,  I_perpendicular = 1/15 I_aniso,
     I_unpolarized = I_iso + 7/45 I_aniso.
 
-(Thomas et al. PCCP 15, 6608 (2013) Eq. 20 define their anisotropic spectrum with
+(Thomas et al. PCCP 15, 6608 (2013) define their anisotropic spectrum with
 (2/15) tr(ββ) = 4/45 β²; both conventions describe the same physics.)
 """
 
@@ -52,7 +52,7 @@ def raman_prefactor(
     The first factor is the ω_s⁴ dependence of the scattered intensity (normalised to 1 at
     ν̃ → 0, zero above the laser wavenumber); the second converts a classical (or RPMD
     Kubo-transformed) polarizability spectrum into the quantum Stokes spectrum including the
-    Bose factor n(ω) + 1 (Thomas et al. PCCP 2013 Eq. 21; McQuarrie Ch. 21; Ramírez et al. 2004).
+    Bose factor n(ω) + 1 (Thomas et al. PCCP 2013; McQuarrie Ch. 21; Ramírez et al. 2004).
     ``laser_nm=None`` or ``temperature_k=None`` drops the corresponding factor.
     """
     nu = np.asarray(frequency_cm1, dtype=float)

@@ -19,6 +19,19 @@ from equimol.spectra.spectrum import Spectrum
 CSV_COLUMNS = ("ir", "raman_iso", "raman_aniso", "power")
 _REQUIRED = ("time_fs", "positions", "velocities", "atomic_numbers")
 _OPTIONAL = ("dipole", "polarizability", "masses")
+# spectrum -> (dataset it needs, name in messages, CLI flag)
+_NEEDS = {
+    "ir": ("dipole", "IR", "--ir"),
+    "raman": ("polarizability", "Raman", "--raman"),
+    "power": ("velocities", "power", "--power"),
+}
+
+
+def _masses_amu(data: Mapping[str, Any]) -> np.ndarray:
+    """(N,) masses in amu: the ``masses`` entry, else ASE's standard atomic masses."""
+    if data.get("masses") is not None:
+        return np.asarray(data["masses"], dtype=float)
+    return atomic_masses[np.asarray(data["atomic_numbers"], dtype=int)]
 
 
 def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -73,7 +86,7 @@ def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
         frame_dt = float(steps[0])
     else:
         raise ValueError(f"{p}: cannot determine the frame spacing (no dt_fs attribute, one frame)")
-    traj.setdefault("masses", atomic_masses[traj["atomic_numbers"].astype(int)])
+    traj["masses"] = _masses_amu(traj)
     traj.update(
         dt_fs=attrs.get("dt_fs", frame_dt),
         stride=int(attrs.get("stride", 1)),
@@ -109,13 +122,13 @@ def spectra_from_trajectory(
     source = data.get("source", "trajectory")
     if not (ir or raman or power):
         raise ValueError("no spectrum requested: enable at least one of ir, raman, power")
-    for wanted, key, flag in (
-        (ir, "dipole", "ir/--ir"),
-        (raman, "polarizability", "raman/--raman"),
-        (power, "velocities", "power/--power"),
-    ):
+    for name, wanted in (("ir", ir), ("raman", raman), ("power", power)):
+        key, what, flag = _NEEDS[name]
         if wanted and data.get(key) is None:
-            raise ValueError(f"{source}: {flag} requested but the trajectory has no {key!r} dataset")
+            raise ValueError(
+                f"{source}: {what} spectrum requested ({flag}) but the trajectory has no {key!r} dataset;"
+                f" pass {name}=False (omit {flag})"
+            )
     if "frame_dt_fs" not in data and "dt_fs" not in data:
         raise ValueError(f"{source}: the trajectory dict needs 'frame_dt_fs' or 'dt_fs' (and 'stride')")
     frame_dt = (
@@ -149,13 +162,8 @@ def spectra_from_trajectory(
             )
         )
     if power:
-        masses = (
-            data["masses"]
-            if "masses" in data
-            else atomic_masses[np.asarray(data["atomic_numbers"], dtype=int)]
-        )
         out["power"] = power_spectrum(
-            data["velocities"][n_discard:], masses, frame_dt, label="power", **kwargs
+            data["velocities"][n_discard:], _masses_amu(data), frame_dt, label="power", **kwargs
         )
     return out
 

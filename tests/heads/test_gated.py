@@ -5,7 +5,9 @@ from equimol.nn.gated import GatedEquivariantBlock, GatedOutputNetwork, gated_ou
 
 def _inputs(n=7, f=16, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, f, generator=g, dtype=torch.float64), torch.randn(n, 3, f, generator=g, dtype=torch.float64)
+    return torch.randn(n, f, generator=g, dtype=torch.float64), torch.randn(
+        n, 3, f, generator=g, dtype=torch.float64
+    )
 
 
 def test_block_shapes_and_equivariance(rotation):

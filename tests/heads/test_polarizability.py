@@ -33,7 +33,9 @@ def test_statistics_shift_the_isotropic_part(batch):
     refs[1], refs[6], refs[8] = 0.5, 1.5, 1.0
     head.set_statistics(1.0, refs)
     out = head(batch)[K.POLARIZABILITY]
-    added = torch.zeros(3, dtype=torch.float64).index_add(0, batch[K.BATCH], torch.as_tensor(refs)[batch[K.ATOMIC_NUMBERS]])
+    added = torch.zeros(3, dtype=torch.float64).index_add(
+        0, batch[K.BATCH], torch.as_tensor(refs)[batch[K.ATOMIC_NUMBERS]]
+    )
     torch.testing.assert_close(out - ref, added[:, None, None] * torch.eye(3, dtype=torch.float64))
     head.set_statistics(2.0, np.zeros(10))
     torch.testing.assert_close(head(batch)[K.POLARIZABILITY], 2 * ref)
@@ -65,7 +67,9 @@ def test_isotropic_atom_references_recover_additive_model():
     for _ in range(20):
         z = rng.choice([1, 6, 8], size=rng.integers(2, 9))
         iso = sum(truth[int(x)] for x in z)
-        structures.append({K.ATOMIC_NUMBERS: z, K.POLARIZABILITY: iso * np.eye(3) + np.diag([0.3, -0.3, 0.0])})
+        structures.append(
+            {K.ATOMIC_NUMBERS: z, K.POLARIZABILITY: iso * np.eye(3) + np.diag([0.3, -0.3, 0.0])}
+        )
     refs = isotropic_atom_references(structures)
     for z, value in truth.items():
         assert refs[z] == pytest.approx(value)

@@ -42,12 +42,17 @@ def test_isotropic_tensor_is_rotation_invariant(rank, rotation):
     torch.testing.assert_close(rotate(iso, torch.as_tensor(rotation)), iso)
     if rank == 4:
         d = np.eye(3)
-        expected = (np.einsum("ab,cd->abcd", d, d) + np.einsum("ac,bd->abcd", d, d) + np.einsum("ad,bc->abcd", d, d)) / 3
+        expected = (
+            np.einsum("ab,cd->abcd", d, d) + np.einsum("ac,bd->abcd", d, d) + np.einsum("ad,bc->abcd", d, d)
+        ) / 3
         np.testing.assert_allclose(isotropic_tensor(4), expected)
 
 
 def test_rank2_matches_polarizability_shape(batch):
-    assert build(TensorHead, rank=2)(batch)[TENSOR].shape == build(PolarizabilityHead)(batch)["polarizability"].shape
+    assert (
+        build(TensorHead, rank=2)(batch)[TENSOR].shape
+        == build(PolarizabilityHead)(batch)["polarizability"].shape
+    )
 
 
 def test_bad_options():

@@ -114,6 +114,14 @@ class ContractTests:
         assert torch.all(g[n0:] == 0)
         assert torch.any(g[:n0] != 0)
 
+    def test_edges_beyond_cutoff_are_ignored(self, mixed_structures):
+        """A Verlet list with skin (MD) gives exactly the result of a list at the cutoff."""
+        model = self.build()
+        ref = self.predict(model, mixed_structures)
+        wide = model(make_batch(mixed_structures, self.cutoff + 1.0))
+        torch.testing.assert_close(wide[K.ENERGY], ref[K.ENERGY], atol=self.atol, rtol=1e-9)
+        torch.testing.assert_close(wide[K.FORCES], ref[K.FORCES], atol=self.atol, rtol=1e-7)
+
     def test_smooth_at_cutoff(self):
         """Energy and force of a dimer go continuously to their separated-atom values at r_cut."""
         model = self.build()
@@ -124,3 +132,4 @@ class ContractTests:
             near = self.predict(model, [dimer(self.cutoff - eps)])
             assert abs(float(near[K.ENERGY] - far[K.ENERGY])) < 1e3 * eps**2 + 1e-9
             assert float(near[K.FORCES].abs().max()) < 1e2 * eps + 1e-9
+

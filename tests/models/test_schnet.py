@@ -6,10 +6,12 @@ from equimol import keys as K
 from equimol.errors import ConfigError
 from tests.models.contract import ContractTests, make_batch
 
+SMALL = {"n_features": 16, "n_interactions": 2, "n_basis": 12}
+
 
 class TestSchNet(ContractTests):
     model_name = "schnet"
-    options = {"n_features": 16, "n_interactions": 2, "n_basis": 12}
+    options = SMALL
 
 
 def test_default_hyperparameters():

@@ -69,3 +69,13 @@ def test_weights_and_errors():
         ensemble_autocorrelation(x, 5, "ring")
     with pytest.raises(ValueError, match="depth"):
         lags_for_depth(2048.0, 1.0, 100)
+
+
+def test_chunked_sum_over_many_columns_matches_unchunked(monkeypatch):
+    from equimol.spectra import correlation
+
+    monkeypatch.setattr(correlation, "_CHUNK_ELEMENTS", 2 * 200 * 7)  # 7 columns per chunk
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(200, 1, 1, 10, 3))  # 30 columns
+    expected = autocorrelation(x[:, 0, 0].reshape(200, -1), 30).sum(axis=1)
+    np.testing.assert_allclose(ensemble_autocorrelation(x, 30), expected, rtol=1e-10)

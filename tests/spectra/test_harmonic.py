@@ -54,6 +54,14 @@ def test_km_per_mol_conversion_constant():
     assert KM_PER_MOL_PER_E2_PER_AMU * DEBYE**2 == pytest.approx(42.2561, rel=1e-4)
 
 
+def test_frequency_unit_conversion_against_textbook_value():
+    """k = 1 mdyn/Å (= 6.241509 eV/Å²) and μ = 1 amu give ν̃ = 1302.79 cm⁻¹."""
+    x0 = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    hess = numerical_hessian(lambda x: 0.5 * 6.241509 * (bond(x, 0, 1) - 1.0) ** 2, x0)
+    modes = normal_modes(hess, np.array([2.0, 2.0]), x0)
+    assert modes.frequencies_cm1[0] == pytest.approx(1302.79, rel=1e-5)
+
+
 def test_diatomic_frequency_ir_and_raman_are_analytic():
     k, r0, m = 30.0, 1.27, np.array([1.008, 35.45])
     x0 = np.array([[0.0, 0.0, 0.0], r0 * np.array([0.3, -0.2, 0.9]) / np.sqrt(0.94)])

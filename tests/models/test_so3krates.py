@@ -1,0 +1,265 @@
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+from e3nn import o3
+from scipy.spatial.transform import Rotation
+
+import equimol
+from equimol import keys as K
+from equimol.errors import ConfigError
+from equimol.models.so3krates_layers import intramolecular_pairs, segment_softmax
+from equimol.nn.so3 import CoupledProduct, DegreeOps, irreps, l1_to_cartesian, spherical_harmonics
+from tests.models.contract import ContractTests, make_batch
+
+SMALL = {"n_features": 16, "n_layers": 2, "l_max": 2, "n_heads": 4}
+
+
+class TestSo3krates(ContractTests):
+    model_name = "so3krates"
+    options = SMALL
+
+
+class TestSo3kratesNonLocal(ContractTests):
+    model_name = "so3krates"
+    options = {**SMALL, "non_local": True}
+
+
+class TestSo3kratesL0To3(ContractTests):
+    model_name = "so3krates"
+    options = {"n_features": 16, "n_layers": 1, "l_min": 0, "l_max": 3, "n_heads": 2, "radial_hidden": 16}
+
+
+def _representation(non_local=False, **extra):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        rep = equimol.build_model("so3krates", **{**SMALL, "non_local": non_local, **extra}).representation
+    return rep.double().eval()
+
+
+def _rotated(structures, R, shift=(0.4, -1.1, 0.7)):
+    return [{**s, K.POSITIONS: s[K.POSITIONS] @ R.T + np.asarray(shift)} for s in structures]
+
+
+@contextlib.contextmanager
+def _e3nn_float64():
+    """e3nn builds Wigner-D matrices with the default dtype (float32 precision otherwise)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+def wigner_d(irrep, R) -> torch.Tensor:
+    with _e3nn_float64():
+        return irrep.D_from_matrix(torch.as_tensor(R, dtype=torch.float64))
+
+
+def _block_d(degrees, R):
+    """Wigner-D matrices of the SPHC blocks for the (possibly improper) 3×3 matrix R."""
+    return [wigner_d(o3.Irrep(l, (-1) ** l), R) for l in degrees]
+
+
+def test_l1_component_order_matches_cartesian():
+    """e3nn's l = 1 basis (ordering and sign) is mapped consistently onto Cartesian x, y, z."""
+    M = l1_to_cartesian()
+    v = torch.randn(5, 3, dtype=torch.float64)
+    unit = v / v.norm(dim=1, keepdim=True)
+    torch.testing.assert_close(spherical_harmonics([1], v) @ M.T, unit)
+    R = torch.as_tensor(Rotation.random(random_state=4).as_matrix())
+    D = wigner_d(o3.Irrep(1, -1), R)
+    torch.testing.assert_close(M @ D @ M.T, R)
+
+
+@pytest.mark.parametrize("non_local", [False, True])
+@pytest.mark.parametrize("improper", [False, True])
+def test_sphc_transform_with_wigner_d(mixed_structures, non_local, improper):
+    """SPHCs of every layer obey χ^(l)(R x) = D^(l)(R) χ^(l)(x) block by block (Eqs. 21–25), also for
+    reflections (parity-respecting CG paths); norms per degree and features are invariant."""
+    rep = _representation(non_local)
+    R = Rotation.random(random_state=2).as_matrix() * (-1.0 if improper else 1.0)
+    b0 = make_batch(mixed_structures, rep.cutoff)
+    b1 = make_batch(_rotated(mixed_structures, R), rep.cutoff)
+    f0, rec0 = rep(b0, return_intermediates=True)
+    f1, rec1 = rep(b1, return_intermediates=True)
+    Ds = _block_d(rep.degrees, R)
+    for r0, r1 in zip(rec0, rec1):
+        for key in ("sphc_in", "sphc"):
+            start = 0
+            for l, D in zip(rep.degrees, Ds):
+                a, b = r0[key][:, start : start + 2 * l + 1], r1[key][:, start : start + 2 * l + 1]
+                torch.testing.assert_close(b, a @ D.T, atol=1e-10, rtol=1e-8)
+                torch.testing.assert_close(b.norm(dim=1), a.norm(dim=1), atol=1e-10, rtol=1e-8)
+                start += 2 * l + 1
+        torch.testing.assert_close(r1["features"], r0["features"], atol=1e-10, rtol=1e-8)
+    torch.testing.assert_close(f1[K.SCALAR_FEATURES], f0[K.SCALAR_FEATURES], atol=1e-10, rtol=1e-8)
+    v0, v1 = f0[K.VECTOR_FEATURES], f1[K.VECTOR_FEATURES]
+    torch.testing.assert_close(v1, torch.einsum("ab,nbf->naf", torch.as_tensor(R), v0), atol=1e-10, rtol=1e-8)
+
+
+def test_whole_layout_matches_irreps_d(ethanol):
+    rep = _representation(l_min=0, l_max=3, n_heads=2)
+    R = Rotation.random(random_state=5).as_matrix()
+    chi0 = rep(make_batch([ethanol], rep.cutoff), return_intermediates=True)[1][-1]["sphc"]
+    chi1 = rep(make_batch(_rotated([ethanol], R), rep.cutoff), return_intermediates=True)[1][-1]["sphc"]
+    D = wigner_d(irreps(rep.degrees), R)
+    torch.testing.assert_close(chi1, chi0 @ D.T, atol=1e-10, rtol=1e-8)
+
+
+def test_coupled_product_equivariant():
+    degrees = (1, 2, 3)
+    cp = CoupledProduct(degrees).double()
+    with torch.no_grad():
+        cp.k.normal_()
+    x = torch.randn(4, 15, dtype=torch.float64)
+    D = wigner_d(irreps(degrees), Rotation.random(random_state=7).as_matrix())
+    torch.testing.assert_close(cp(x @ D.T), cp(x) @ D.T, atol=1e-10, rtol=1e-8)
+    assert cp(x).abs().sum() > 0
+
+
+def test_degree_ops():
+    ops = DegreeOps((1, 2))
+    x = torch.arange(8.0)[None]
+    torch.testing.assert_close(ops.sq_norms(x), torch.tensor([[0.0 + 1 + 4, 9 + 16 + 25 + 36 + 49]]))
+    torch.testing.assert_close(ops.expand(torch.tensor([[1.0, 2.0]])), torch.tensor([[1.0] * 3 + [2.0] * 5]))
+
+
+def test_intramolecular_pairs_and_segment_softmax():
+    n = torch.tensor([1, 3, 2])
+    pairs = intramolecular_pairs(n)
+    expected = {(1, 2), (1, 3), (2, 1), (2, 3), (3, 1), (3, 2), (4, 5), (5, 4)}
+    assert set(map(tuple, pairs.T.tolist())) == expected and pairs.shape[1] == len(expected)
+    x = torch.randn(pairs.shape[1], dtype=torch.float64)
+    s = segment_softmax(x, pairs[0], 6)
+    for i in range(6):
+        sel = pairs[0] == i
+        if sel.any():
+            torch.testing.assert_close(s[sel], torch.softmax(x[sel], 0))
+
+
+@pytest.mark.parametrize("non_local", [False, True])
+def test_permutation_equivariant_sphc(ethanol, non_local):
+    rep = _representation(non_local)
+    perm = np.random.default_rng(1).permutation(len(ethanol[K.ATOMIC_NUMBERS]))
+    _, r0 = rep(make_batch([ethanol], rep.cutoff), return_intermediates=True)
+    _, r1 = rep(make_batch([{k: v[perm] for k, v in ethanol.items()}], rep.cutoff), return_intermediates=True)
+    torch.testing.assert_close(r1[-1]["sphc"], r0[-1]["sphc"][torch.as_tensor(perm)], atol=1e-10, rtol=1e-8)
+    torch.testing.assert_close(r1[-1]["features"], r0[-1]["features"][torch.as_tensor(perm)], atol=1e-10, rtol=1e-8)
+
+
+@pytest.mark.parametrize("non_local", [False, True])
+def test_molecule_alone_equals_in_batch(mixed_structures, non_local):
+    """Features and SPHCs of a molecule do not depend on the other molecules of the batch."""
+    rep = _representation(non_local)
+    both, _ = rep(make_batch(mixed_structures, rep.cutoff), return_intermediates=True)
+    n0 = 0
+    for s in mixed_structures:
+        n = len(s[K.ATOMIC_NUMBERS])
+        alone = rep(make_batch([s], rep.cutoff))
+        for key in (K.SCALAR_FEATURES, K.VECTOR_FEATURES):
+            torch.testing.assert_close(both[key][n0 : n0 + n], alone[key], atol=1e-10, rtol=1e-8)
+        n0 += n
+
+
+def test_non_local_reaches_beyond_cutoff(water):
+    """Two water molecules 20 Å apart in one structure interact only through the non-local path."""
+    far = {
+        K.ATOMIC_NUMBERS: np.concatenate([water[K.ATOMIC_NUMBERS]] * 2),
+        K.POSITIONS: np.concatenate([water[K.POSITIONS], water[K.POSITIONS] + [20.0, 0, 0]]),
+    }
+    moved = {**far, K.POSITIONS: far[K.POSITIONS].copy()}
+    moved[K.POSITIONS][3:] = water[K.POSITIONS] @ Rotation.random(random_state=3).as_matrix().T + [20.0, 0, 0]
+    for non_local, changes in ((False, False), (True, True)):
+        rep = _representation(non_local)
+        a = rep(make_batch([far], rep.cutoff))[K.SCALAR_FEATURES][:3]
+        b = rep(make_batch([moved], rep.cutoff))[K.SCALAR_FEATURES][:3]
+        assert (not torch.allclose(a, b, atol=1e-9)) == changes
+
+
+def test_non_local_rejects_periodic(water):
+    rep = _representation(True)
+    s = {**water, K.CELL: 10 * np.eye(3), K.PBC: np.array([True, True, True])}
+    with pytest.raises(ConfigError, match="periodic"):
+        rep(make_batch([s], rep.cutoff))
+
+
+def test_default_hyperparameters_match_paper():
+    rep = equimol.build_model("so3krates").representation
+    cfg = rep.config
+    assert (cfg.n_features, cfg.n_layers, cfg.cutoff, cfg.l_max, cfg.n_rbf) == (132, 6, 5.0, 3, 32)
+    assert rep.degrees == (1, 2, 3) and not cfg.non_local
+    assert equimol.build_model("so3krates", l_max=0).representation.degrees == (0,)
+
+
+@pytest.mark.parametrize(
+    "options", [{"n_features": 15}, {"l_min": 3, "l_max": 2}, {"chi_cut_kappa": 0.0}, {"sphc_normalization": -1.0}]
+)
+def test_bad_config(options):
+    with pytest.raises(ConfigError):
+        equimol.build_model("so3krates", **options)
+
+
+def test_hyperparameters_round_trip():
+    model = equimol.build_model("so3krates", **SMALL, non_local=True)
+    rebuilt = equimol.potential.build_potential(model.spec)
+    assert rebuilt.representation.config == model.representation.config
+
+
+def test_fit_energy_offset(mixed_structures):
+    from equimol.models.so3krates_fit import fit_energy_offset, predict_energies
+
+    model = equimol.build_model("so3krates", **SMALL).double().eval()
+    true = {1: -13.6, 6: -1030.0, 8: -2040.0}
+    pred = predict_energies(model, mixed_structures)
+    labelled = [
+        {**s, K.ENERGY: np.array(e + sum(true[int(z)] for z in s[K.ATOMIC_NUMBERS]))}
+        for s, e in zip(mixed_structures, pred)
+    ]
+    forces_before = model(make_batch(mixed_structures, model.cutoff))[K.FORCES]
+    fitted = fit_energy_offset(model, labelled)
+    assert set(fitted) == {1, 6, 8}
+    after = predict_energies(model, labelled)
+    np.testing.assert_allclose(after, [float(s[K.ENERGY]) for s in labelled], atol=1e-6)
+    torch.testing.assert_close(model(make_batch(mixed_structures, model.cutoff))[K.FORCES], forces_before)
+
+
+def test_inspect_and_plot(mixed_structures):
+    from matplotlib.figure import Figure
+
+    from equimol.inspect.so3krates import inspect_so3krates, plot_sphc_pca
+
+    model = equimol.build_model("so3krates", **SMALL, non_local=True).double()
+    batch = make_batch(mixed_structures, model.cutoff)
+    info = inspect_so3krates(model, batch)
+    E, N = batch[K.EDGE_INDEX].shape[1], batch[K.POSITIONS].shape[0]
+    assert sorted(info) == [0, 1]
+    assert info[0]["attention"].shape == (E, 4) and info[0]["sphc_attention"].shape == (E, 2)
+    assert info[1]["sphc"].shape == (N, 8) and info[1]["nonlocal_weight"].ndim == 1
+    fig = plot_sphc_pca(info[1]["sphc"], labels=batch[K.ATOMIC_NUMBERS])
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    with pytest.raises(ConfigError):
+        inspect_so3krates(equimol.build_model("painn", n_features=8), batch)
+
+
+def test_non_local_chunking_is_exact(mixed_structures):
+    """Checkpointed chunks of pairs give the same energies, forces and (force-loss) weight gradients,
+    also through the double backward of force training."""
+    grads = []
+    for chunk in (None, 7):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = equimol.build_model("so3krates", **SMALL, non_local=True, non_local_chunk=chunk).double()
+        model.train()
+        out = model(make_batch(mixed_structures, model.cutoff))
+        loss = out[K.ENERGY].sum() + (out[K.FORCES] ** 2).sum()
+        grads.append((out[K.ENERGY].detach(), out[K.FORCES].detach(), torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)))
+    (e0, f0, g0), (e1, f1, g1) = grads
+    torch.testing.assert_close(e1, e0)
+    torch.testing.assert_close(f1, f0)
+    for a, b in zip(g0, g1):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(b, a)
