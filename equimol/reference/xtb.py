@@ -12,6 +12,8 @@ References: GFN2-xTB, C. Bannwarth, S. Ehlert, S. Grimme, JCTC 15, 1652 (2019).
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -122,10 +124,23 @@ def _calculator(
     return calc
 
 
+@functools.lru_cache(maxsize=1)
+def _openmp_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def _run(calc: Any, restart: Any = None) -> Any:
-    """Single point, translating tblite errors into :class:`XTBError`."""
+    """Single point, translating tblite errors into :class:`XTBError`.
+
+    tblite runs with one OpenMP thread inside this call only (threadpoolctl restores the
+    previous setting afterwards): for molecules of tens of atoms more threads do not help,
+    and on a loaded machine OpenMP spin-waiting made a 2 ms single point take over 1 s.
+    """
     try:
-        return calc.singlepoint(restart, copy=True) if restart is not None else calc.singlepoint()
+        with _openmp_controller().limit(limits=1, user_api="openmp"):
+            return calc.singlepoint(restart, copy=True) if restart is not None else calc.singlepoint()
     except RuntimeError as error:  # TBLiteRuntimeError derives from RuntimeError
         raise XTBError(str(error)) from error
 

@@ -70,4 +70,14 @@ def prepare_data(cfg: Config, cutoff: float, run_dir: Path) -> PreparedData:
         stats["energy_std_per_atom"] = residual_energy_std(train_structures, refs)
     if K.FORCES in structures[0]:
         stats["force_rms"] = force_rms(train_structures)
+    if K.POLARIZABILITY in structures[0] and K.POLARIZABILITY in d.targets:
+        from equimol.heads.polarizability import isotropic_atom_references
+
+        refs = isotropic_atom_references(train_structures)
+        stats["polarizability_refs"] = {int(z): float(refs[z]) for z in np.nonzero(refs)[0]}
+        resid = [
+            (s[K.POLARIZABILITY] - np.eye(3) * refs[s[K.ATOMIC_NUMBERS]].sum()) / np.sqrt(len(s[K.ATOMIC_NUMBERS]))
+            for s in train_structures
+        ]
+        stats["polarizability_scale"] = float(np.sqrt(np.mean(np.square(resid)))) or 1.0
     return PreparedData(train, val, stats, split)

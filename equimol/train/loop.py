@@ -59,11 +59,18 @@ def _build(cfg: Config, stats: dict, dtype) -> Potential:
         p.data = p.data.to(dtype)
     for head in potential.heads:
         if isinstance(head, EnergyHead) and "atom_refs" in stats:
-            refs = torch.zeros(head.atom_refs.shape[0], dtype=torch.float64)
-            for z, e in stats["atom_refs"].items():
-                refs[int(z)] = e
-            head.set_statistics(stats.get("force_rms", 1.0), refs)
+            head.set_statistics(stats.get("force_rms", 1.0), _refs(stats["atom_refs"], head.atom_refs.shape[0]))
+        if K.POLARIZABILITY in head.outputs and "polarizability_refs" in stats:
+            refs = _refs(stats["polarizability_refs"], head.atom_refs.shape[0])
+            head.set_statistics(stats["polarizability_scale"], refs)
     return potential
+
+
+def _refs(table: dict, size: int) -> torch.Tensor:
+    refs = torch.zeros(size, dtype=torch.float64)
+    for z, e in table.items():
+        refs[int(z)] = e
+    return refs
 
 
 class EMA:

@@ -1,0 +1,63 @@
+"""equimol spectrum TRAJECTORY --ir --raman --power --depth-fs --csv out.csv --plot out.png
+
+Reads the HDF5 trajectory of ``equimol md``; writes CSV columns ``frequency_cm1`` and whichever
+of ``ir``, ``raman_iso``, ``raman_aniso``, ``power`` were asked for, each normalised to a
+maximum of 1 unless ``--absolute`` (then IR in km mol⁻¹ (cm⁻¹)⁻¹, Raman in Å⁶·fs, power in
+degrees of freedom per cm⁻¹; see equimol.spectra).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_arguments(p) -> None:
+    p.add_argument("trajectory", help="HDF5 trajectory written by equimol md")
+    p.add_argument("--ir", action="store_true", help="infrared, from the dipole time derivative")
+    p.add_argument("--raman", action="store_true", help="Raman (isotropic + anisotropic), from the polarizability")
+    p.add_argument("--power", action="store_true", help="power spectrum (vibrational DOS) from velocities")
+    p.add_argument("--depth-fs", type=float, default=2048.0, help="correlation depth in fs (paper: 2048)")
+    p.add_argument("--discard-fs", type=float, default=0.0, help="equilibration to drop, fs (paper: 10000)")
+    p.add_argument("--rpmd-average", choices=("centroid", "beads"), default="centroid")
+    p.add_argument("--laser-nm", type=float, default=514.0, help="Raman laser wavelength in nm (paper: 514)")
+    p.add_argument("--temperature-k", type=float, help="for prefactors (default: the trajectory's)")
+    p.add_argument("--csv", help="write spectra as CSV (default: TRAJECTORY stem + .spectrum.csv)")
+    p.add_argument("--plot", help="write a plot (.png or .svg)")
+    p.add_argument("--experimental", help="JCAMP-DX spectrum to overlay on the plot")
+    p.add_argument("--xlim", type=float, nargs=2, default=(0.0, 4000.0), metavar=("MIN", "MAX"))
+    p.add_argument("--absolute", action="store_true", help="do not normalise to a maximum of 1")
+
+
+def run(args) -> int:
+    from equimol.spectra import read_jcamp
+    from equimol.spectra.plot import plot_spectra
+    from equimol.spectra.trajectory import load_trajectory, spectra_from_trajectory, write_csv
+
+    if not (args.ir or args.raman or args.power):
+        raise ValueError("choose at least one of --ir, --raman, --power")
+    traj = load_trajectory(args.trajectory)
+    temperature = args.temperature_k or _trajectory_temperature(args.trajectory)
+    spectra = spectra_from_trajectory(
+        traj, ir=args.ir, raman=args.raman, power=args.power, depth_fs=args.depth_fs,
+        discard_fs=args.discard_fs, rpmd_average=args.rpmd_average, laser_nm=args.laser_nm,
+        temperature_k=temperature,
+    )
+    csv = Path(args.csv or Path(args.trajectory).with_suffix(".spectrum.csv"))
+    write_csv(csv, spectra, normalise=not args.absolute)
+    print(f"wrote {', '.join(spectra)} to {csv}")
+    if args.plot:
+        curves = list(spectra.values())
+        if args.experimental:
+            curves.append(read_jcamp(args.experimental, label="experiment"))
+        plot_spectra(curves, args.plot, normalise=not args.absolute, xlim_cm1=tuple(args.xlim),
+                     title=Path(args.trajectory).name)
+        print(f"wrote plot {args.plot}")
+    return 0
+
+
+def _trajectory_temperature(path: str) -> float:
+    """Thermostat temperature (K) stored by equimol md; 300 K if absent."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return float(f.attrs.get("temperature_k", 300.0))
