@@ -1,4 +1,5 @@
-"""equimol convert INPUT OUTPUT: any readable dataset → extxyz or the HDF5 store (.h5)."""
+"""equimol convert INPUT OUTPUT [--neighbors CUTOFF]: any readable dataset → extxyz or the
+HDF5 store (.h5), streamed in chunks with bounded memory (see :mod:`equimol.data.streaming`)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,25 @@ def add_arguments(p) -> None:
     p.add_argument("output", help=".extxyz/.xyz or .h5 (written atomically)")
     p.add_argument("--energy-unit", help="energy unit of the input (default: per format)")
     p.add_argument("--length-unit", default="Å")
+    p.add_argument("--neighbors", type=float, metavar="CUTOFF",
+                   help="precompute neighbour lists for this cutoff (Å) and store them in the .h5; "
+                        "training uses them when model.cutoff matches")
+    p.add_argument("--chunk", type=int, default=1024, help="structures buffered per write (memory bound)")
 
 
 def run(args) -> int:
-    from equimol.data.formats import read_structures, write_structures
+    from equimol.data.streaming import convert
+    from equimol.errors import ConfigError
 
-    structures = read_structures(args.input, energy_unit=args.energy_unit, length_unit=args.length_unit)
-    write_structures(args.output, structures)
-    print(f"wrote {len(structures)} structures to {args.output} (units: Å, eV, e)")
+    if args.neighbors is not None and not str(args.output).lower().endswith((".h5", ".hdf5")):
+        raise ConfigError("--neighbors needs an .h5 output")
+    if args.neighbors is not None and args.neighbors <= 0:
+        raise ConfigError(f"--neighbors must be a positive cutoff in Å, got {args.neighbors}")
+    if args.chunk < 1:
+        raise ConfigError("--chunk must be a positive integer")
+    out = convert(args.input, args.output, energy_unit=args.energy_unit, length_unit=args.length_unit,
+                  neighbor_cutoff=args.neighbors, chunk=args.chunk)
+    extra = f", neighbour lists for {args.neighbors} Å" if args.neighbors is not None else ""
+    print(f"wrote {out['n_structures']} structures ({out['n_atoms']} atoms) to {args.output} "
+          f"(units: Å, eV, e{extra})")
     return 0

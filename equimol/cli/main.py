@@ -17,6 +17,7 @@ COMMANDS = {
     "md": ("equimol.cli.md", "molecular dynamics / ring-polymer MD with a model"),
     "spectrum": ("equimol.cli.spectrum", "IR, Raman and power spectra from an MD trajectory"),
     "demo": ("equimol.cli.demo", "the main job: data, training, MD, spectra, plots"),
+    "ipi-driver": ("equimol.cli.ipi_driver", "serve forces to i-PI over a socket"),
 }
 
 

@@ -1,8 +1,13 @@
-"""equimol train CONFIG [--set key=value ...] [--resume]"""
+"""equimol train CONFIG [--set key=value ...] [--resume]
+
+Multi-process (data-parallel) training: launch the same command with torchrun, e.g.
+``torchrun --standalone --nproc_per_node 4 -m equimol.cli.main train CONFIG``;
+``training.batch_size`` is the global batch, split over the processes."""
 
 from __future__ import annotations
 
 import json
+import os
 
 
 def add_arguments(p) -> None:
@@ -26,5 +31,6 @@ def run(args) -> int:
     if threads:
         torch.set_num_threads(threads)  # requested explicitly by the user for this process
     result = train(cfg, resume=args.resume)
-    print(json.dumps(result, indent=1))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports
+        print(json.dumps(result, indent=1))
     return 0

@@ -15,7 +15,9 @@ from equimol import keys as K
 from equimol.errors import ConfigError
 
 
-def inspect_so3krates(potential: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[int, dict[str, torch.Tensor]]:
+def inspect_so3krates(
+    potential: torch.nn.Module, batch: dict[str, torch.Tensor]
+) -> dict[int, dict[str, torch.Tensor]]:
     """{layer t: {...}} for a So3krates potential (or bare representation) on ``batch``.
 
     Per layer: ``attention`` (E, heads) feature attention α_ij (Eq. 15, times φ_rcut) on the

@@ -8,6 +8,15 @@ Table IV ablations (switches):
   ``scalar_product=False``  drop the ⟨U v_i, V v_i⟩ term of the update (Eq. 10);
   ``vector_propagation=False``  W_vv = 0: neighbour vectors v_j are not propagated (Eq. 8);
   ``vectors=False``  no vector features at all (an invariant, SchNet-like PaiNN).
+
+Speed (see benchmarks/README.md for the profile that motivated each point; the parameters
+and their state-dict keys are those of the plain per-block formulation):
+  * the filters W(r_ij) f_cut(r_ij) of all interactions come from one matmul of the radial
+    basis, with the bias folded in as an extra basis column [rbf·f_cut, f_cut], so autograd
+    keeps only the (E, K+1) basis, not a pre-cutoff copy of every (E, 3F) filter;
+  * messages are added with ``index_add`` straight onto s and v (no zero buffers, no loops);
+  * the first interaction skips the W_vv v_j term, since v = 0 there;
+  * U and V of the update are one (F → 2F) matmul.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from equimol import keys as K
 from equimol.nn.cutoff import cosine_cutoff
 from equimol.nn.mlp import mlp
 from equimol.nn.radial import SineBasis
-from equimol.nn.scatter import edge_vectors, scatter_sum
+from equimol.nn.scatter import edge_vectors
 
 NORM_EPS = 1e-8
 
@@ -39,7 +48,11 @@ class PaiNNConfig:
 
 
 class PaiNNMessage(nn.Module):
-    """Message block, PaiNN Eqs. 7–8: φ(s_j) ∘ W(r_ij) split into Δs, gate of v_j, direction."""
+    """Message block, PaiNN Eqs. 7–8: φ(s_j) ∘ W(r_ij) split into Δs, gate of v_j, direction.
+
+    ``filters`` is W(r_ij) f_cut(r_ij) (E, n_split·F) for this block (see :meth:`PaiNN.filters`).
+    ``first``: v = 0 on entry (first interaction), so the v_j term is skipped.
+    """
 
     def __init__(self, cfg: PaiNNConfig):
         super().__init__()
@@ -50,16 +63,16 @@ class PaiNNMessage(nn.Module):
         self.phi = mlp([F, F, self.n_split * F])
         self.W = nn.Linear(cfg.n_basis, self.n_split * F)
 
-    def forward(self, s, v, rbf, fcut, unit, i, j, n_atoms: int):
-        x = self.phi(s)[j] * (self.W(rbf) * fcut[:, None])
+    def forward(self, s, v, filters, unit, i, j, first: bool = False):
+        x = self.phi(s)[j] * filters
         if not self.vectors:
-            return s + scatter_sum(x, i, n_atoms), v
-        ds, dvv, dvs = torch.split(x, s.shape[-1], dim=-1)
-        s = s + scatter_sum(ds, i, n_atoms)
+            return s.index_add(0, i, x), v
+        F = s.shape[-1]
+        ds, dvv, dvs = x[:, :F], x[:, F : 2 * F], x[:, 2 * F :]
         dv = dvs[:, None, :] * unit[:, :, None]
-        if self.vector_propagation:
+        if self.vector_propagation and not first:
             dv = dv + dvv[:, None, :] * v[j]
-        return s, v + scatter_sum(dv, i, n_atoms)
+        return s.index_add(0, i, ds), v.index_add(0, i, dv)
 
 
 class PaiNNUpdate(nn.Module):
@@ -80,9 +93,12 @@ class PaiNNUpdate(nn.Module):
     def forward(self, s, v):
         if not self.vectors:
             return s + self.phi(s), v
-        Uv, Vv = self.U(v), self.V(v)
-        norm = torch.sqrt((Vv**2).sum(dim=1) + NORM_EPS)
-        a_vv, a_sv, a_ss = torch.split(self.phi(torch.cat([s, norm], dim=-1)), s.shape[-1], dim=-1)
+        F = s.shape[-1]
+        UV = v @ torch.cat([self.U.weight, self.V.weight]).T  # (N, 3, 2F): one matmul for U and V
+        Uv, Vv = UV[..., :F], UV[..., F:]
+        norm = torch.sqrt((Vv * Vv).sum(dim=1) + NORM_EPS)
+        a = self.phi(torch.cat([s, norm], dim=-1))
+        a_vv, a_sv, a_ss = a[:, :F], a[:, F : 2 * F], a[:, 2 * F :]
         ds = a_ss
         if self.scalar_product:
             ds = ds + a_sv * (Uv * Vv).sum(dim=1)
@@ -105,19 +121,27 @@ class PaiNN(nn.Module):
     def hyperparameters(self) -> dict:
         return asdict(self.config)
 
+    def filters(self, r: torch.Tensor) -> list[torch.Tensor]:
+        """W_t(r_ij) f_cut(r_ij) (PaiNN Eq. 8) of every interaction t, (E, n_split·F) each.
+
+        (rbf W_tᵀ + b_t) f_cut = [rbf f_cut, f_cut] [W_t, b_t]ᵀ: one matmul for all blocks.
+        """
+        fcut = cosine_cutoff(r, self.cutoff)
+        basis = torch.cat([self.rbf(r) * fcut[:, None], fcut[:, None]], dim=-1)
+        weight = torch.cat([torch.cat([m.W.weight, m.W.bias[:, None]], dim=1) for m in self.messages])
+        return list(torch.split(basis @ weight.T, self.messages[0].W.out_features, dim=-1))
+
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         z = batch[K.ATOMIC_NUMBERS]
         i, j = batch[K.EDGE_INDEX]
         vec = edge_vectors(batch)
         r = torch.linalg.vector_norm(vec, dim=-1)
         unit = vec / r[:, None]
-        rbf = self.rbf(r)
-        fcut = cosine_cutoff(r, self.cutoff)
-        n = z.shape[0]
+        filters = self.filters(r)
         s = self.embedding(z)
-        v = s.new_zeros((n, 3, s.shape[-1]))
-        for message, update in zip(self.messages, self.updates):
-            s, v = message(s, v, rbf, fcut, unit, i, j, n)
+        v = s.new_zeros((z.shape[0], 3, s.shape[-1]))
+        for t, (message, update) in enumerate(zip(self.messages, self.updates)):
+            s, v = message(s, v, filters[t], unit, i, j, first=t == 0)
             s, v = update(s, v)
         out = {K.SCALAR_FEATURES: s}
         if self.config.vectors:

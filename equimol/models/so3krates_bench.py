@@ -40,7 +40,8 @@ def random_molecule(n_atoms: int, seed: int = 0, density: float = 0.1) -> dict[s
 def rmd17_frame(name: str, root: str = "../shared/data/rmd17") -> dict[str, np.ndarray]:
     """First training frame of an rMD17 molecule (e.g. ethanol: 9 atoms, aspirin: 21 atoms)."""
     d = np.load(f"{root}/rmd17_{name}_train_01.npz")
-    return {K.ATOMIC_NUMBERS: d["nuclear_charges"].astype(np.int64), K.POSITIONS: d["coords"][0].astype(np.float64)}
+    z = d["nuclear_charges"].astype(np.int64)
+    return {K.ATOMIC_NUMBERS: z, K.POSITIONS: d["coords"][0].astype(np.float64)}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -59,8 +59,8 @@ def fit_energy_offset(
     head = _energy_head(potential)
     predicted = predict_energies(potential, structures, batch_size)
     residual = [
-        {K.ATOMIC_NUMBERS: np.asarray(s[K.ATOMIC_NUMBERS]), K.ENERGY: float(np.asarray(s[K.ENERGY])) - float(e)}
-        for s, e in zip(structures, predicted)
+        {K.ATOMIC_NUMBERS: np.asarray(s[K.ATOMIC_NUMBERS]), K.ENERGY: float(np.asarray(s[K.ENERGY])) - e}
+        for s, e in zip(structures, predicted.tolist())
     ]
     max_z = head.atom_refs.shape[0]
     offsets = fit_atom_references(residual, max_z=max_z)

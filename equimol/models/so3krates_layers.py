@@ -62,7 +62,8 @@ def intramolecular_pairs(n_atoms: torch.Tensor) -> torch.Tensor:
 def segment_softmax(x: torch.Tensor, index: torch.Tensor, n_segments: int) -> torch.Tensor:
     """softmax of ``x`` (P,) within the groups of equal ``index`` (a row-wise softmax)."""
     # Any per-row shift leaves the softmax unchanged, so a detached row maximum is exact.
-    row_max = x.new_full((n_segments,), -torch.inf).scatter_reduce(0, index, x.detach(), "amax", include_self=True)
+    row_max = x.new_full((n_segments,), -torch.inf)
+    row_max = row_max.scatter_reduce(0, index, x.detach(), "amax", include_self=True)
     e = torch.exp(x - row_max[index])
     return e / scatter_sum(e, index, n_segments)[index]
 
@@ -89,7 +90,9 @@ class Filter(nn.Module):
     per-degree SPHC distances d_ij^(l) = ‖χ_j^(l) − χ_i^(l)‖² (SiLU).
     """
 
-    def __init__(self, n_rbf: int, n_degrees: int, n_features: int, radial_hidden: int, spherical_hidden: int):
+    def __init__(
+        self, n_rbf: int, n_degrees: int, n_features: int, radial_hidden: int, spherical_hidden: int
+    ):
         super().__init__()
         self.radial = mlp([n_rbf, radial_hidden, n_features])
         self.spherical = mlp([n_degrees, spherical_hidden, n_features])
@@ -144,7 +147,8 @@ class FeatureAttention(nn.Module):
 
 
 class SphcAttention(nn.Module):
-    """SPHC message passing, So3krates Eqs. 13, 34: Δχ_i^(l) = Σ_j α_ij^(l) Y^(l)(r̂_ij), one head per degree."""
+    """SPHC message passing, So3krates Eqs. 13, 34: Δχ_i^(l) = Σ_j α_ij^(l) Y^(l)(r̂_ij), one head
+    per degree."""
 
     def __init__(self, n_features: int, degree_ops: DegreeOps):
         super().__init__()
@@ -254,7 +258,9 @@ class So3kratesLayer(nn.Module):
         qk = self.sphc_attention.project(f)
         i, j = local.index
         dchi_local = self.ops.sq_norms(chi[j] - chi[i])
-        df, dchi, a_f, a_g = self._messages(f.shape[0], qkv, qk, local.index, local.rbf, local.sh, dchi_local, local.weight)
+        df, dchi, a_f, a_g = self._messages(
+            f.shape[0], qkv, qk, local.index, local.rbf, local.sh, dchi_local, local.weight
+        )
         if record is not None:
             record.update(sphc_in=chi, attention=a_f, sphc_attention=a_g)
         if non_local is not None:

@@ -20,7 +20,8 @@ class ExpNormalBasis(nn.Module):
     def __init__(self, n_basis: int, cutoff: float):
         super().__init__()
         start = math.exp(-float(cutoff))
-        self.register_buffer("centers", torch.linspace(start, 1.0, n_basis, dtype=torch.float64), persistent=False)
+        centers = torch.linspace(start, 1.0, n_basis, dtype=torch.float64)
+        self.register_buffer("centers", centers, persistent=False)
         self.beta = (2.0 * (1.0 - start) / n_basis) ** -2
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:

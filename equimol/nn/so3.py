@@ -65,7 +65,8 @@ class DegreeOps(nn.Module):
     def __init__(self, degrees: Sequence[int]):
         super().__init__()
         self.degrees = tuple(int(l) for l in degrees)
-        index = torch.cat([torch.full((d,), k, dtype=torch.long) for k, d in enumerate(degree_dims(self.degrees))])
+        dims = degree_dims(self.degrees)
+        index = torch.cat([torch.full((d,), k, dtype=torch.long) for k, d in enumerate(dims)])
         member = torch.zeros(len(index), len(self.degrees), dtype=torch.float64)
         member[torch.arange(len(index)), index] = 1.0
         self.register_buffer("index", index, persistent=False)

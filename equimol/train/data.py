@@ -1,7 +1,15 @@
-"""Prepare training data from a config: read, split (saved next to the run), statistics."""
+"""Prepare training data from a config: read, split (saved next to the run), statistics.
+
+An HDF5 store (``data.train: x.h5``) stays on disk: the datasets read it lazily (see
+:class:`~equimol.data.streaming.StoreGraphDataset`) and statistics are computed in one
+streaming pass, so memory does not grow with the number of structures beyond the index
+bookkeeping (split lists and the epoch permutation, tens of bytes per structure). Other
+formats are read into memory as before.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,9 +18,11 @@ import torch
 
 from equimol import keys as K
 from equimol.data.dataset import GraphDataset, Subset
-from equimol.data.formats import read_structures
+from equimol.data.formats import detect_format, read_structures
 from equimol.data.splits import load_split, random_split, save_split
-from equimol.data.stats import fit_atom_references, force_rms, residual_energy_std
+from equimol.data.stats import StreamingStatistics
+from equimol.data.store import Store
+from equimol.data.streaming import StoreGraphDataset
 from equimol.errors import DataError
 from equimol.train.config import Config
 
@@ -25,59 +35,67 @@ class PreparedData:
     split: dict
 
 
-def prepare_data(cfg: Config, cutoff: float, run_dir: Path) -> PreparedData:
+def _open(path: str, cfg: Config, cutoff: float, check: bool = True
+          ) -> tuple[torch.utils.data.Dataset, Sequence[dict] | Store]:
+    """(graph dataset, structure source) for ``path``: lazy for HDF5 stores, in memory otherwise."""
     d = cfg.data
-    structures = read_structures(d.train, energy_unit=d.energy_unit, length_unit=d.length_unit)
-    for i, s in enumerate(structures):
-        for t in d.targets:
-            if t not in s and t != K.DIPOLE_MAGNITUDE:
-                raise DataError(f"missing label {t!r} required by data.targets", d.train, i)
-            if t == K.DIPOLE_MAGNITUDE and K.DIPOLE not in s and K.DIPOLE_MAGNITUDE not in s:
-                raise DataError("missing label 'dipole' needed for dipole_magnitude", d.train, i)
+    if detect_format(Path(path)) == "hdf5":
+        store = Store(path)
+        if check:
+            _check_labels(d.targets, set(store.keys), path, 0 if len(store) else None)
+        return StoreGraphDataset(store, cutoff, dipole_magnitude=K.DIPOLE_MAGNITUDE in d.targets), store
+    structures = read_structures(path, energy_unit=d.energy_unit, length_unit=d.length_unit)
+    for i, s in enumerate(structures if check else ()):
+        _check_labels(d.targets, set(s), path, i)
     for s in structures:
-        if K.DIPOLE_MAGNITUDE in d.targets and K.DIPOLE_MAGNITUDE not in s:
+        if K.DIPOLE_MAGNITUDE in d.targets and K.DIPOLE_MAGNITUDE not in s and K.DIPOLE in s:
             s[K.DIPOLE_MAGNITUDE] = np.asarray(np.linalg.norm(s[K.DIPOLE]))
+    return GraphDataset(structures, cutoff), structures
+
+
+def _check_labels(targets: list[str], keys: set[str], path: str, index: int | None) -> None:
+    for t in targets:
+        if t not in keys and t != K.DIPOLE_MAGNITUDE:
+            raise DataError(f"missing label {t!r} required by data.targets", path, index)
+        if t == K.DIPOLE_MAGNITUDE and K.DIPOLE not in keys and K.DIPOLE_MAGNITUDE not in keys:
+            raise DataError("missing label 'dipole' needed for dipole_magnitude", path, index)
+
+
+def prepare_data(cfg: Config, cutoff: float, run_dir: Path, write_split: bool = True) -> PreparedData:
+    """Datasets, split and normalisation statistics (train split only, one streaming pass).
+
+    ``write_split=False`` leaves split.json alone (non-zero ranks of a distributed run
+    compute the same split and let rank 0 write it).
+    """
+    d = cfg.data
+    full, source = _open(d.train, cfg, cutoff)
+    n = len(source)
     split_path = run_dir / "split.json"
     if split_path.exists():
-        split = load_split(split_path, len(structures))
+        split = load_split(split_path, n)
     elif d.split_file:
-        split = load_split(d.split_file, len(structures))
+        split = load_split(d.split_file, n)
     elif d.val:
-        split = {"train": list(range(len(structures))), "val": [], "test": []}
+        split = {"train": list(range(n)), "val": [], "test": []}
     else:
-        n = len(structures)
         n_val = d.n_val if d.n_val is not None else max(1, int(round(d.val_fraction * n)))
         n_train = d.n_train if d.n_train is not None else n - n_val - d.n_test
         split = random_split(n, n_train, n_val, d.n_test, d.seed)
-    save_split(split_path, split)
-    full = GraphDataset(structures, cutoff)
+    if write_split:
+        save_split(split_path, split)
     train = Subset(full, split["train"])
-    if d.val:
-        val_structures = read_structures(d.val, energy_unit=d.energy_unit, length_unit=d.length_unit)
-        for s in val_structures:
-            if K.DIPOLE_MAGNITUDE in d.targets and K.DIPOLE in s:
-                s[K.DIPOLE_MAGNITUDE] = np.asarray(np.linalg.norm(s[K.DIPOLE]))
-        val = GraphDataset(val_structures, cutoff)
-    else:
-        val = Subset(full, split["val"])
+    val = _open(d.val, cfg, cutoff, check=False)[0] if d.val else Subset(full, split["val"])
     if len(train) == 0 or len(val) == 0:
         raise DataError("training and validation sets must both be non-empty", d.train)
-    train_structures = [structures[i] for i in split["train"]]
     stats: dict = {"n_train": len(train), "n_val": len(val)}
-    if K.ENERGY in structures[0]:
-        refs = fit_atom_references(train_structures)
-        stats["atom_refs"] = {int(z): float(refs[z]) for z in np.nonzero(refs)[0]}
-        stats["energy_std_per_atom"] = residual_energy_std(train_structures, refs)
-    if K.FORCES in structures[0]:
-        stats["force_rms"] = force_rms(train_structures)
-    if K.POLARIZABILITY in structures[0] and K.POLARIZABILITY in d.targets:
-        from equimol.heads.polarizability import isotropic_atom_references
-
-        refs = isotropic_atom_references(train_structures)
-        stats["polarizability_refs"] = {int(z): float(refs[z]) for z in np.nonzero(refs)[0]}
-        resid = [
-            (s[K.POLARIZABILITY] - np.eye(3) * refs[s[K.ATOMIC_NUMBERS]].sum()) / np.sqrt(len(s[K.ATOMIC_NUMBERS]))
-            for s in train_structures
-        ]
-        stats["polarizability_scale"] = float(np.sqrt(np.mean(np.square(resid)))) or 1.0
+    stats.update(_statistics(source, split["train"], d.targets))
     return PreparedData(train, val, stats, split)
+
+
+def _statistics(source: Sequence[dict] | Store, indices: list[int], targets: list[str]) -> dict:
+    first = source[indices[0]]
+    acc = StreamingStatistics(polarizability=K.POLARIZABILITY in first and K.POLARIZABILITY in targets)
+    it = source.iterate(sorted(indices)) if isinstance(source, Store) else (source[i] for i in indices)
+    for s in it:
+        acc.update(s)
+    return acc.result()

@@ -1,4 +1,5 @@
-"""The training loop: Adam, plateau/exponential schedule, EMA, early stopping, exact resume."""
+"""The training loop: AdamW, plateau/exponential schedule, EMA, early stopping, exact resume;
+single process or data-parallel over ``torchrun`` processes (see :mod:`.distributed`)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from tqdm.auto import tqdm
 
 from equimol import keys as K
 from equimol.data.batch import collate
+from equimol.data.dataset import Subset
 from equimol.heads.energy import EnergyHead
 from equimol.potential import Potential, build_potential
+from equimol.train import distributed
 from equimol.train.checkpoint import read_checkpoint, save_checkpoint
 from equimol.train.config import Config
 from equimol.train.data import prepare_data
+from equimol.train.distributed import DistContext
 from equimol.train.loss import weighted_loss
 from equimol.train.metrics import Metrics
 from equimol.train.schedule import ExponentialSchedule, PlateauSchedule
@@ -27,19 +31,35 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def batches(dataset, batch_size: int, dtype, generator: torch.Generator | None = None):
     """Yield collated batches; shuffled with ``generator`` if given (deterministic)."""
-    n = len(dataset)
+    for idx in batch_indices(len(dataset), batch_size, generator):
+        yield collate([dataset[i] for i in idx], dtype=dtype)
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator | None = None):
+    """Index lists of consecutive batches of a permutation of range(n) drawn with ``generator``
+    (identity order without one). The same generator state gives the same global batches
+    whatever the number of processes."""
     order = torch.randperm(n, generator=generator).tolist() if generator is not None else list(range(n))
     for k in range(0, n, batch_size):
-        yield collate([dataset[i] for i in order[k : k + batch_size]], dtype=dtype)
+        yield order[k : k + batch_size]
 
 
-def evaluate_dataset(potential: Potential, dataset, targets: list[str], batch_size: int, dtype) -> dict:
-    """MAE/RMSE of every target over ``dataset`` (model in eval mode, no graph kept)."""
+def evaluate_dataset(potential: Potential, dataset, targets: list[str], batch_size: int, dtype,
+                     ctx: DistContext | None = None, device: torch.device | str | None = None) -> dict:
+    """MAE/RMSE of every target over ``dataset`` (model in eval mode, no graph kept).
+
+    In a process group each rank evaluates a contiguous share and the sums are all-reduced.
+    """
     was_training = potential.training
     potential.eval()
     metrics = Metrics(targets)
-    for batch in batches(dataset, batch_size, dtype):
+    if ctx is not None and ctx.enabled:
+        dataset = Subset(dataset, ctx.shard(list(range(len(dataset)))))
+    for idx in batch_indices(len(dataset), batch_size):
+        batch = collate([dataset[i] for i in idx], dtype=dtype, device=device)
         metrics.update(potential(batch, forces=K.FORCES in targets), batch)
+    if ctx is not None:
+        distributed.reduce_metrics(metrics, ctx)
     potential.train(was_training)
     return metrics.result()
 
@@ -95,20 +115,40 @@ class EMA:
 
 def train(cfg: Config, resume: bool = False, log=print) -> dict:
     """Train according to ``cfg``; writes best.pt, last.pt, log.csv, split.json, config.json
-    into ``cfg.output_dir``. With ``resume``, continues exactly from last.pt."""
+    into ``cfg.output_dir``. With ``resume``, continues exactly from last.pt.
+
+    Under ``torchrun`` (RANK/WORLD_SIZE in the environment) every process runs this function:
+    data-parallel training over the same global batches (see :mod:`.distributed`); only
+    rank 0 writes files. A checkpoint holds no per-rank state, so a run can be resumed with
+    any number of processes.
+    """
+    ctx = distributed.from_environment()
+    try:
+        return _train(cfg, resume, log if ctx.is_main else (lambda *_: None), ctx)
+    finally:
+        ctx.close()
+
+
+def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
     t_cfg = cfg.training
     run_dir = Path(cfg.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    dtype = DTYPES[t_cfg.dtype]
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    ctx.barrier()
+    if ctx.enabled:
+        log(f"data-parallel training on {ctx.world_size} processes ({ctx.device.type}); "
+            f"global batch {t_cfg.batch_size}")
+    dtype, device = DTYPES[t_cfg.dtype], ctx.device
     cutoff = float(cfg.model.get("cutoff", 5.0))
-    data = prepare_data(cfg, cutoff, run_dir)
+    data = prepare_data(cfg, cutoff, run_dir, write_split=ctx.is_main)
     last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.csv"
     resuming = resume and last_path.exists()
-    stats = read_checkpoint(last_path)["metadata"]["statistics"] if resuming else data.statistics
+    raw = read_checkpoint(last_path) if resuming else None
+    stats = raw["metadata"]["statistics"] if raw is not None else data.statistics
     potential = _build(cfg, stats, dtype)
     if abs(potential.cutoff - cutoff) > 1e-12:
-        data = prepare_data(cfg, potential.cutoff, run_dir)
-    potential.train()
+        data = prepare_data(cfg, potential.cutoff, run_dir, write_split=ctx.is_main)
+    potential.to(device).train()
     optimizer = torch.optim.AdamW(potential.parameters(), lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
     kw = dict(factor=t_cfg.lr_factor, patience=t_cfg.lr_patience, smoothing=t_cfg.smoothing,
               min_lr=t_cfg.min_lr, stop_patience=t_cfg.early_stopping_patience)
@@ -117,8 +157,7 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict:
     ema = EMA(potential, t_cfg.ema_decay) if t_cfg.ema_decay else None
     generator = torch.Generator().manual_seed(t_cfg.seed)
     epoch, step, wall = 0, 0, 0.0
-    if resuming:
-        raw = read_checkpoint(last_path)
+    if raw is not None:
         potential.load_state_dict(raw["model"])
         st = raw["training"]
         if ema is not None:  # checkpoints hold EMA weights; the raw ones are in training state
@@ -129,52 +168,64 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict:
         schedule.load_state_dict(st["schedule"])
         generator.set_state(st["generator"])
         epoch, step, wall = st["epoch"], st["step"], st["wall_time_s"]
-        _truncate_log(log_path, epoch)
+        if ctx.is_main:
+            _truncate_log(log_path, epoch)
         log(f"resuming from {last_path} at epoch {epoch}")
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    model = distributed.wrap(potential, ctx)
+    if ctx.is_main:
+        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     targets = [t for t in cfg.data.targets]
     weights = {t: w for t, w in t_cfg.weights.items() if t in targets}
     t_start = time.perf_counter() - wall
-    bar = tqdm(total=t_cfg.epochs, initial=epoch, disable=not t_cfg.progress, unit="epoch", dynamic_ncols=True)
+    bar = tqdm(total=t_cfg.epochs, initial=epoch, disable=not (t_cfg.progress and ctx.is_main),
+               unit="epoch", dynamic_ncols=True)
     stop_reason = None
     while epoch < t_cfg.epochs:
         train_sum, n_b = 0.0, 0
-        for batch in batches(data.train, t_cfg.batch_size, dtype, generator):
+        for idx in batch_indices(len(data.train), t_cfg.batch_size, generator):
             for g in optimizer.param_groups:
                 g["lr"] = schedule.lr_at_step(step)
-            pred = potential(batch, create_graph=True)
-            loss, _ = weighted_loss(pred, batch, weights, t_cfg.loss)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if ctx.enabled:
+                loss_value = _distributed_step(model, data.train, idx, ctx, dtype, weights, t_cfg.loss, optimizer)
+            else:
+                batch = collate([data.train[i] for i in idx], dtype=dtype, device=device)
+                pred = potential(batch, create_graph=True)
+                loss, _ = weighted_loss(pred, batch, weights, t_cfg.loss)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                loss_value = float(loss.detach())
             if t_cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(potential.parameters(), t_cfg.grad_clip)
             optimizer.step()
             if ema is not None:
                 ema.update(potential)
-            train_sum += float(loss.detach())
+            train_sum += loss_value
             n_b += 1
             step += 1
         epoch += 1
         if ema is not None:
             ema.swap(potential)
-        val = evaluate_dataset(potential, data.val, targets, t_cfg.val_batch_size, dtype)
-        val_loss = loss_from_metrics(val, weights, t_cfg.loss)
+        val = evaluate_dataset(potential, data.val, targets, t_cfg.val_batch_size, dtype, ctx, device)
+        # decisions (schedule, time limit) must agree on every rank: take rank 0's numbers
+        val_loss = ctx.broadcast_float(loss_from_metrics(val, weights, t_cfg.loss))
         improved = schedule.step(val_loss)
-        wall = time.perf_counter() - t_start
-        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": train_sum / max(n_b, 1),
-               "val_loss": val_loss, "time_s": round(wall, 2)}
-        for t, m in val.items():
-            row[f"val_{t}_mae"], row[f"val_{t}_rmse"] = m["mae"], m["rmse"]
-        _append_log(log_path, row)
-        meta = {"config": cfg.to_dict(), "statistics": stats, "epoch": epoch,
-                "val_metrics": val, "best_val_loss": schedule.best_raw, "wall_time_s": wall}
-        training = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                    "generator": generator.get_state(), "epoch": epoch, "step": step, "wall_time_s": wall}
-        if ema is not None:
-            training["raw_params"] = [s.clone() for s in ema.shadow]
-        if improved:
-            save_checkpoint(best_path, potential, meta, training)
-        save_checkpoint(last_path, potential, meta, training)
+        wall = ctx.broadcast_float(time.perf_counter() - t_start)
+        if ctx.is_main:
+            row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": train_sum / max(n_b, 1),
+                   "val_loss": val_loss, "time_s": round(wall, 2)}
+            for t, m in val.items():
+                row[f"val_{t}_mae"], row[f"val_{t}_rmse"] = m["mae"], m["rmse"]
+            _append_log(log_path, row)
+            meta = {"config": cfg.to_dict(), "statistics": stats, "epoch": epoch,
+                    "val_metrics": val, "best_val_loss": schedule.best_raw, "wall_time_s": wall}
+            training = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                        "generator": generator.get_state(), "epoch": epoch, "step": step, "wall_time_s": wall,
+                        "world_size": ctx.world_size}
+            if ema is not None:
+                training["raw_params"] = [s.clone() for s in ema.shadow]
+            if improved:
+                save_checkpoint(best_path, potential, meta, training)
+            save_checkpoint(last_path, potential, meta, training)
         if ema is not None:
             ema.swap(potential)
         bar.update(1)
@@ -190,9 +241,31 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict:
     bar.close()
     if stop_reason:
         log(f"stopped after epoch {epoch}: {stop_reason}")
+    ctx.barrier()  # rank 0 has written its last checkpoint
     best = read_checkpoint(best_path)["metadata"] if best_path.exists() else {}
     return {"epochs": epoch, "best_val_metrics": best.get("val_metrics"), "wall_time_s": wall,
-            "stop_reason": stop_reason, "run_dir": str(run_dir)}
+            "stop_reason": stop_reason, "run_dir": str(run_dir), "world_size": ctx.world_size}
+
+
+def _distributed_step(model, dataset, idx: list[int], ctx: DistContext, dtype, weights: dict[str, float],
+                      kind: str, optimizer) -> float:
+    """Forward/backward of this rank's share of the global batch ``idx``; returns the global loss.
+
+    The loss is normalised by global component counts, so the sum over ranks is the
+    single-process loss; DDP averages gradients, hence the factor world_size.
+    """
+    local = ctx.shard(idx)
+    batch = collate([dataset[i] for i in (local or idx[:1])], dtype=dtype, device=ctx.device)
+    names = list(weights)
+    counts = distributed.target_counts(batch, names) if local else [0.0] * len(names)
+    global_counts = dict(zip(names, ctx.all_reduce_sum(counts)))
+    pred = model(batch, create_graph=True)
+    loss = distributed.global_loss(pred, batch, weights, kind, global_counts)
+    if not local:  # empty share of a short last batch: take part in the all-reduce with zeros
+        loss = loss * 0.0
+    optimizer.zero_grad(set_to_none=True)
+    (loss * ctx.world_size).backward()
+    return ctx.all_reduce_sum([float(loss.detach())])[0]
 
 
 def _postfix(val: dict, lr: float) -> dict:

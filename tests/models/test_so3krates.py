@@ -147,7 +147,8 @@ def test_permutation_equivariant_sphc(ethanol, non_local):
     _, r0 = rep(make_batch([ethanol], rep.cutoff), return_intermediates=True)
     _, r1 = rep(make_batch([{k: v[perm] for k, v in ethanol.items()}], rep.cutoff), return_intermediates=True)
     torch.testing.assert_close(r1[-1]["sphc"], r0[-1]["sphc"][torch.as_tensor(perm)], atol=1e-10, rtol=1e-8)
-    torch.testing.assert_close(r1[-1]["features"], r0[-1]["features"][torch.as_tensor(perm)], atol=1e-10, rtol=1e-8)
+    p = torch.as_tensor(perm)
+    torch.testing.assert_close(r1[-1]["features"], r0[-1]["features"][p], atol=1e-10, rtol=1e-8)
 
 
 @pytest.mark.parametrize("non_local", [False, True])
@@ -195,7 +196,8 @@ def test_default_hyperparameters_match_paper():
 
 
 @pytest.mark.parametrize(
-    "options", [{"n_features": 15}, {"l_min": 3, "l_max": 2}, {"chi_cut_kappa": 0.0}, {"sphc_normalization": -1.0}]
+    "options",
+    [{"n_features": 15}, {"l_min": 3, "l_max": 2}, {"chi_cut_kappa": 0.0}, {"sphc_normalization": -1.0}],
 )
 def test_bad_config(options):
     with pytest.raises(ConfigError):
@@ -255,7 +257,8 @@ def test_non_local_chunking_is_exact(mixed_structures):
         model.train()
         out = model(make_batch(mixed_structures, model.cutoff))
         loss = out[K.ENERGY].sum() + (out[K.FORCES] ** 2).sum()
-        grads.append((out[K.ENERGY].detach(), out[K.FORCES].detach(), torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)))
+        g = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+        grads.append((out[K.ENERGY].detach(), out[K.FORCES].detach(), g))
     (e0, f0, g0), (e1, f1, g1) = grads
     torch.testing.assert_close(e1, e0)
     torch.testing.assert_close(f1, f0)
@@ -263,3 +266,14 @@ def test_non_local_chunking_is_exact(mixed_structures):
         assert (a is None) == (b is None)
         if a is not None:
             torch.testing.assert_close(b, a)
+
+
+@pytest.mark.parametrize("non_local", [False, True])
+def test_float32_matches_float64(mixed_structures, non_local):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = equimol.build_model("so3krates", **SMALL, non_local=non_local).eval()
+    out32 = model(make_batch(mixed_structures, model.cutoff, torch.float32))
+    out64 = model.double()(make_batch(mixed_structures, model.cutoff, torch.float64))
+    torch.testing.assert_close(out32[K.ENERGY], out64[K.ENERGY], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(out32[K.FORCES].double(), out64[K.FORCES], atol=1e-4, rtol=1e-3)

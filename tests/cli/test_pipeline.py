@@ -1,0 +1,62 @@
+"""The CLI chain a user follows: md -> spectrum, and the demo at a tiny size."""
+
+import json
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+import equimol
+from equimol.train.checkpoint import save_checkpoint
+
+ASSETS = equimol.__path__[0] + "/assets"
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "equimol.cli.main", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_md_then_spectrum(tmp_path):
+    model = equimol.build_model("painn", n_features=8, n_interactions=1, heads=("energy", "dipole", "polarizability"))
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, model)
+    traj = tmp_path / "traj.h5"
+    r = run("md", ckpt, f"{ASSETS}/rmd17_ethanol_heldout.npz", "--steps", 60, "--dt-fs", 0.5, "--beads", 2,
+            "--replicas", 2, "--stride", 2, "--output", traj, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["steps"] == 60
+    with h5py.File(traj) as f:
+        assert f["positions"].shape == (31, 2, 2, 9, 3)
+        assert f["dipole"].shape == (31, 2, 2, 3) and f["polarizability"].shape == (31, 2, 2, 3, 3)
+        assert f["energy_potential"].shape == (31, 2) and f.attrs["dt_fs"] == 0.5 and f.attrs["stride"] == 2
+    csv, png = tmp_path / "s.csv", tmp_path / "s.png"
+    r = run("spectrum", traj, "--ir", "--raman", "--power", "--depth-fs", 20, "--csv", csv, "--plot", png)
+    assert r.returncode == 0, r.stderr
+    header = csv.read_text().splitlines()[0].split(",")
+    assert header == ["frequency_cm1", "ir", "raman_iso", "raman_aniso", "power"]
+    table = np.loadtxt(csv, delimiter=",", skiprows=1)
+    assert np.allclose(table[:, 1:].max(axis=0), 1.0)  # normalised
+    assert png.stat().st_size > 1000
+
+
+def test_spectrum_without_dipole_is_a_clear_error(tmp_path):
+    model = equimol.build_model("painn", n_features=8, n_interactions=1)
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, model)
+    traj = tmp_path / "t.h5"
+    assert run("md", ckpt, f"{ASSETS}/rmd17_ethanol_heldout.npz", "--steps", 10, "--output", traj,
+               "--no-progress").returncode == 0
+    r = run("spectrum", traj, "--ir")
+    assert r.returncode == 2 and "dipole" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_demo_quick(tmp_path):
+    r = run("demo", "--quick", "--output-dir", tmp_path / "demo", "--no-progress")
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert set(report["test_metrics"]["metrics"]) >= {"energy", "forces", "dipole", "polarizability"}
+    for name in ("ir.png", "raman.png", "spectrum_classical.csv", "spectrum_rpmd.csv", "spectrum_xtb.csv",
+                 "report.md", "md_classical.h5", "md_rpmd.h5", "md_xtb.h5"):
+        assert (tmp_path / "demo" / name).stat().st_size > 0, name
