@@ -13,7 +13,8 @@ def add_arguments(p) -> None:
     p.add_argument("checkpoint", help="equimol checkpoint (.pt)")
     p.add_argument("--structure", required=True,
                    help="structure file with the atoms in i-PI's order (first frame is used)")
-    p.add_argument("--unix", metavar="NAME", help="i-PI UNIX socket name (i-PI's <address>; /tmp/ipi_NAME) or path")
+    p.add_argument("--unix", metavar="NAME",
+                   help="i-PI UNIX socket name (i-PI's <address>, i.e. /tmp/ipi_NAME) or a path")
     p.add_argument("--address", default="localhost", help="i-PI host for a TCP socket (default localhost)")
     p.add_argument("--port", type=int, help="i-PI TCP port")
     p.add_argument("--connections", type=int, default=1,
@@ -41,9 +42,10 @@ def run(args) -> int:
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     potential = load(args.checkpoint, device=args.device, dtype=dtype)
     numbers, periodic = template_numbers(args.structure)
-    n = run_driver(potential, numbers, address=args.address, port=args.port, unix=args.unix,
+    counts = run_driver(potential, numbers, address=args.address, port=args.port, unix=args.unix,
                    connections=args.connections, periodic=periodic or args.pbc, dtype=dtype,
                    device=args.device, batch_window_s=args.batch_window_ms / 1000,
                    connect_timeout_s=args.connect_timeout)
-    print(f"i-PI ended the run; evaluated {n} structures")
+    print(f"i-PI ended the run; evaluated {counts['structures']} structures "
+          f"in {counts['model_calls']} model calls")
     return 0

@@ -18,6 +18,7 @@ COMMANDS = {
     "spectrum": ("equimol.cli.spectrum", "IR, Raman and power spectra from an MD trajectory"),
     "demo": ("equimol.cli.demo", "the main job: data, training, MD, spectra, plots"),
     "ipi-driver": ("equimol.cli.ipi_driver", "serve forces to i-PI over a socket"),
+    "benchmark": ("equimol.cli.benchmark", "time models: energy+forces, MD, training step"),
 }
 
 

@@ -282,7 +282,8 @@ class Store(Sequence):
             self._blocks[b] = blk
         return blk
 
-    def iterate(self, indices: Sequence[int] | None = None, neighbors: bool = False) -> Iterator[dict[str, np.ndarray]]:
+    def iterate(self, indices: Sequence[int] | None = None,
+                neighbors: bool = False) -> Iterator[dict[str, np.ndarray]]:
         """Yield structures ``indices`` (default all) reading block by block: a streaming pass
         over the file with memory bounded by one block (not cached). Sorted indices are fastest.
         With ``neighbors`` (and stored lists), EDGE_INDEX and EDGE_SHIFTS are included."""

@@ -21,12 +21,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from equimol import keys as K
 from equimol import units as U
 from equimol.data.formats import RMD17_KEYS, Structure, detect_format, to_atoms
-from equimol.data.neighbors import add_neighbors
 from equimol.data.stats import StreamingStatistics
 from equimol.data.store import Store, StoreWriter
 from equimol.data.validate import validate_structure
@@ -102,7 +100,8 @@ def _iter_rmd17(path: Path, energy_unit: str, length_unit: str, chunk: int) -> I
     with zf:
         missing = [k for k in ("nuclear_charges", "coords") if k not in names]
         if missing:
-            raise DataError(f"npz file lacks key(s) {missing}; expected rMD17 keys {list(RMD17_KEYS)}", str(path))
+            raise DataError(f"npz file lacks key(s) {missing}; expected rMD17 keys {list(RMD17_KEYS)}",
+                            str(path))
         z_rows = _NpyRows(zf, "nuclear_charges", str(path))
         z = z_rows.read(z_rows.shape[0]).astype(np.int64)
         z_rows.close()
@@ -112,7 +111,8 @@ def _iter_rmd17(path: Path, energy_unit: str, length_unit: str, chunk: int) -> I
                 readers[k] = _NpyRows(zf, k, str(path))
         m = readers["coords"].shape[0]
         if readers["coords"].shape[1:] != (len(z), 3):
-            raise DataError(f"coords have shape {readers['coords'].shape}, expected (M, {len(z)}, 3)", str(path))
+            shape = readers["coords"].shape
+            raise DataError(f"coords have shape {shape}, expected (M, {len(z)}, 3)", str(path))
         for start in range(0, m, chunk):
             n = min(chunk, m - start)
             block = {k: r.read(n).astype(np.float64) for k, r in readers.items()}
@@ -158,6 +158,7 @@ def convert(
     length_unit: str = "Å",
     neighbor_cutoff: float | None = None,
     chunk: int = 1024,
+    validate: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> dict:
     """Stream ``source`` into ``output`` (.h5 store or .extxyz), validating every structure.
@@ -165,7 +166,9 @@ def convert(
     For a store, statistics of the whole file (atom references, force RMS; one pass) are
     saved as the ``statistics`` attribute, and with ``neighbor_cutoff`` (Å) the neighbour
     lists are precomputed and stored. The output appears atomically; on any error nothing
-    is left behind. Returns {"n_structures", "n_atoms", "statistics"}.
+    is left behind. ``validate=False`` skips the per-structure checks of
+    :func:`~equimol.data.validate.validate_structure` (O(n²) in the atoms of a structure).
+    Returns {"n_structures", "n_atoms", "statistics"}.
     """
     output = Path(output)
     fmt = detect_format(output)
@@ -173,9 +176,12 @@ def convert(
         raise DataError(f"writing {fmt} is not supported (use .extxyz or .h5)", str(output))
     if Path(source).resolve() == output.resolve():
         raise DataError("input and output are the same file", str(output))
+    if neighbor_cutoff is not None:
+        from equimol.data.neighbors import add_neighbors  # vesin imports torch: only when needed
     stats = StreamingStatistics(polarizability=True)
     n_atoms = 0
-    structures = iter_structures(source, energy_unit=energy_unit, length_unit=length_unit, chunk=chunk)
+    structures = iter_structures(source, energy_unit=energy_unit, length_unit=length_unit, chunk=chunk,
+                                 validate=validate)
     if fmt == "hdf5":
         with StoreWriter(output, chunk=chunk, neighbor_cutoff=neighbor_cutoff) as w:
             for s in structures:
@@ -206,8 +212,9 @@ def convert(
     return {"n_structures": stats.n_structures, "n_atoms": n_atoms, "statistics": stats.result()}
 
 
-class StoreGraphDataset(torch.utils.data.Dataset):
-    """Graphs served lazily from an HDF5 :class:`~equimol.data.store.Store`.
+class StoreGraphDataset:
+    """Graphs served lazily from an HDF5 :class:`~equimol.data.store.Store` (a map-style
+    dataset for ``torch.utils.data``; no torch import needed to convert data).
 
     Neighbour lists come from the store when it holds lists for ``cutoff`` (Å); otherwise
     they are computed on access with vesin and not kept, so memory stays bounded by the
@@ -230,4 +237,6 @@ class StoreGraphDataset(torch.utils.data.Dataset):
         if self.stored_neighbors:
             s[K.EDGE_INDEX], s[K.EDGE_SHIFTS] = self.store.neighbors(i)
             return s
+        from equimol.data.neighbors import add_neighbors
+
         return add_neighbors(s, self.cutoff)

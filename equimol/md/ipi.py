@@ -81,7 +81,8 @@ class ModelEvaluator:
         out = self.potential(collate(graphs, dtype=self.dtype, device=self.device))
         self.n_calls += 1
         self.n_structures += len(graphs)
-        res = {k: out[k].detach().double().cpu().numpy() for k in (K.ENERGY, K.DIPOLE, K.POLARIZABILITY) if k in out}
+        keys = [k for k in (K.ENERGY, K.DIPOLE, K.POLARIZABILITY) if k in out]
+        res = {k: out[k].detach().double().cpu().numpy() for k in keys}
         res[K.FORCES] = out[K.FORCES].detach().double().cpu().numpy().reshape(positions.shape)
         return res
 
@@ -116,34 +117,35 @@ def connect(address: str = "localhost", port: int | None = None, unix: str | Non
     """Connect to i-PI on a UNIX socket (``unix``: i-PI's name, i.e. /tmp/ipi_NAME, or a path)
     or over TCP; retries until i-PI has opened its socket or ``timeout_s`` passes."""
     deadline = time.monotonic() + timeout_s
+    where = (unix if "/" in unix else f"/tmp/ipi_{unix}") if unix is not None else (address, int(port or 31415))
     while True:
+        family = socket.AF_UNIX if unix is not None else socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            if unix is not None:
-                path = unix if "/" in unix else f"/tmp/ipi_{unix}"
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.connect(path)
-            else:
-                sock = socket.create_connection((address, int(port or 31415)))
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock
+            sock.connect(where)
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
             if time.monotonic() > deadline:
-                where = unix if unix is not None else f"{address}:{port}"
                 raise ConnectionError(f"no i-PI server at {where} after {timeout_s:.0f} s") from None
             time.sleep(0.1)
+            continue
+        if unix is None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the protocol sends small messages
+        return sock
 
 
 class IPIClient:
     """Answer i-PI's requests on one or more connections with batched model evaluations."""
 
-    def __init__(self, evaluator: ModelEvaluator, sockets: list[socket.socket], batch_window_s: float = 0.001):
+    def __init__(self, evaluator: ModelEvaluator, sockets: list[socket.socket],
+                 batch_window_s: float = 0.001):
         self.evaluator = evaluator
         self.connections = [_Connection(s) for s in sockets]
         self.batch_window_s = batch_window_s
 
-    def run(self) -> int:
-        """Serve until i-PI sends EXIT or closes every connection; returns structures evaluated."""
+    def run(self) -> dict[str, int]:
+        """Serve until i-PI sends EXIT or closes every connection; returns counts of
+        structures evaluated and model calls."""
         open_ = list(self.connections)
         while open_:
             self._read(open_, timeout=None)
@@ -151,7 +153,7 @@ class IPIClient:
             while open_ and self._read(open_, timeout=self._window(open_)):
                 pass
             self._evaluate_pending(open_)
-        return self.evaluator.n_structures
+        return {"structures": self.evaluator.n_structures, "model_calls": self.evaluator.n_calls}
 
     def _window(self, conns: list[_Connection]) -> float:
         pending = any(c.positions is not None for c in conns)
@@ -252,13 +254,14 @@ class IPIClient:
         parts = [_header("FORCEREADY")]
         if c.batch == 1:
             energy, forces, extras = res[0]
-            parts += [np.float64(energy).tobytes(), np.int32(n).tobytes(), forces.astype(np.float64).tobytes(),
-                      virial.tobytes()]
+            parts += [np.float64(energy).tobytes(), np.int32(n).tobytes(),
+                      forces.astype(np.float64).tobytes(), virial.tobytes()]
         else:
             parts += [np.array([r[0] for r in res], np.float64).tobytes(), np.int32(n).tobytes(),
-                      np.stack([r[1] for r in res]).astype(np.float64).tobytes(), np.zeros(9 * len(res)).tobytes()]
+                      np.stack([r[1] for r in res]).astype(np.float64).tobytes(),
+                      np.zeros(9 * len(res)).tobytes()]
         for _, _, extras in res:
-            data = extras.encode() if extras else b" "  # never an empty string (see i-PI docs)
+            data = extras.encode() if extras else b" "  # at least one byte, as ASE's client does
             parts += [np.int32(len(data)).tobytes(), data]
         c.sock.sendall(b"".join(parts))
 
@@ -266,8 +269,9 @@ class IPIClient:
 def run_driver(potential: Potential, atomic_numbers, *, address: str = "localhost", port: int | None = None,
                unix: str | None = None, connections: int = 1, periodic: bool = False,
                dtype: torch.dtype = torch.float32, device: str = "cpu", batch_window_s: float = 0.001,
-               connect_timeout_s: float = 60.0) -> int:
-    """Connect ``connections`` sockets to i-PI and serve forces until it ends the run."""
+               connect_timeout_s: float = 60.0) -> dict[str, int]:
+    """Connect ``connections`` sockets to i-PI and serve forces until it ends the run;
+    returns counts of structures evaluated and model calls."""
     evaluator = ModelEvaluator(potential, atomic_numbers, periodic, dtype, device)
     sockets = [connect(address, port, unix, connect_timeout_s) for _ in range(connections)]
     try:

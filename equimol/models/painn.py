@@ -64,14 +64,14 @@ class PaiNNMessage(nn.Module):
         self.W = nn.Linear(cfg.n_basis, self.n_split * F)
 
     def forward(self, s, v, filters, unit, i, j, first: bool = False):
-        x = self.phi(s)[j] * filters
+        x = self.phi(s).index_select(0, j) * filters
         if not self.vectors:
             return s.index_add(0, i, x), v
-        F = s.shape[-1]
-        ds, dvv, dvs = x[:, :F], x[:, F : 2 * F], x[:, 2 * F :]
+        # one split (its backward is one cat); slices would each zero-fill an (E, 3F) gradient
+        ds, dvv, dvs = torch.split(x, s.shape[-1], dim=-1)
         dv = dvs[:, None, :] * unit[:, :, None]
         if self.vector_propagation and not first:
-            dv = dv + dvv[:, None, :] * v[j]
+            dv = dv + dvv[:, None, :] * v.index_select(0, j)
         return s.index_add(0, i, ds), v.index_add(0, i, dv)
 
 
@@ -95,10 +95,9 @@ class PaiNNUpdate(nn.Module):
             return s + self.phi(s), v
         F = s.shape[-1]
         UV = v @ torch.cat([self.U.weight, self.V.weight]).T  # (N, 3, 2F): one matmul for U and V
-        Uv, Vv = UV[..., :F], UV[..., F:]
+        Uv, Vv = torch.split(UV, F, dim=-1)
         norm = torch.sqrt((Vv * Vv).sum(dim=1) + NORM_EPS)
-        a = self.phi(torch.cat([s, norm], dim=-1))
-        a_vv, a_sv, a_ss = a[:, :F], a[:, F : 2 * F], a[:, 2 * F :]
+        a_vv, a_sv, a_ss = torch.split(self.phi(torch.cat([s, norm], dim=-1)), F, dim=-1)
         ds = a_ss
         if self.scalar_product:
             ds = ds + a_sv * (Uv * Vv).sum(dim=1)

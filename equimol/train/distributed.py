@@ -108,7 +108,8 @@ def wrap(potential: torch.nn.Module, ctx: DistContext) -> torch.nn.Module:
 
     # buffers (atom references) are constant and identical on every rank: no per-step sync
     params = inspect.signature(DistributedDataParallel).parameters
-    no_sync = {"forward_sync_buffers": False} if "forward_sync_buffers" in params else {"broadcast_buffers": False}
+    no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in params
+               else {"broadcast_buffers": False})
     return DistributedDataParallel(
         potential,
         device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
@@ -154,4 +155,5 @@ def reduce_metrics(metrics: Metrics, ctx: DistContext) -> None:
         flat += [metrics.abs[t], metrics.sq[t], float(metrics.n[t])]
     flat = ctx.all_reduce_sum(flat)
     for k, t in enumerate(metrics.targets):
-        metrics.abs[t], metrics.sq[t], metrics.n[t] = flat[3 * k], flat[3 * k + 1], int(round(flat[3 * k + 2]))
+        metrics.abs[t], metrics.sq[t] = flat[3 * k], flat[3 * k + 1]
+        metrics.n[t] = int(round(flat[3 * k + 2]))

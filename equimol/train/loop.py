@@ -7,6 +7,7 @@ import csv
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -186,7 +187,8 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
             for g in optimizer.param_groups:
                 g["lr"] = schedule.lr_at_step(step)
             if ctx.enabled:
-                loss_value = _distributed_step(model, data.train, idx, ctx, dtype, weights, t_cfg.loss, optimizer)
+                loss_value = _distributed_step(model, data.train, idx, ctx, dtype, weights, t_cfg.loss,
+                                               optimizer)
             else:
                 batch = collate([data.train[i] for i in idx], dtype=dtype, device=device)
                 pred = potential(batch, create_graph=True)
@@ -264,7 +266,9 @@ def _distributed_step(model, dataset, idx: list[int], ctx: DistContext, dtype, w
     if not local:  # empty share of a short last batch: take part in the all-reduce with zeros
         loss = loss * 0.0
     optimizer.zero_grad(set_to_none=True)
-    (loss * ctx.world_size).backward()
+    with warnings.catch_warnings():  # (1, F) parameters: DDP notes a harmless stride mismatch
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+        (loss * ctx.world_size).backward()
     return ctx.all_reduce_sum([float(loss.detach())])[0]
 
 

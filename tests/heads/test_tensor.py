@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from equimol import keys as K
 from equimol.errors import ConfigError
 from equimol.heads.polarizability import PolarizabilityHead
-from equimol.heads.tensor import TENSOR, TensorHead, isotropic_tensor
+from equimol.heads.tensor import TensorHead, isotropic_tensor
 from tests.heads.conftest import build, transformed
 
 
@@ -20,9 +21,9 @@ def rotate(t: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("rank", [1, 2, 3, 4])
 def test_equivariant_and_symmetric(batch, rotation, rank):
     head = build(TensorHead, rank=rank)
-    ref = head(batch)[TENSOR]
+    ref = head(batch)[K.TENSOR]
     assert ref.shape == (3, *([3] * rank))
-    out = head(transformed(batch, rotation, shift=(1.0, 1.0, -2.0)))[TENSOR]
+    out = head(transformed(batch, rotation, shift=(1.0, 1.0, -2.0)))[K.TENSOR]
     torch.testing.assert_close(out, rotate(ref, torch.as_tensor(rotation)))
     for perm in itertools.permutations(range(1, rank + 1)):
         torch.testing.assert_close(ref.permute(0, *perm), ref, atol=1e-12, rtol=0)
@@ -30,8 +31,8 @@ def test_equivariant_and_symmetric(batch, rotation, rank):
 
 def test_without_positions_is_equivariant(batch, rotation):
     head = build(TensorHead, rank=2, positions=False, n_channels=2)
-    ref = head(batch)[TENSOR]
-    out = head(transformed(batch, rotation))[TENSOR]
+    ref = head(batch)[K.TENSOR]
+    out = head(transformed(batch, rotation))[K.TENSOR]
     R = torch.as_tensor(rotation)
     torch.testing.assert_close(out, R @ ref @ R.T)
 
@@ -50,7 +51,7 @@ def test_isotropic_tensor_is_rotation_invariant(rank, rotation):
 
 def test_rank2_matches_polarizability_shape(batch):
     assert (
-        build(TensorHead, rank=2)(batch)[TENSOR].shape
+        build(TensorHead, rank=2)(batch)[K.TENSOR].shape
         == build(PolarizabilityHead)(batch)["polarizability"].shape
     )
 

@@ -1,0 +1,142 @@
+"""Timers, peak memory and the machine description of a benchmark run.
+
+Timing: ``warmup`` untimed calls, then ``repeats`` timed calls; the median is reported (with
+min and inter-quartile range). On CUDA every timed call is bracketed by
+``torch.cuda.synchronize()`` so kernels still queued are counted.
+
+Memory (CPU): the peak resident set size (``VmHWM`` of /proc/self/status) above the resident
+size just before the first call, after resetting the kernel's peak counter (writing "5" to
+/proc/self/clear_refs, Linux ≥ 4.0). It counts everything the process touched: torch's
+allocator caches, autograd buffers, the neighbour list. Measure one configuration per process
+(see :mod:`equimol.benchmark.memory`) so earlier cases don't hide in the baseline.
+Memory (CUDA): ``torch.cuda.max_memory_allocated`` above the allocation before the first call.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def synchronize(device: torch.device | str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_call(fn: Callable[[], object], warmup: int, repeats: int, device: torch.device | str = "cpu") -> dict:
+    """Median (s) of ``repeats`` timed calls of ``fn`` after ``warmup`` untimed calls."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be ≥ 1, got {repeats}")
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        t0 = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - t0)
+    q75, q25 = np.percentile(times, [75, 25])
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "iqr_s": float(q75 - q25),
+        "repeats": repeats,
+        "warmup": warmup,
+    }
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS; False where the kernel does not allow it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+class PeakMemory:
+    """Context manager: ``.peak_mib`` = peak memory above the level on entry (MiB), see module doc."""
+
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.peak_mib: float | None = None
+        self.method = ""
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+            self.method = "torch.cuda.max_memory_allocated − allocated before"
+        else:
+            self._reset = reset_peak_rss()
+            self._base = _status_kib("VmRSS") or 0
+            self.method = "VmHWM − VmRSS before (/proc/self/status" + (", peak reset)" if self._reset else ")")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak_mib = (torch.cuda.max_memory_allocated(self.device) - self._base) / 2**20
+        else:
+            hwm = _status_kib("VmHWM")
+            self.peak_mib = None if hwm is None else (hwm - self._base) / 1024
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment(device: torch.device | str = "cpu") -> dict:
+    """Device name, CPU model, thread count, versions and load: what a result depends on."""
+    device = torch.device(device)
+    info = {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+    try:
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    if device.type == "cuda":
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def matmul_peak(device: torch.device | str = "cpu", n: int = 2048, repeats: int = 5) -> dict:
+    """Measured float32 matmul rate (FLOP/s) of two n×n matrices: the machine's practical peak."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    r = time_call(lambda: a @ b, warmup=2, repeats=repeats, device=device)
+    return {"n": n, "flops_per_s": 2 * n**3 / r["min_s"], "median_s": r["median_s"], "min_s": r["min_s"]}

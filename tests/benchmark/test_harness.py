@@ -1,0 +1,101 @@
+"""The benchmark harness end to end at tiny size, its inputs, and its reports (no timing asserts)."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+from equimol import keys as K
+from equimol.benchmark import report
+from equimol.benchmark import systems as S
+from equimol.benchmark.peers import run_peers, write_inputs
+from equimol.cli.main import main
+
+
+def test_quick_benchmark_writes_json_and_markdown(tmp_path, capsys):
+    rc = main(["benchmark", "--quick", "--models", "painn,schnet", "--sizes", "20", "--threads", "1",
+               "--output", str(tmp_path), "--no-peers"])
+    assert rc == 0
+    data = json.loads((tmp_path / "quick.json").read_text())
+    for key in ("torch", "cpu_model", "device_name", "torch_threads"):
+        assert key in data["environment"]
+    assert data["environment"]["torch_threads"] == 1
+    cases = {(r["model"], r["case"], r["mode"]) for r in data["energy_forces"]}
+    assert ("painn", "ethanol", "model") in cases and ("schnet", "ring_polymer_4", "with_nl") in cases
+    assert all(r["median_s"] > 0 and r["repeats"] == 2 for r in data["energy_forces"])
+    assert {r["model"] for r in data["train_step"]} == {"painn", "schnet"}
+    assert [r["atoms"] for r in data["size_scan"]] == [20, 20]
+    assert all(r["peak_mib"] is not None and r["peak_mib"] > 0 for r in data["size_scan"])
+    assert data["flops"] and 0 < data["flops"][0]["fraction_of_peak"]
+    assert data["profile"]["rows"]
+    assert not data["errors"]
+    md = (tmp_path / "quick.md").read_text()
+    assert "| painn | ethanol |" in md and "## Size scan" in md and "## Profile" in md
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_bad_model_name_is_a_clear_error(tmp_path, capsys):
+    assert main(["benchmark", "--quick", "--models", "nope", "--output", str(tmp_path)]) == 2
+    assert "unknown model" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_water_droplet_size_density_no_overlap():
+    s = S.water_droplet(301, seed=1)
+    z, pos = s[K.ATOMIC_NUMBERS], s[K.POSITIONS]
+    assert len(z) == len(pos) == 301 and list(z[:3]) == [8, 1, 1]
+    d = cdist(pos, pos)
+    mol = np.arange(301) // 3
+    inter = d[mol[:, None] != mol[None, :]]
+    assert inter.min() > 1.0  # no overlapping molecules
+    centre = pos.mean(axis=0)
+    inner = np.linalg.norm(pos - centre, axis=1) < 8.0
+    density = inner.sum() / (4 / 3 * np.pi * 8.0**3)
+    assert 0.08 < density < 0.12  # ≈ 0.1 atoms / Å^3, liquid water
+
+
+def test_ring_polymer_and_training_inputs():
+    base = S.rmd17("ethanol")[0]
+    beads = S.ring_polymer(base, 64)
+    assert len(beads) == 64 and not np.allclose(beads[0][K.POSITIONS], beads[1][K.POSITIONS])
+    train = S.train_batch(10)
+    assert len(train) == 10 and train[0][K.FORCES].shape == (9, 3)
+    assert abs(float(train[0][K.ENERGY])) > 1000  # eV (converted from kcal/mol)
+
+
+def test_peer_inputs_roundtrip(tmp_path):
+    cases = {"a": [S.water_droplet(6), S.water_droplet(9)], "train": S.train_batch(2)}
+    write_inputs(tmp_path / "in.npz", cases)
+    d = np.load(tmp_path / "in.npz")
+    assert list(d["cases"]) == ["a", "train"]
+    assert list(d["a/n_atoms"]) == [6, 9] and d["a/pos"].shape == (15, 3)
+    assert "train/forces" in d.files and "a/forces" not in d.files
+
+
+def test_missing_peers_venv_is_reported(tmp_path):
+    out = run_peers(tmp_path / "in.npz", {}, python=tmp_path / "no-python")
+    assert "setup.sh" in out["error"]
+
+
+def test_targets_from_synthetic_results():
+    results = {
+        "comparisons": [
+            {"model": "painn", "case": "ethanol", "mode": "compiled", "peer_mode": "model", "speedup": 2.5},
+            {"model": "painn", "case": "ethanol", "mode": "model", "peer_mode": "model", "speedup": 1.1},
+            {"model": "painn", "case": "ethanol_x10", "mode": "model", "peer_mode": "model", "speedup": 1.2},
+        ],
+        "size_scan": [
+            {"model": "painn", "atoms": 1000, "edges": 43000, "median_s": 1.0, "peak_mib": 100.0},
+            {"model": "painn", "atoms": 10000, "edges": 480000, "median_s": 10.5, "peak_mib": 1010.0},
+        ],
+    }
+    t = {x["target"]: x for x in report.targets(results)}
+    assert t["PaiNN E+F one ethanol ≥ 2× schnetpack"]["met"] is True
+    assert t["PaiNN E+F one ethanol ≥ 2× schnetpack"]["mode"] == "compiled"
+    assert t["PaiNN training step ≥ 1.5× schnetpack"]["met"] is False
+    assert t["PaiNN E+F 64-bead ring polymer ≥ 2× schnetpack"]["met"] is None
+    lin = t["painn: time and memory linear in atoms (1000→10000)"]
+    assert lin["met"] is True and lin["time_ratio_per_atom"] == pytest.approx(1.05)
+    md = report.markdown({**results, "targets": report.targets(results)})
+    assert "## Targets" in md
