@@ -2,8 +2,10 @@
 
 The peers live in their own virtual environment (``benchmarks/peers/setup.sh`` makes
 ``peers/venv``), never in equimol's dependencies. The harness writes the input geometries to
-one .npz, runs ``benchmarks/peers/run_peers.py`` with that venv's Python as a subprocess, and
-reads the JSON it prints, so both sides are measured in one command on identical inputs.
+one .npz and starts ``benchmarks/peers/run_peers.py --serve`` with that venv's Python; the
+subprocess answers timing requests, which the harness interleaves with its own timings of the
+same case (rounds A B A B …), so both sides are measured in one command, on identical inputs,
+under the same machine load.
 """
 
 from __future__ import annotations
@@ -42,24 +44,72 @@ def write_inputs(path: str | os.PathLike, cases: Mapping[str, Sequence[dict[str,
     np.savez(path, **arrays)
 
 
-def run_peers(inputs: str | os.PathLike, config: dict, python: str | os.PathLike | None = None,
-              timeout_s: float | None = None) -> dict:
-    """Run run_peers.py on ``inputs``; returns its JSON, or {"error": ...} if it cannot run."""
-    exe = peers_python(python)
-    if exe is None:
-        return {"error": "peers' venv not found: run `bash benchmarks/peers/setup.sh` (or set EQUIMOL_PEERS_PYTHON)"}
-    env = {**os.environ}
-    if config.get("threads"):
-        env["OMP_NUM_THREADS"] = str(config["threads"])
-    try:
-        proc = subprocess.run(
-            [str(exe), str(PEER_SCRIPT), str(inputs), "--config", json.dumps(config)],
-            capture_output=True, text=True, timeout=timeout_s, env=env, cwd=str(ROOT),
+class PeerServer:
+    """run_peers.py --serve in the peers' venv: ``time(model, case, mode, repeats, warmup)`` returns
+    the peer's per-call times, so the harness can interleave them with its own on the same case.
+
+    ``error`` is set (and every request answers {"error": ...}) if the venv is missing or the
+    process dies.
+    """
+
+    def __init__(self, inputs: str | os.PathLike, config: dict, python: str | os.PathLike | None = None):
+        self.error: str | None = None
+        self.info: dict = {}
+        self.proc: subprocess.Popen | None = None
+        exe = peers_python(python)
+        if exe is None:
+            self.error = "peers' venv not found: run `bash benchmarks/peers/setup.sh` (or set EQUIMOL_PEERS_PYTHON)"
+            return
+        env = {**os.environ}
+        if config.get("threads"):
+            env["OMP_NUM_THREADS"] = str(config["threads"])
+        self.proc = subprocess.Popen(
+            [str(exe), str(PEER_SCRIPT), str(inputs), "--serve", "--config", json.dumps(config)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT),
         )
-    except subprocess.TimeoutExpired:
-        return {"error": f"peers timed out after {timeout_s} s"}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        return {"error": f"peers exited with {proc.returncode}: " + " | ".join(tail)}
-    return json.loads(lines[-1])
+        first = self._read()
+        if first.get("ready"):
+            self.info = first
+        else:
+            self.error = first.get("error", "peer server did not start")
+
+    def _read(self) -> dict:
+        assert self.proc is not None and self.proc.stdout is not None
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                err = self.proc.stderr.read().strip().splitlines()[-3:] if self.proc.stderr else []
+                return {"error": f"peer process ended ({self.proc.poll()}): " + " | ".join(err)}
+            if line.startswith("{"):
+                return json.loads(line)
+
+    def time(self, model: str, case: str, mode: str, repeats: int, warmup: int = 0) -> dict:
+        if self.error is not None or self.proc is None or self.proc.stdin is None:
+            return {"error": self.error or "peer server not running"}
+        try:
+            self.proc.stdin.write(json.dumps({"model": model, "case": case, "mode": mode, "repeats": repeats,
+                                              "warmup": warmup}) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            self.error = "peer process ended"
+            return {"error": self.error}
+        out = self._read()
+        if "error" in out and out.get("model") is None:
+            self.error = out["error"]
+        return out
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(json.dumps({"quit": True}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=30)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self.proc.kill()
+        self.proc = None
+
+    def __enter__(self) -> PeerServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

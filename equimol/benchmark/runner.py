@@ -22,8 +22,8 @@ from equimol import keys as K
 from equimol.benchmark import cases as C
 from equimol.benchmark import systems as S
 from equimol.benchmark.fast import CompiledPotential
-from equimol.benchmark.peers import run_peers, write_inputs
-from equimol.benchmark.timing import environment, matmul_peak, time_call
+from equimol.benchmark.peers import PeerServer, write_inputs
+from equimol.benchmark.timing import environment, interleave, matmul_peak, raw_times
 
 PEER_OF = {"painn": ("schnetpack", "painn"), "schnet": ("schnetpack", "schnet"), "so3krates": ("so3krates-torch", "so3krates")}
 
@@ -36,6 +36,7 @@ class BenchmarkOptions:
     threads: int | None = None
     repeats: int = 20
     warmup: int = 3
+    rounds: int = 4  # interleaved rounds per case (equimol and peer alternate)
     quick: bool = False
     sizes: tuple[int, ...] = (100, 300, 1000, 3000, 10000)
     scan_models: tuple[str, ...] | None = None  # None: all of ``models``
@@ -51,7 +52,7 @@ class BenchmarkOptions:
 
     @classmethod
     def quick_defaults(cls, **overrides) -> BenchmarkOptions:
-        base = dict(quick=True, repeats=2, warmup=1, sizes=(30, 60), peers=False, compile_models=(),
+        base = dict(quick=True, repeats=2, warmup=1, rounds=1, sizes=(30, 60), peers=False, compile_models=(),
                     profile=True, train_batch=2)
         return cls(**{**base, **overrides})
 
@@ -62,8 +63,10 @@ class Run:
     def __init__(self, opts: BenchmarkOptions, log=print):
         self.opts = opts
         self.log = log
+        self._peer_edges: dict = {}
         self.dtype = getattr(torch, opts.dtype)
         self.device = torch.device(opts.device)
+        self.server = None  # PeerServer while peers run
         self.results: dict = {
             "options": {**asdict(self.opts)},
             "energy_forces": [],
@@ -81,8 +84,36 @@ class Run:
         self.log(f"  ! {model} {stage}: {msg}")
         self.results["errors"].append({"model": model, "stage": stage, "error": msg, "traceback": traceback.format_exc()})
 
-    def time(self, fn) -> dict:
-        return time_call(fn, self.opts.warmup, self.opts.repeats, self.device)
+    def local(self, fn):
+        """A contestant for :func:`interleave`: ``fn`` timed in this process."""
+        return lambda k, w: raw_times(fn, w, k, self.device)
+
+    def peer(self, model: str, case: str, mode: str):
+        """A contestant for :func:`interleave`: the peer's ``model`` timed by the peer server."""
+
+        def timer(k: int, w: int) -> list[float]:
+            out = self.server.time(model, case, mode, k, w)
+            if "error" in out:
+                raise RuntimeError(out["error"])
+            self._peer_edges[(model, case, mode)] = out.get("edges")
+            return out["times_s"]
+
+        return timer
+
+    def contest(self, contestants: dict) -> dict:
+        return interleave(contestants, self.opts.warmup, self.opts.repeats, self.opts.rounds)
+
+    def add_peer_row(self, key: tuple[str, str, str], timing: dict) -> None:
+        model, case, mode = key
+        peer = "so3krates-torch" if model == "so3krates" else "schnetpack"
+        peers = self.results["peers"]
+        if "error" in timing:
+            peers["errors"].append({"model": model, "case": case, "mode": mode, "error": timing["error"]})
+            self.log(f"  ! peer {model} {case} {mode}: {timing['error']}")
+            return
+        peers["results"].append({"peer": peer, "model": model, "case": "train_step" if mode == "train" else case,
+                                 "mode": "model" if mode == "train" else mode,
+                                 "edges": self._peer_edges.get(key), **timing})
 
 
 def _case_row(model: str, case: str, mode: str, structures, batch, timing: dict, **extra) -> dict:
@@ -98,60 +129,97 @@ def _case_row(model: str, case: str, mode: str, structures, batch, timing: dict,
 
 
 def energy_forces_stage(run: Run, name: str, systems: dict) -> None:
-    """Eager model call (prepared batch), call with neighbour list, and the compiled fast path."""
+    """Per case, interleaved: eager model call (prepared batch), call with neighbour list, the
+    compiled fast path, and the peer's model call and call with its own neighbour list."""
     o = run.opts
     try:
         model = C.freeze(C.build(name, run.dtype, run.device).eval())
     except Exception as exc:  # e.g. a model module that does not import or build
         run.error(name, "build", exc)
         return
+    peer = PEER_OF[name][1] if run.server is not None and name in PEER_OF and name in o.peer_models else None
     for case, structures in systems.items():
         try:
             batch = C.make_batch(structures, model.cutoff, run.dtype, run.device)
-            t = run.time(C.energy_forces(model, batch))
-            run.results["energy_forces"].append(_case_row(name, case, "model", structures, batch, t))
-            t = run.time(C.energy_forces_from_structures(model, structures, run.dtype, run.device))
-            run.results["energy_forces"].append(_case_row(name, case, "with_nl", structures, batch, t))
-            run.log(f"  {name:9s} {case:18s} {1000 * run.results['energy_forces'][-2]['median_s']:9.2f} ms")
+            contestants = {
+                "model": run.local(C.energy_forces(model, batch)),
+                "with_nl": run.local(C.energy_forces_from_structures(model, structures, run.dtype, run.device)),
+            }
         except Exception as exc:
             run.error(name, f"energy_forces/{case}", exc)
             continue
+        extra: dict = {}
         if name in o.compile_models and any(case.startswith(p) for p in o.compile_cases):
-            compiled_stage(run, name, model, case, structures, batch)
+            compiled = compile_fast_path(run, name, model, case, batch)
+            if compiled is not None:
+                contestants["compiled"], extra = compiled
+        if peer is not None:
+            contestants["peer:model"] = run.peer(peer, case, "model")
+            contestants["peer:with_nl"] = run.peer(peer, case, "with_nl")
+        timings = run.contest(contestants)
+        for mode, t in timings.items():
+            if mode.startswith("peer:"):
+                run.add_peer_row((peer, case, mode[5:]), t)
+            elif "error" in t:
+                run.results["errors"].append({"model": name, "stage": f"{mode}/{case}", "error": t["error"]})
+            else:
+                row = _case_row(name, case, mode, structures, batch, t, **(extra if mode == "compiled" else {}))
+                run.results["energy_forces"].append(row)
+        shown = "  ".join(f"{m} {1000 * t['median_s']:.2f}" for m, t in timings.items() if "median_s" in t)
+        run.log(f"  {name:9s} {case:16s} ms: {shown}")
 
 
-def compiled_stage(run: Run, name: str, model, case: str, structures, batch) -> None:
+def compile_fast_path(run: Run, name: str, model, case: str, batch):
+    """(contestant, info) of the torch.compile path on ``batch``, after compiling and checking it."""
     try:
         fast = CompiledPotential(model, dynamic=False)
         t0 = time.perf_counter()
         out = fast(batch)
         compile_s = time.perf_counter() - t0
-        ref = model(batch)
-        diff = C.max_abs_diff(out[K.FORCES], ref[K.FORCES])
-        t = run.time(lambda: fast(batch)[K.FORCES])
-        run.results["energy_forces"].append(
-            _case_row(name, case, "compiled", structures, batch, t, compile_s=compile_s, max_abs_force_diff=diff)
-        )
-        run.log(f"  {name:9s} {case:18s} {1000 * t['median_s']:9.2f} ms compiled (compile {compile_s:.0f} s, |ΔF| {diff:.1e})")
+        diff = C.max_abs_diff(out[K.FORCES], model(batch)[K.FORCES])
+        run.log(f"  {name:9s} {case:16s} compiled in {compile_s:.0f} s, max |ΔF| vs eager {diff:.1e} eV/Å")
+        return run.local(lambda: fast(batch)[K.FORCES]), {"compile_s": compile_s, "max_abs_force_diff": diff}
     except Exception as exc:
         run.error(name, f"compiled/{case}", exc)
+        return None
 
 
 def train_stage(run: Run, name: str, structures) -> None:
+    o = run.opts
     try:
         model = C.build(name, run.dtype, run.device)
         batch = C.make_batch(structures, model.cutoff, run.dtype, run.device)
-        t = run.time(C.training_step(model, batch))
-        run.results["train_step"].append(_case_row(name, f"ethanol_x{len(structures)}", "model", structures, batch, t))
-        run.log(f"  {name:9s} train step          {1000 * t['median_s']:9.2f} ms")
+        contestants = {"train": run.local(C.training_step(model, batch))}
     except Exception as exc:
         run.error(name, "train_step", exc)
+        return
+    peer = PEER_OF[name][1] if run.server is not None and name in PEER_OF and name in o.peer_models else None
+    if peer is not None:
+        contestants["peer"] = run.peer(peer, "train", "train")
+    timings = run.contest(contestants)
+    case = f"ethanol_x{len(structures)}"
+    if "error" in timings["train"]:
+        run.results["errors"].append({"model": name, "stage": "train_step", "error": timings["train"]["error"]})
+    else:
+        run.results["train_step"].append(_case_row(name, case, "model", structures, batch, timings["train"]))
+    if peer is not None:
+        run.add_peer_row((peer, "train", "train"), timings["peer"])
+    shown = "  ".join(f"{m} {1000 * t['median_s']:.2f}" for m, t in timings.items() if "median_s" in t)
+    run.log(f"  {name:9s} train step       ms: {shown}")
 
 
 def scan_stage(run: Run, name: str) -> None:
     """One subprocess per size (fresh peak-memory counter), see :mod:`equimol.benchmark.memory`."""
     o = run.opts
+    previous: dict | None = None
     for n in o.sizes:
+        projected = _projected_mib(previous, n)
+        available = available_mib(o.device)
+        if projected is not None and available is not None and projected > 0.8 * available:
+            msg = f"skipped: projected peak {projected / 1024:.1f} GiB > 80% of available {available / 1024:.1f} GiB"
+            run.results["errors"].append({"model": name, "stage": f"size_scan/{n}", "error": msg})
+            run.log(f"  ! {name} {n} atoms: {msg}")
+            break
         cmd = [sys.executable, "-m", "equimol.benchmark.memory", "--model", name, "--atoms", str(n),
                "--device", o.device, "--dtype", o.dtype, "--repeats", str(o.scan_repeats or o.repeats),
                "--warmup", str(min(o.warmup, 2))]
@@ -167,7 +235,29 @@ def scan_stage(run: Run, name: str) -> None:
             break  # larger sizes would fail too
         row = json.loads(lines[-1])
         run.results["size_scan"].append(row)
+        previous = row
         run.log(f"  {name:9s} {n:6d} atoms {1000 * row['median_s']:11.2f} ms {row['peak_mib']:9.1f} MiB")
+
+
+def _projected_mib(previous: dict | None, n_atoms: int) -> float | None:
+    """Linear extrapolation of the last point's peak memory (plus 25%) to ``n_atoms``."""
+    if previous is None or previous.get("peak_mib") is None:
+        return None
+    return 1.25 * previous["peak_mib"] * n_atoms / previous["atoms"]
+
+
+def available_mib(device: str) -> float | None:
+    """Memory a new process may use: MemAvailable (CPU) or free device memory (CUDA), MiB."""
+    if torch.device(device).type == "cuda":
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        return free / 2**20
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def flops_stage(run: Run, systems: dict) -> None:
@@ -201,26 +291,18 @@ def profile_stage(run: Run, systems: dict) -> None:
         run.error("painn", "profile", exc)
 
 
-def peers_stage(run: Run, systems: dict, train: list) -> None:
-    o = run.opts
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "inputs.npz"
-        write_inputs(path, {**systems, "train": train})
-        cfg = {"repeats": o.repeats, "warmup": o.warmup, "threads": o.threads, "device": o.device, "dtype": o.dtype,
-               "models": list(o.peer_models), "inference_cases": list(systems), "train": True}
-        run.results["peers"] = run_peers(path, cfg, o.peers_python)
-    peers = run.results["peers"]
-    if "error" in peers:
-        run.log(f"  ! peers: {peers['error']}")
-        return
-    for err in peers.get("errors", []):
-        run.log(f"  ! peer {err['model']}: {err['error']}")
-    compare(run)
+def peer_only_stage(run: Run, systems: dict) -> None:
+    """Peer models without an equimol counterpart (schnetpack SO3net): absolute times only."""
+    for model in [m for m in run.opts.peer_models if m not in PEER_OF]:
+        for case in systems:
+            for mode in ("model", "with_nl"):
+                out = interleave({"peer": run.peer(model, case, mode)}, run.opts.warmup, run.opts.repeats, 1)
+                run.add_peer_row((model, case, mode), out["peer"])
 
 
 def compare(run: Run) -> None:
     """Ratios peer time / equimol time on identical inputs (> 1: equimol faster)."""
-    peer_rows = run.results["peers"].get("results", [])
+    peer_rows = (run.results["peers"] or {}).get("results", [])
 
     def find(peer, model, case, mode):
         return next((r for r in peer_rows if (r["peer"], r["model"], r["case"], r["mode"]) == (peer, model, case, mode)), None)
@@ -252,10 +334,31 @@ def run(opts: BenchmarkOptions, log=print) -> dict:
     systems = S.inference_systems(quick=opts.quick)
     train = S.train_batch(opts.train_batch)
     t0 = time.perf_counter()
-    for name in opts.models:
-        log(f"{name}: energy + forces")
-        energy_forces_stage(state, name, systems)
-        train_stage(state, name, train)
+    with tempfile.TemporaryDirectory() as tmp:
+        if opts.peers:
+            path = Path(tmp) / "inputs.npz"
+            write_inputs(path, {**systems, "train": train})
+            cfg = {"threads": opts.threads, "device": opts.device, "dtype": opts.dtype}
+            state.server = PeerServer(path, cfg, opts.peers_python)
+            res["peers"] = {"versions": state.server.info.get("peers"), "threads": state.server.info.get("threads"),
+                            "results": [], "errors": []}
+            if state.server.error:
+                res["peers"]["error"] = state.server.error
+                log(f"  ! peers: {state.server.error}")
+                state.server = None
+        try:
+            for name in opts.models:
+                log(f"{name}: energy + forces" + (" (interleaved with its peer)" if state.server else ""))
+                energy_forces_stage(state, name, systems)
+                train_stage(state, name, train)
+            if state.server is not None:
+                peer_only_stage(state, systems)
+        finally:
+            if state.server is not None:
+                state.server.close()
+                state.server = None
+    if res["peers"] is not None:
+        compare(state)
     for name in opts.scan_models if opts.scan_models is not None else opts.models:
         if any(e["model"] == name and e["stage"] == "build" for e in res["errors"]):
             continue
@@ -265,8 +368,5 @@ def run(opts: BenchmarkOptions, log=print) -> dict:
         flops_stage(state, systems)
         if opts.profile:
             profile_stage(state, systems)
-    if opts.peers:
-        log("peers")
-        peers_stage(state, systems, train)
     res["wall_time_s"] = time.perf_counter() - t0
     return res

@@ -1,7 +1,8 @@
 """Timers, peak memory and the machine description of a benchmark run.
 
 Timing: ``warmup`` untimed calls, then ``repeats`` timed calls; the median is reported (with
-min and inter-quartile range). On CUDA every timed call is bracketed by
+min and inter-quartile range). Contestants on the same case (equimol eager / compiled / with
+neighbour list, and the peer) are interleaved in rounds, see :func:`interleave`. On CUDA every timed call is bracketed by
 ``torch.cuda.synchronize()`` so kernels still queued are counted.
 
 Memory (CPU): the peak resident set size (``VmHWM`` of /proc/self/status) above the resident
@@ -32,6 +33,11 @@ def synchronize(device: torch.device | str) -> None:
 
 def time_call(fn: Callable[[], object], warmup: int, repeats: int, device: torch.device | str = "cpu") -> dict:
     """Median (s) of ``repeats`` timed calls of ``fn`` after ``warmup`` untimed calls."""
+    return summarize(raw_times(fn, warmup, repeats, device), warmup)
+
+
+def raw_times(fn: Callable[[], object], warmup: int, repeats: int, device: torch.device | str = "cpu") -> list[float]:
+    """Wall times (s) of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
     if repeats < 1:
         raise ValueError(f"repeats must be ≥ 1, got {repeats}")
     for _ in range(warmup):
@@ -44,14 +50,44 @@ def time_call(fn: Callable[[], object], warmup: int, repeats: int, device: torch
         fn()
         synchronize(device)
         times.append(time.perf_counter() - t0)
+    return times
+
+
+def summarize(times: list[float], warmup: int, rounds: int = 1) -> dict:
     q75, q25 = np.percentile(times, [75, 25])
     return {
         "median_s": statistics.median(times),
         "min_s": min(times),
         "iqr_s": float(q75 - q25),
-        "repeats": repeats,
+        "repeats": len(times),
         "warmup": warmup,
+        "rounds": rounds,
     }
+
+
+def interleave(contestants: dict[str, Callable[[int, int], list[float]]], warmup: int, repeats: int,
+               rounds: int) -> dict[str, dict]:
+    """Time several contestants on the same case in alternating rounds (A B C A B C …).
+
+    Each contestant is ``timer(repeats, warmup) -> per-call times``; every round gives each one
+    ceil(repeats / rounds) calls (warm-up in the first round only), so slow drifts of the machine
+    load hit all of them alike. A contestant whose timer raises is dropped (its error returned
+    as {"error": ...}).
+    """
+    per_round = -(-repeats // max(rounds, 1))
+    times: dict[str, list[float]] = {k: [] for k in contestants}
+    errors: dict[str, str] = {}
+    for r in range(max(rounds, 1)):
+        for name, timer in contestants.items():
+            if name in errors:
+                continue
+            try:
+                times[name] += timer(per_round, warmup if r == 0 else 0)
+            except Exception as exc:  # a failing contestant must not stop the others
+                errors[name] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    out: dict[str, dict] = {name: {"error": msg} for name, msg in errors.items()}
+    out.update({name: summarize(t, warmup, rounds) for name, t in times.items() if name not in errors})
+    return out
 
 
 def _status_kib(field: str) -> int | None:

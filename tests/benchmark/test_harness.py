@@ -9,12 +9,12 @@ from scipy.spatial.distance import cdist
 from equimol import keys as K
 from equimol.benchmark import report
 from equimol.benchmark import systems as S
-from equimol.benchmark.peers import run_peers, write_inputs
+from equimol.benchmark.peers import PeerServer, write_inputs
 from equimol.cli.main import main
 
 
 def test_quick_benchmark_writes_json_and_markdown(tmp_path, capsys):
-    rc = main(["benchmark", "--quick", "--models", "painn,schnet", "--sizes", "20", "--threads", "1",
+    rc = main(["benchmark", "--quick", "--models", "painn", "--sizes", "20", "--threads", "1",
                "--output", str(tmp_path), "--no-peers"])
     assert rc == 0
     data = json.loads((tmp_path / "quick.json").read_text())
@@ -22,10 +22,10 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path, capsys):
         assert key in data["environment"]
     assert data["environment"]["torch_threads"] == 1
     cases = {(r["model"], r["case"], r["mode"]) for r in data["energy_forces"]}
-    assert ("painn", "ethanol", "model") in cases and ("schnet", "ring_polymer_4", "with_nl") in cases
+    assert ("painn", "ethanol", "model") in cases and ("painn", "ring_polymer_4", "with_nl") in cases
     assert all(r["median_s"] > 0 and r["repeats"] == 2 for r in data["energy_forces"])
-    assert {r["model"] for r in data["train_step"]} == {"painn", "schnet"}
-    assert [r["atoms"] for r in data["size_scan"]] == [20, 20]
+    assert {r["model"] for r in data["train_step"]} == {"painn"}
+    assert [r["atoms"] for r in data["size_scan"]] == [20]
     assert all(r["peak_mib"] is not None and r["peak_mib"] > 0 for r in data["size_scan"])
     assert data["flops"] and 0 < data["flops"][0]["fraction_of_peak"]
     assert data["profile"]["rows"]
@@ -74,8 +74,30 @@ def test_peer_inputs_roundtrip(tmp_path):
 
 
 def test_missing_peers_venv_is_reported(tmp_path):
-    out = run_peers(tmp_path / "in.npz", {}, python=tmp_path / "no-python")
-    assert "setup.sh" in out["error"]
+    server = PeerServer(tmp_path / "in.npz", {}, python=tmp_path / "no-python")
+    assert "setup.sh" in server.error
+    assert "setup.sh" in server.time("painn", "a", "model", 1)["error"]
+    server.close()
+
+
+def test_interleave_alternates_and_isolates_failures():
+    from equimol.benchmark.timing import interleave
+
+    calls = []
+
+    def timer(name):
+        def t(k, w):
+            calls.append((name, k, w))
+            return [0.001] * k
+        return t
+
+    def broken(k, w):
+        raise RuntimeError("boom")
+
+    out = interleave({"a": timer("a"), "b": timer("b"), "c": broken}, warmup=2, repeats=6, rounds=3)
+    assert calls == [("a", 2, 2), ("b", 2, 2), ("a", 2, 0), ("b", 2, 0), ("a", 2, 0), ("b", 2, 0)]
+    assert out["a"]["repeats"] == 6 and out["a"]["rounds"] == 3
+    assert out["c"] == {"error": "RuntimeError: boom"}
 
 
 def test_targets_from_synthetic_results():

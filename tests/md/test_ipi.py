@@ -107,8 +107,10 @@ def _dipoles(path: Path) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
-@pytest.mark.parametrize("batch_size,connections,tcp", [(1, 1, False), (4, 1, False), (1, 2, True)],
-                         ids=["unix", "unix-ipi-batch", "loopback-tcp-2-sockets"])
+# The standard protocol (one bead per request) runs on each of the two TCP connections; the
+# UNIX case uses i-PI's batched messages (all 4 beads in one request).
+@pytest.mark.parametrize("batch_size,connections,tcp", [(4, 1, False), (1, 2, True)],
+                         ids=["unix-ipi-batch", "loopback-tcp-2-sockets"])
 def test_ipi_rpmd_forces_and_dipoles_come_from_the_model(tmp_path, checkpoint, batch_size, connections, tcp):
     import ase.io
 

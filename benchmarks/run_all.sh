@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The full speed measurement of issue 9, one command (run from the repository root on a quiet
+# machine; about 1.5–2 h on 2 cores, see benchmarks/README.md):
+#
+#   bash benchmarks/run_all.sh              # THREADS=2 by default
+#   THREADS=1 bash benchmarks/run_all.sh
+#
+# 1. installs the peers' venv if it is missing (benchmarks/peers/setup.sh, once);
+# 2. `equimol benchmark`: PaiNN, So3krates, SchNet and the peers (schnetpack, so3krates-torch)
+#    on identical inputs, the torch.compile fast path, the size scan (100 … 10,000 atoms),
+#    FLOP rate, profile -> benchmarks/results/benchmark.{json,md};
+# 3. MD throughput (classical and 64-bead RPMD, eager and compiled) -> benchmarks/md/results.json.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+THREADS="${THREADS:-2}"
+PY="${PYTHON:-.venv/bin/python}"
+export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
+[ -x peers/venv/bin/python ] || bash benchmarks/peers/setup.sh
+"$PY" -m equimol.cli.main benchmark --threads "$THREADS" --output benchmarks/results "$@"
+"$PY" benchmarks/md_throughput.py --threads "$THREADS" --steps 200 --compile --output benchmarks/md/results.json \
+  | tee benchmarks/md/results.md
