@@ -15,6 +15,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 THREADS="${THREADS:-2}"
 PY="${PYTHON:-.venv/bin/python}"
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
+# Busy-waiting OpenMP threads are ~100x slower for small calls when another process holds a
+# core (see benchmarks/README.md); on a machine that is not idle, let them sleep instead.
+LOAD1="$(cut -d' ' -f1 /proc/loadavg)"
+if [ "$THREADS" -gt 1 ] && [ -z "${OMP_WAIT_POLICY:-}" ] && awk "BEGIN{exit !($LOAD1 > 0.5)}"; then
+  echo "load average $LOAD1: setting OMP_WAIT_POLICY=PASSIVE (export OMP_WAIT_POLICY=ACTIVE to override)"
+  export OMP_WAIT_POLICY=PASSIVE
+fi
 [ -x peers/venv/bin/python ] || bash benchmarks/peers/setup.sh
 "$PY" -m equimol.cli.main benchmark --threads "$THREADS" --output benchmarks/results "$@"
 "$PY" benchmarks/md_throughput.py --threads "$THREADS" --steps 200 --compile --output benchmarks/md/results.json \

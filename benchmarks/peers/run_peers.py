@@ -94,14 +94,28 @@ class SchnetpackPeer:
         self.spk, self.device, self.dtype = spk, device, dtype
         cutoff_fn = spk.nn.CosineCutoff(CUTOFF)
         if model == "painn":
-            rep = spk.representation.PaiNN(n_atom_basis=128, n_interactions=3,
-                                           radial_basis=spk.nn.BesselRBF(20, CUTOFF), cutoff_fn=cutoff_fn)
+            rep = spk.representation.PaiNN(
+                n_atom_basis=128,
+                n_interactions=3,
+                radial_basis=spk.nn.BesselRBF(20, CUTOFF),
+                cutoff_fn=cutoff_fn,
+            )
         elif model == "schnet":
-            rep = spk.representation.SchNet(n_atom_basis=128, n_interactions=6, n_filters=128,
-                                            radial_basis=spk.nn.GaussianRBF(50, CUTOFF), cutoff_fn=cutoff_fn)
+            rep = spk.representation.SchNet(
+                n_atom_basis=128,
+                n_interactions=6,
+                n_filters=128,
+                radial_basis=spk.nn.GaussianRBF(50, CUTOFF),
+                cutoff_fn=cutoff_fn,
+            )
         elif model == "so3net":
-            rep = spk.representation.SO3net(n_atom_basis=128, n_interactions=3, lmax=2,
-                                            radial_basis=spk.nn.GaussianRBF(20, CUTOFF), cutoff_fn=cutoff_fn)
+            rep = spk.representation.SO3net(
+                n_atom_basis=128,
+                n_interactions=3,
+                lmax=2,
+                radial_basis=spk.nn.GaussianRBF(20, CUTOFF),
+                cutoff_fn=cutoff_fn,
+            )
         else:
             raise ValueError(f"unknown schnetpack model {model!r}")
         torch.manual_seed(0)
@@ -154,9 +168,18 @@ class So3kratesPeer:
         if model != "so3krates":
             raise ValueError(f"unknown so3krates-torch model {model!r}")
         torch.manual_seed(0)
-        self.model = So3krates(r_max=CUTOFF, num_radial_basis_fn=32, degrees=[1, 2, 3], num_features=132, num_heads=4,
-                               num_layers=6, cutoff_fn="cosine", activation_fn="silu", device=device,
-                               dtype=dtype).to(device)
+        self.model = So3krates(
+            r_max=CUTOFF,
+            num_radial_basis_fn=32,
+            degrees=[1, 2, 3],
+            num_features=132,
+            num_heads=4,
+            num_layers=6,
+            cutoff_fn="cosine",
+            activation_fn="silu",
+            device=device,
+            dtype=dtype,
+        ).to(device)
         self.z_table = AtomicNumberTable(list(range(1, 119)))
         self.device, self.dtype = device, dtype
         self.optimizer = None
@@ -166,7 +189,9 @@ class So3kratesPeer:
         from so3krates_torch.data.utils import config_from_atoms
         from so3krates_torch.tools import torch_geometric
 
-        data = [AtomicData.from_config(config_from_atoms(a), z_table=self.z_table, cutoff=CUTOFF) for a in atoms]
+        data = [
+            AtomicData.from_config(config_from_atoms(a), z_table=self.z_table, cutoff=CUTOFF) for a in atoms
+        ]
         loader = torch_geometric.dataloader.DataLoader(dataset=data, batch_size=len(data), shuffle=False)
         return next(iter(loader)).to(self.device)
 
@@ -214,8 +239,14 @@ class Peers:
     def time(self, req: dict) -> dict:
         peer, (fn, edges) = self.get(req["model"], req["case"], req["mode"])
         times = time_fn(fn, int(req.get("warmup", 0)), int(req.get("repeats", 1)), self.device)
-        return {"peer": peer.name, "model": req["model"], "case": req["case"], "mode": req["mode"],
-                "edges": edges, "times_s": times}
+        return {
+            "peer": peer.name,
+            "model": req["model"],
+            "case": req["case"],
+            "mode": req["mode"],
+            "edges": edges,
+            "times_s": times,
+        }
 
 
 def versions() -> dict:
@@ -223,7 +254,7 @@ def versions() -> dict:
     for pkg in ("schnetpack", "so3krates-torch"):
         try:
             out[pkg] = version(pkg)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a missing peer is reported as None
             out[pkg] = None
     return out
 
@@ -240,7 +271,7 @@ def serve(peers: Peers) -> int:
             if req.get("threads"):
                 torch.set_num_threads(int(req["threads"]))
             out = peers.time(req)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported to the harness, the server goes on
             out = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(), **req}
         print(json.dumps(out), flush=True)
     return 0
@@ -249,11 +280,21 @@ def serve(peers: Peers) -> int:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("inputs")
-    p.add_argument("--config", default="{}", help="JSON: repeats, warmup, threads, device, dtype, models, modes")
+    p.add_argument(
+        "--config", default="{}", help="JSON: repeats, warmup, threads, device, dtype, models, modes"
+    )
     p.add_argument("--serve", action="store_true", help="answer timing requests on stdin (JSON lines)")
     args = p.parse_args(argv)
-    cfg = {"repeats": 20, "warmup": 3, "threads": None, "device": "cpu", "dtype": "float32",
-           "models": ["painn", "schnet", "so3net", "so3krates"], "modes": ["model", "with_nl"], **json.loads(args.config)}
+    cfg = {
+        "repeats": 20,
+        "warmup": 3,
+        "threads": None,
+        "device": "cpu",
+        "dtype": "float32",
+        "models": ["painn", "schnet", "so3net", "so3krates"],
+        "modes": ["model", "with_nl"],
+        **json.loads(args.config),
+    }
     if cfg["threads"]:
         torch.set_num_threads(int(cfg["threads"]))
     cases = load_cases(args.inputs)
@@ -265,13 +306,24 @@ def main(argv=None) -> int:
         for case in cases:
             for mode in ["train"] if case == "train" else cfg["modes"]:
                 try:
-                    r = peers.time({"model": model, "case": case, "mode": mode, "repeats": cfg["repeats"],
-                                    "warmup": cfg["warmup"]})
+                    r = peers.time(
+                        {
+                            "model": model,
+                            "case": case,
+                            "mode": mode,
+                            "repeats": cfg["repeats"],
+                            "warmup": cfg["warmup"],
+                        }
+                    )
                     r["median_s"] = float(np.median(r["times_s"]))
                     results.append(r)
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001 - reported to the harness, the server goes on
                     errors.append({"model": model, "case": case, "error": f"{type(e).__name__}: {e}"})
-    print(json.dumps({"peers": versions(), "threads": torch.get_num_threads(), "results": results, "errors": errors}))
+    print(
+        json.dumps(
+            {"peers": versions(), "threads": torch.get_num_threads(), "results": results, "errors": errors}
+        )
+    )
     return 0
 
 

@@ -27,7 +27,9 @@ MODEL_OPTIONS: dict[str, dict] = {
 LOSS_WEIGHTS = {K.ENERGY: 0.05, K.FORCES: 0.95}  # PaiNN's ρ = 0.95
 
 
-def build(name: str, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", **options) -> Potential:
+def build(
+    name: str, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", **options
+) -> Potential:
     """Potential ``name`` at the paper's size (plus ``options``), energy head, seed 0."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -42,7 +44,9 @@ def freeze(potential: Potential) -> Potential:
     return potential
 
 
-def make_batch(structures, cutoff: float, dtype: torch.dtype, device: torch.device | str) -> dict[str, torch.Tensor]:
+def make_batch(
+    structures, cutoff: float, dtype: torch.dtype, device: torch.device | str
+) -> dict[str, torch.Tensor]:
     """Neighbour lists (vesin, ``cutoff`` Å) and collation: what a user does per new geometry."""
     return collate([add_neighbors(s, cutoff) for s in structures], dtype=dtype, device=device)
 
@@ -56,16 +60,22 @@ def energy_forces(potential: Potential, batch: dict[str, torch.Tensor]) -> Calla
     return call
 
 
-def energy_forces_from_structures(potential: Potential, structures, dtype, device) -> Callable[[], torch.Tensor]:
+def energy_forces_from_structures(
+    potential: Potential, structures, dtype, device
+) -> Callable[[], torch.Tensor]:
     """Closure: neighbour list + collation + energy + forces, from raw structures."""
 
     def call() -> torch.Tensor:
-        return potential(make_batch(structures, potential.cutoff, dtype, device), create_graph=False)[K.FORCES]
+        return potential(make_batch(structures, potential.cutoff, dtype, device), create_graph=False)[
+            K.FORCES
+        ]
 
     return call
 
 
-def training_step(potential: Potential, batch: dict[str, torch.Tensor], lr: float = 1e-5) -> Callable[[], float]:
+def training_step(
+    potential: Potential, batch: dict[str, torch.Tensor], lr: float = 1e-5
+) -> Callable[[], float]:
     """Closure: one optimisation step, E+F loss (forces with create_graph), backward, Adam step."""
     potential.train()
     optimizer = torch.optim.Adam(potential.parameters(), lr=lr)
@@ -106,7 +116,9 @@ def count_flops(fn: Callable[[], object]) -> int:
     return int(Counter.total)
 
 
-def profile_table(fn: Callable[[], object], repeats: int = 5, rows: int = 15, device: str = "cpu") -> list[dict]:
+def profile_table(
+    fn: Callable[[], object], repeats: int = 5, rows: int = 15, device: str = "cpu"
+) -> list[dict]:
     """Top ops by self time over ``repeats`` calls (torch.profiler): name, calls, self ms, share."""
     from torch.profiler import ProfilerActivity, profile
 

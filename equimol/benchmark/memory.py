@@ -8,6 +8,9 @@ resident set size above the level just before the call (CPU: VmHWM after resetti
 ``max_memory_allocated``); see :mod:`equimol.benchmark.timing`. Model, batch and neighbour list
 exist before the baseline is taken, so they are not counted; autograd buffers, features and
 allocator overhead are. One process per point keeps earlier, larger cases out of the number.
+The memory call runs with glibc's default allocator (the working set); with ``--malloc retain``
+(default) the allocator then keeps freed memory (:func:`fast.retain_freed_memory`) for the timed
+calls.
 """
 
 from __future__ import annotations
@@ -21,12 +24,21 @@ import torch
 
 from equimol import keys as K
 from equimol.benchmark.cases import build, energy_forces, freeze, make_batch
+from equimol.benchmark.fast import retain_freed_memory
 from equimol.benchmark.systems import water_droplet
 from equimol.benchmark.timing import PeakMemory, time_call
 
 
-def measure(model: str, atoms: int, device: str = "cpu", dtype: str = "float32", repeats: int = 20,
-            warmup: int = 2, options: dict | None = None) -> dict:
+def measure(
+    model: str,
+    atoms: int,
+    device: str = "cpu",
+    dtype: str = "float32",
+    repeats: int = 20,
+    warmup: int = 2,
+    options: dict | None = None,
+    malloc: str = "retain",
+) -> dict:
     torch_dtype = getattr(torch, dtype)
     potential = freeze(build(model, torch_dtype, device, **(options or {})).eval())
     structure = water_droplet(atoms)
@@ -36,6 +48,7 @@ def measure(model: str, atoms: int, device: str = "cpu", dtype: str = "float32",
     call = energy_forces(potential, batch)
     with PeakMemory(device) as mem:
         call()
+    retained = malloc == "retain" and retain_freed_memory()
     timing = time_call(call, warmup=warmup, repeats=repeats, device=device)
     return {
         "model": model,
@@ -46,6 +59,7 @@ def measure(model: str, atoms: int, device: str = "cpu", dtype: str = "float32",
         "threads": torch.get_num_threads(),
         "neighbor_list_s": t_nl,
         "peak_mib": mem.peak_mib,
+        "malloc": "retain" if retained else "system",
         "memory_method": mem.method,
         **timing,
     }
@@ -61,10 +75,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--options", default="{}", help="model options as JSON")
+    p.add_argument(
+        "--malloc", choices=["retain", "system"], default="retain", help="allocator for the timed calls"
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = measure(args.model, args.atoms, args.device, args.dtype, args.repeats, args.warmup, json.loads(args.options))
+    result = measure(
+        args.model,
+        args.atoms,
+        args.device,
+        args.dtype,
+        args.repeats,
+        args.warmup,
+        json.loads(args.options),
+        args.malloc,
+    )
     print(json.dumps(result))
     return 0
 

@@ -15,10 +15,12 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
 from equimol import keys as K
+from equimol.benchmark.fast import allocator_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PEER_SCRIPT = ROOT / "benchmarks" / "peers" / "run_peers.py"
@@ -52,20 +54,33 @@ class PeerServer:
     process dies.
     """
 
-    def __init__(self, inputs: str | os.PathLike, config: dict, python: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        inputs: str | os.PathLike,
+        config: dict,
+        python: str | os.PathLike | None = None,
+        retain_memory: bool = False,
+    ):
         self.error: str | None = None
         self.info: dict = {}
         self.proc: subprocess.Popen | None = None
         exe = peers_python(python)
         if exe is None:
-            self.error = "peers' venv not found: run `bash benchmarks/peers/setup.sh` (or set EQUIMOL_PEERS_PYTHON)"
+            self.error = (
+                "peers' venv not found: run `bash benchmarks/peers/setup.sh` (or set EQUIMOL_PEERS_PYTHON)"
+            )
             return
-        env = {**os.environ}
+        env = allocator_env() if retain_memory else {**os.environ}  # the same allocator as equimol's side
         if config.get("threads"):
             env["OMP_NUM_THREADS"] = str(config["threads"])
         self.proc = subprocess.Popen(
             [str(exe), str(PEER_SCRIPT), str(inputs), "--serve", "--config", json.dumps(config)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=str(ROOT),
         )
         first = self._read()
         if first.get("ready"):
@@ -87,8 +102,10 @@ class PeerServer:
         if self.error is not None or self.proc is None or self.proc.stdin is None:
             return {"error": self.error or "peer server not running"}
         try:
-            self.proc.stdin.write(json.dumps({"model": model, "case": case, "mode": mode, "repeats": repeats,
-                                              "warmup": warmup}) + "\n")
+            self.proc.stdin.write(
+                json.dumps({"model": model, "case": case, "mode": mode, "repeats": repeats, "warmup": warmup})
+                + "\n"
+            )
             self.proc.stdin.flush()
         except BrokenPipeError:
             self.error = "peer process ended"
@@ -108,7 +125,7 @@ class PeerServer:
                 self.proc.kill()
         self.proc = None
 
-    def __enter__(self) -> PeerServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,9 +7,6 @@ that fails (e.g. a module still under construction) shows up as a row with a cle
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -21,11 +18,17 @@ import torch
 from equimol import keys as K
 from equimol.benchmark import cases as C
 from equimol.benchmark import systems as S
-from equimol.benchmark.fast import CompiledPotential
+from equimol.benchmark.fast import CompiledPotential, retain_freed_memory
 from equimol.benchmark.peers import PeerServer, write_inputs
-from equimol.benchmark.timing import environment, interleave, matmul_peak, raw_times
+from equimol.benchmark.scan import scan_stage
+from equimol.benchmark.timing import environment, interleave, matmul_peak, oversubscription_warning, raw_times
 
-PEER_OF = {"painn": ("schnetpack", "painn"), "schnet": ("schnetpack", "schnet"), "so3krates": ("so3krates-torch", "so3krates")}
+COMPILED_RTOL = 1e-4  # compiled vs eager forces, relative to the largest force (float32)
+PEER_OF = {
+    "painn": ("schnetpack", "painn"),
+    "schnet": ("schnetpack", "schnet"),
+    "so3krates": ("so3krates-torch", "so3krates"),
+}
 
 
 @dataclass
@@ -44,6 +47,7 @@ class BenchmarkOptions:
     peers: bool = True
     peers_python: str | None = None
     peer_models: tuple[str, ...] = ("painn", "schnet", "so3net", "so3krates")
+    malloc: str = "retain"  # "retain": glibc keeps freed memory (fast.retain_freed_memory); "system"
     compile_models: tuple[str, ...] = ("painn",)
     compile_cases: tuple[str, ...] = ("ethanol", "qm9", "ring_polymer")  # prefixes of case names
     profile: bool = True
@@ -52,8 +56,17 @@ class BenchmarkOptions:
 
     @classmethod
     def quick_defaults(cls, **overrides) -> BenchmarkOptions:
-        base = dict(quick=True, repeats=2, warmup=1, rounds=1, sizes=(30, 60), peers=False, compile_models=(),
-                    profile=True, train_batch=2)
+        base = {
+            "quick": True,
+            "repeats": 2,
+            "warmup": 1,
+            "rounds": 1,
+            "sizes": (30, 60),
+            "peers": False,
+            "compile_models": (),
+            "profile": True,
+            "train_batch": 2,
+        }
         return cls(**{**base, **overrides})
 
 
@@ -82,7 +95,9 @@ class Run:
     def error(self, model: str, stage: str, exc: BaseException) -> None:
         msg = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         self.log(f"  ! {model} {stage}: {msg}")
-        self.results["errors"].append({"model": model, "stage": stage, "error": msg, "traceback": traceback.format_exc()})
+        self.results["errors"].append(
+            {"model": model, "stage": stage, "error": msg, "traceback": traceback.format_exc()}
+        )
 
     def local(self, fn):
         """A contestant for :func:`interleave`: ``fn`` timed in this process."""
@@ -111,9 +126,16 @@ class Run:
             peers["errors"].append({"model": model, "case": case, "mode": mode, "error": timing["error"]})
             self.log(f"  ! peer {model} {case} {mode}: {timing['error']}")
             return
-        peers["results"].append({"peer": peer, "model": model, "case": "train_step" if mode == "train" else case,
-                                 "mode": "model" if mode == "train" else mode,
-                                 "edges": self._peer_edges.get(key), **timing})
+        peers["results"].append(
+            {
+                "peer": peer,
+                "model": model,
+                "case": "train_step" if mode == "train" else case,
+                "mode": "model" if mode == "train" else mode,
+                "edges": self._peer_edges.get(key),
+                **timing,
+            }
+        )
 
 
 def _case_row(model: str, case: str, mode: str, structures, batch, timing: dict, **extra) -> dict:
@@ -134,7 +156,7 @@ def energy_forces_stage(run: Run, name: str, systems: dict) -> None:
     o = run.opts
     try:
         model = C.freeze(C.build(name, run.dtype, run.device).eval())
-    except Exception as exc:  # e.g. a model module that does not import or build
+    except Exception as exc:  # noqa: BLE001 - e.g. a model module that does not import or build
         run.error(name, "build", exc)
         return
     peer = PEER_OF[name][1] if run.server is not None and name in PEER_OF and name in o.peer_models else None
@@ -143,9 +165,11 @@ def energy_forces_stage(run: Run, name: str, systems: dict) -> None:
             batch = C.make_batch(structures, model.cutoff, run.dtype, run.device)
             contestants = {
                 "model": run.local(C.energy_forces(model, batch)),
-                "with_nl": run.local(C.energy_forces_from_structures(model, structures, run.dtype, run.device)),
+                "with_nl": run.local(
+                    C.energy_forces_from_structures(model, structures, run.dtype, run.device)
+                ),
             }
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported as an error row, the run goes on
             run.error(name, f"energy_forces/{case}", exc)
             continue
         extra: dict = {}
@@ -163,23 +187,34 @@ def energy_forces_stage(run: Run, name: str, systems: dict) -> None:
             elif "error" in t:
                 run.results["errors"].append({"model": name, "stage": f"{mode}/{case}", "error": t["error"]})
             else:
-                row = _case_row(name, case, mode, structures, batch, t, **(extra if mode == "compiled" else {}))
+                row = _case_row(
+                    name, case, mode, structures, batch, t, **(extra if mode == "compiled" else {})
+                )
                 run.results["energy_forces"].append(row)
         shown = "  ".join(f"{m} {1000 * t['median_s']:.2f}" for m, t in timings.items() if "median_s" in t)
         run.log(f"  {name:9s} {case:16s} ms: {shown}")
 
 
 def compile_fast_path(run: Run, name: str, model, case: str, batch):
-    """(contestant, info) of the torch.compile path on ``batch``, after compiling and checking it."""
+    """(contestant, info) of the torch.compile path on ``batch``, after compiling and checking it
+    against eager; None (with an error row) if it fails or its forces differ by more than
+    ``COMPILED_RTOL`` of the largest force."""
     try:
         fast = CompiledPotential(model, dynamic=False)
         t0 = time.perf_counter()
         out = fast(batch)
         compile_s = time.perf_counter() - t0
-        diff = C.max_abs_diff(out[K.FORCES], model(batch)[K.FORCES])
+        ref = model(batch)[K.FORCES]
+        diff = C.max_abs_diff(out[K.FORCES], ref)
+        rel = diff / max(float(ref.abs().max()), 1e-30)
         run.log(f"  {name:9s} {case:16s} compiled in {compile_s:.0f} s, max |ΔF| vs eager {diff:.1e} eV/Å")
-        return run.local(lambda: fast(batch)[K.FORCES]), {"compile_s": compile_s, "max_abs_force_diff": diff}
-    except Exception as exc:
+        if rel > COMPILED_RTOL:
+            raise RuntimeError(
+                f"compiled forces differ from eager by {diff:.2e} eV/Å ({rel:.1e} of max |F|); not timed"
+            )
+        info = {"compile_s": compile_s, "max_abs_force_diff": diff, "max_rel_force_diff": rel}
+        return run.local(lambda: fast(batch)[K.FORCES]), info
+    except Exception as exc:  # noqa: BLE001 - compilation problems are reported, the run goes on
         run.error(name, f"compiled/{case}", exc)
         return None
 
@@ -190,7 +225,7 @@ def train_stage(run: Run, name: str, structures) -> None:
         model = C.build(name, run.dtype, run.device)
         batch = C.make_batch(structures, model.cutoff, run.dtype, run.device)
         contestants = {"train": run.local(C.training_step(model, batch))}
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - reported as an error row, the run goes on
         run.error(name, "train_step", exc)
         return
     peer = PEER_OF[name][1] if run.server is not None and name in PEER_OF and name in o.peer_models else None
@@ -199,7 +234,9 @@ def train_stage(run: Run, name: str, structures) -> None:
     timings = run.contest(contestants)
     case = f"ethanol_x{len(structures)}"
     if "error" in timings["train"]:
-        run.results["errors"].append({"model": name, "stage": "train_step", "error": timings["train"]["error"]})
+        run.results["errors"].append(
+            {"model": name, "stage": "train_step", "error": timings["train"]["error"]}
+        )
     else:
         run.results["train_step"].append(_case_row(name, case, "model", structures, batch, timings["train"]))
     if peer is not None:
@@ -208,64 +245,12 @@ def train_stage(run: Run, name: str, structures) -> None:
     run.log(f"  {name:9s} train step       ms: {shown}")
 
 
-def scan_stage(run: Run, name: str) -> None:
-    """One subprocess per size (fresh peak-memory counter), see :mod:`equimol.benchmark.memory`."""
-    o = run.opts
-    previous: dict | None = None
-    for n in o.sizes:
-        projected = _projected_mib(previous, n)
-        available = available_mib(o.device)
-        if projected is not None and available is not None and projected > 0.8 * available:
-            msg = f"skipped: projected peak {projected / 1024:.1f} GiB > 80% of available {available / 1024:.1f} GiB"
-            run.results["errors"].append({"model": name, "stage": f"size_scan/{n}", "error": msg})
-            run.log(f"  ! {name} {n} atoms: {msg}")
-            break
-        cmd = [sys.executable, "-m", "equimol.benchmark.memory", "--model", name, "--atoms", str(n),
-               "--device", o.device, "--dtype", o.dtype, "--repeats", str(o.scan_repeats or o.repeats),
-               "--warmup", str(min(o.warmup, 2))]
-        if o.threads:
-            cmd += ["--threads", str(o.threads)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-        if proc.returncode != 0 or not lines:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-            msg = "killed (out of memory?)" if proc.returncode in (-9, 137) else tail[0]
-            run.results["errors"].append({"model": name, "stage": f"size_scan/{n}", "error": msg})
-            run.log(f"  ! {name} {n} atoms: {msg}")
-            break  # larger sizes would fail too
-        row = json.loads(lines[-1])
-        run.results["size_scan"].append(row)
-        previous = row
-        run.log(f"  {name:9s} {n:6d} atoms {1000 * row['median_s']:11.2f} ms {row['peak_mib']:9.1f} MiB")
-
-
-def _projected_mib(previous: dict | None, n_atoms: int) -> float | None:
-    """Linear extrapolation of the last point's peak memory (plus 25%) to ``n_atoms``."""
-    if previous is None or previous.get("peak_mib") is None:
-        return None
-    return 1.25 * previous["peak_mib"] * n_atoms / previous["atoms"]
-
-
-def available_mib(device: str) -> float | None:
-    """Memory a new process may use: MemAvailable (CPU) or free device memory (CUDA), MiB."""
-    if torch.device(device).type == "cuda":
-        free, _ = torch.cuda.mem_get_info(torch.device(device))
-        return free / 2**20
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def flops_stage(run: Run, systems: dict) -> None:
     """Matmul FLOPs of PaiNN energy + forces on the batched cases, as a fraction of the matmul peak."""
     peak = run.results["matmul_peak"]["flops_per_s"]
     try:
         model = C.freeze(C.build("painn", run.dtype, run.device).eval())
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - reported as an error row, the run goes on
         run.error("painn", "flops", exc)
         return
     for case, structures in systems.items():
@@ -276,8 +261,17 @@ def flops_stage(run: Run, systems: dict) -> None:
         for row in run.results["energy_forces"]:
             if row["model"] == "painn" and row["case"] == case and row["mode"] in ("model", "compiled"):
                 rate = flops / row["median_s"]
-                run.results["flops"].append({"model": "painn", "case": case, "mode": row["mode"], "matmul_flops": flops,
-                                             "median_s": row["median_s"], "flops_per_s": rate, "fraction_of_peak": rate / peak})
+                run.results["flops"].append(
+                    {
+                        "model": "painn",
+                        "case": case,
+                        "mode": row["mode"],
+                        "matmul_flops": flops,
+                        "median_s": row["median_s"],
+                        "flops_per_s": rate,
+                        "fraction_of_peak": rate / peak,
+                    }
+                )
 
 
 def profile_stage(run: Run, systems: dict) -> None:
@@ -285,16 +279,19 @@ def profile_stage(run: Run, systems: dict) -> None:
     try:
         model = C.freeze(C.build("painn", run.dtype, run.device).eval())
         batch = C.make_batch(systems[case], model.cutoff, run.dtype, run.device)
-        rows = C.profile_table(C.energy_forces(model, batch), repeats=3 if run.opts.quick else 10, device=run.opts.device)
+        rows = C.profile_table(
+            C.energy_forces(model, batch), repeats=3 if run.opts.quick else 10, device=run.opts.device
+        )
         run.results["profile"] = {"model": "painn", "case": case, "rows": rows}
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - reported as an error row, the run goes on
         run.error("painn", "profile", exc)
 
 
 def peer_only_stage(run: Run, systems: dict) -> None:
-    """Peer models without an equimol counterpart (schnetpack SO3net): absolute times only."""
+    """Peer models without an equimol counterpart (schnetpack SO3net): absolute times only, on the
+    single molecules (SO3net takes 10–30 s per batched call here, minutes per case)."""
     for model in [m for m in run.opts.peer_models if m not in PEER_OF]:
-        for case in systems:
+        for case in [c for c, structures in systems.items() if len(structures) == 1]:
             for mode in ("model", "with_nl"):
                 out = interleave({"peer": run.peer(model, case, mode)}, run.opts.warmup, run.opts.repeats, 1)
                 run.add_peer_row((model, case, mode), out["peer"])
@@ -305,10 +302,18 @@ def compare(run: Run) -> None:
     peer_rows = (run.results["peers"] or {}).get("results", [])
 
     def find(peer, model, case, mode):
-        return next((r for r in peer_rows if (r["peer"], r["model"], r["case"], r["mode"]) == (peer, model, case, mode)), None)
+        return next(
+            (
+                r
+                for r in peer_rows
+                if (r["peer"], r["model"], r["case"], r["mode"]) == (peer, model, case, mode)
+            ),
+            None,
+        )
 
-    rows = [(r, r["case"]) for r in run.results["energy_forces"]] + [(r, "train_step") for r in run.results["train_step"]]
-    for row, case in rows:
+    rows = [(r, r["case"], "energy_forces") for r in run.results["energy_forces"]]
+    rows += [(r, "train_step", "train_step") for r in run.results["train_step"]]
+    for row, case, kind in rows:
         if row["model"] not in PEER_OF:
             continue
         peer, peer_model = PEER_OF[row["model"]]
@@ -316,21 +321,47 @@ def compare(run: Run) -> None:
         p = find(peer, peer_model, case, peer_mode)
         if p is None:
             continue
-        run.results["comparisons"].append({
-            "model": row["model"], "case": row["case"], "mode": row["mode"], "equimol_s": row["median_s"],
-            "peer": peer, "peer_mode": peer_mode, "peer_s": p["median_s"], "peer_edges": p.get("edges"),
-            "speedup": p["median_s"] / row["median_s"],
-        })
+        run.results["comparisons"].append(
+            {
+                "kind": kind,
+                "model": row["model"],
+                "case": row["case"],
+                "mode": row["mode"],
+                "equimol_s": row["median_s"],
+                "peer": peer,
+                "peer_mode": peer_mode,
+                "peer_s": p["median_s"],
+                "peer_edges": p.get("edges"),
+                "speedup": p["median_s"] / row["median_s"],
+            }
+        )
 
 
 def run(opts: BenchmarkOptions, log=print) -> dict:
     if opts.threads:
         torch.set_num_threads(opts.threads)
+    if opts.malloc not in ("retain", "system"):
+        raise ValueError(f"malloc must be 'retain' or 'system', got {opts.malloc!r}")
     state = Run(opts, log)
     res = state.results
     res["environment"] = environment(opts.device)
-    res["matmul_peak"] = matmul_peak(opts.device, n=1024 if opts.quick else 4096, repeats=3 if opts.quick else 10)
-    log(f"matmul peak {res['matmul_peak']['flops_per_s'] / 1e9:.1f} GFLOP/s; {res['environment']['device_name']}")
+    if opts.malloc == "retain":
+        ok = retain_freed_memory()
+        res["environment"]["malloc"] = (
+            "glibc retains freed memory (mmap_max=0, trim_threshold=2 GiB)" if ok else "system"
+        )
+    else:
+        res["environment"]["malloc"] = "system"
+    res["matmul_peak"] = matmul_peak(
+        opts.device, n=1024 if opts.quick else 4096, repeats=3 if opts.quick else 10
+    )
+    log(
+        f"matmul peak {res['matmul_peak']['flops_per_s'] / 1e9:.1f} GFLOP/s; {res['environment']['device_name']}"
+    )
+    warning = oversubscription_warning() if opts.device == "cpu" else None
+    if warning:
+        res["environment"]["warning"] = warning
+        log(f"  ! {warning}")
     systems = S.inference_systems(quick=opts.quick)
     train = S.train_batch(opts.train_batch)
     t0 = time.perf_counter()
@@ -339,9 +370,13 @@ def run(opts: BenchmarkOptions, log=print) -> dict:
             path = Path(tmp) / "inputs.npz"
             write_inputs(path, {**systems, "train": train})
             cfg = {"threads": opts.threads, "device": opts.device, "dtype": opts.dtype}
-            state.server = PeerServer(path, cfg, opts.peers_python)
-            res["peers"] = {"versions": state.server.info.get("peers"), "threads": state.server.info.get("threads"),
-                            "results": [], "errors": []}
+            state.server = PeerServer(path, cfg, opts.peers_python, retain_memory=opts.malloc == "retain")
+            res["peers"] = {
+                "versions": state.server.info.get("peers"),
+                "threads": state.server.info.get("threads"),
+                "results": [],
+                "errors": [],
+            }
             if state.server.error:
                 res["peers"]["error"] = state.server.error
                 log(f"  ! peers: {state.server.error}")

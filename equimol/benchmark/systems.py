@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from equimol import keys as K
-from equimol.units import KCAL_PER_MOL
 from equimol.errors import DataError
+from equimol.units import KCAL_PER_MOL
 
 Structure = dict[str, np.ndarray]
 

@@ -21,6 +21,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import torch
@@ -31,12 +32,16 @@ def synchronize(device: torch.device | str) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_call(fn: Callable[[], object], warmup: int, repeats: int, device: torch.device | str = "cpu") -> dict:
+def time_call(
+    fn: Callable[[], object], warmup: int, repeats: int, device: torch.device | str = "cpu"
+) -> dict:
     """Median (s) of ``repeats`` timed calls of ``fn`` after ``warmup`` untimed calls."""
     return summarize(raw_times(fn, warmup, repeats, device), warmup)
 
 
-def raw_times(fn: Callable[[], object], warmup: int, repeats: int, device: torch.device | str = "cpu") -> list[float]:
+def raw_times(
+    fn: Callable[[], object], warmup: int, repeats: int, device: torch.device | str = "cpu"
+) -> list[float]:
     """Wall times (s) of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
     if repeats < 1:
         raise ValueError(f"repeats must be ≥ 1, got {repeats}")
@@ -65,8 +70,9 @@ def summarize(times: list[float], warmup: int, rounds: int = 1) -> dict:
     }
 
 
-def interleave(contestants: dict[str, Callable[[int, int], list[float]]], warmup: int, repeats: int,
-               rounds: int) -> dict[str, dict]:
+def interleave(
+    contestants: dict[str, Callable[[int, int], list[float]]], warmup: int, repeats: int, rounds: int
+) -> dict[str, dict]:
     """Time several contestants on the same case in alternating rounds (A B C A B C …).
 
     Each contestant is ``timer(repeats, warmup) -> per-call times``; every round gives each one
@@ -83,8 +89,10 @@ def interleave(contestants: dict[str, Callable[[int, int], list[float]]], warmup
                 continue
             try:
                 times[name] += timer(per_round, warmup if r == 0 else 0)
-            except Exception as exc:  # a failing contestant must not stop the others
-                errors[name] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            except Exception as exc:  # noqa: BLE001 - a failing contestant must not stop the others
+                errors[name] = (
+                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                )
     out: dict[str, dict] = {name: {"error": msg} for name, msg in errors.items()}
     out.update({name: summarize(t, warmup, rounds) for name, t in times.items() if name not in errors})
     return out
@@ -117,7 +125,7 @@ class PeakMemory:
         self.peak_mib: float | None = None
         self.method = ""
 
-    def __enter__(self) -> PeakMemory:
+    def __enter__(self) -> Self:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -126,7 +134,9 @@ class PeakMemory:
         else:
             self._reset = reset_peak_rss()
             self._base = _status_kib("VmRSS") or 0
-            self.method = "VmHWM − VmRSS before (/proc/self/status" + (", peak reset)" if self._reset else ")")
+            self.method = "VmHWM − VmRSS before (/proc/self/status" + (
+                ", peak reset)" if self._reset else ")"
+            )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -160,6 +170,7 @@ def environment(device: torch.device | str = "cpu") -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }
     try:
         info["load_average"] = [round(x, 2) for x in os.getloadavg()]
@@ -176,3 +187,25 @@ def matmul_peak(device: torch.device | str = "cpu", n: int = 2048, repeats: int 
     b = torch.randn(n, n, device=device)
     r = time_call(lambda: a @ b, warmup=2, repeats=repeats, device=device)
     return {"n": n, "flops_per_s": 2 * n**3 / r["min_s"], "median_s": r["median_s"], "min_s": r["min_s"]}
+
+
+def oversubscription_warning() -> str | None:
+    """A warning if torch uses several threads while other processes keep the cores busy.
+
+    OpenMP threads busy-wait between parallel regions by default; when another process holds a
+    core, a small PaiNN call went from 6.6 ms (1 thread) to 650 ms (2 threads) on the 2-core
+    machine of benchmarks/README.md, and back to 7.1 ms with OMP_WAIT_POLICY=PASSIVE (which must
+    be set before the process starts).
+    """
+    threads = torch.get_num_threads()
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return None
+    cores = os.cpu_count() or 1
+    if threads > 1 and load > 0.5 and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        return (
+            f"{threads} torch threads on {cores} cores with load average {load:.1f}: busy-waiting OpenMP "
+            "threads can make small calls ~100x slower; use --threads 1 or set OMP_WAIT_POLICY=PASSIVE"
+        )
+    return None

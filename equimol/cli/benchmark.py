@@ -27,24 +27,53 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quick", action="store_true", help="tiny sizes and 2 repeats: checks the harness end to end")
-    p.add_argument("--models", type=_csv, default=MODELS, help="comma-separated (default: painn,so3krates,schnet)")
+    p.add_argument(
+        "--quick", action="store_true", help="tiny sizes and 2 repeats: checks the harness end to end"
+    )
+    p.add_argument(
+        "--models", type=_csv, default=MODELS, help="comma-separated (default: painn,so3krates,schnet)"
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--repeats", type=int, default=None, help="timed calls per case (default 20; quick 2)")
+    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 4; quick 1)")
     p.add_argument("--warmup", type=int, default=None, help="untimed calls first (default 3; quick 1)")
-    p.add_argument("--sizes", type=_ints, default=None, help="size scan, atoms (default 100,300,1000,3000,10000)")
-    p.add_argument("--scan-models", type=_csv, default=None, help="models of the size scan (default: --models)")
+    p.add_argument(
+        "--sizes", type=_ints, default=None, help="size scan, atoms (default 100,300,1000,3000,10000)"
+    )
+    p.add_argument(
+        "--scan-models", type=_csv, default=None, help="models of the size scan (default: --models)"
+    )
     p.add_argument("--scan-repeats", type=int, default=None, help="timed calls per size (default: --repeats)")
-    p.add_argument("--peers", action=argparse.BooleanOptionalAction, default=None,
-                   help="run schnetpack / so3krates-torch from peers/venv (default: on, off with --quick)")
-    p.add_argument("--peer-models", type=_csv, default=None,
-                   help="peer models: painn,schnet,so3net (schnetpack), so3krates (so3krates-torch); "
-                   "default: the counterparts of --models plus so3net")
+    p.add_argument(
+        "--peers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run schnetpack / so3krates-torch from peers/venv (default: on, off with --quick)",
+    )
+    p.add_argument(
+        "--peer-models",
+        type=_csv,
+        default=None,
+        help="peer models: painn,schnet,so3net (schnetpack), so3krates (so3krates-torch); "
+        "default: the counterparts of --models plus so3net",
+    )
     p.add_argument("--peers-python", default=None, help="the peers' Python (default: peers/venv/bin/python)")
-    p.add_argument("--compile", type=_csv, default=None, dest="compile_models",
-                   help="models with a torch.compile fast path (default: painn; quick: none; '' for none)")
+    p.add_argument(
+        "--compile",
+        type=_csv,
+        default=None,
+        dest="compile_models",
+        help="models with a torch.compile fast path (default: painn; quick: none; '' for none)",
+    )
+    p.add_argument(
+        "--malloc",
+        choices=["retain", "system"],
+        default=None,
+        help="retain (default): glibc keeps freed memory for reuse, in equimol and in the peers' "
+        "process alike (large systems page-fault far less); system: glibc's defaults",
+    )
     p.add_argument("--no-profile", action="store_true", help="skip the torch.profiler table")
     p.add_argument("--output", default="benchmarks/results", help="folder for the JSON and Markdown")
     p.add_argument("--name", default=None, help="file stem (default: benchmark, or quick)")
@@ -62,21 +91,38 @@ def run(args: argparse.Namespace) -> int:
 
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda requested but torch.cuda.is_available() is False")
-    overrides = {"models": args.models, "device": args.device, "dtype": args.dtype, "threads": args.threads,
-                 "profile": not args.no_profile, "peers_python": args.peers_python}
+    overrides = {
+        "models": args.models,
+        "device": args.device,
+        "dtype": args.dtype,
+        "threads": args.threads,
+        "profile": not args.no_profile,
+        "peers_python": args.peers_python,
+    }
     overrides["peer_models"] = args.peer_models or (*args.models, "so3net")
-    for key in ("repeats", "warmup", "sizes", "scan_models", "scan_repeats", "peers", "compile_models"):
+    for key in (
+        "repeats",
+        "warmup",
+        "sizes",
+        "scan_models",
+        "scan_repeats",
+        "peers",
+        "compile_models",
+        "malloc",
+    ):
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value
-    for key in ("repeats", "warmup", "scan_repeats"):
+    for key in ("repeats", "rounds", "warmup", "scan_repeats"):
         if overrides.get(key) is not None and overrides[key] < (1 if key != "warmup" else 0):
             raise ConfigError(f"--{key.replace('_', '-')} must be positive")
     opts = BenchmarkOptions.quick_defaults(**overrides) if args.quick else BenchmarkOptions(**overrides)
     from equimol.benchmark.runner import run as run_benchmark
 
     results = run_benchmark(opts)
-    json_path, md_path = report.write(results, args.output, args.name or ("quick" if args.quick else "benchmark"))
+    json_path, md_path = report.write(
+        results, args.output, args.name or ("quick" if args.quick else "benchmark")
+    )
     for t in results.get("targets") or report.targets(results):
         if t.get("met") is not None:
             print(f"  target {'met' if t['met'] else 'NOT met'}: {t['target']}")

@@ -25,7 +25,7 @@ def _random_molecules(n: int, seed: int = 0):
 
 @pytest.mark.parametrize("name", ["painn", "schnet"])
 def test_compiled_equals_plain(name):
-    model = build(name, n_features=16, **({"n_interactions": 2}))
+    model = build(name, n_features=16, n_interactions=2)
     batch = make_batch(_random_molecules(4), model.cutoff, torch.float32, "cpu")
     ref = model(batch)
     fast = CompiledPotential(model, backend="aot_eager")
@@ -59,7 +59,9 @@ def test_batched_ring_polymer_equals_single_beads():
     n = len(base[K.ATOMIC_NUMBERS])
     for b, s in enumerate(beads):
         alone = model(make_batch([s], model.cutoff, torch.float32, "cpu"))
-        torch.testing.assert_close(batched[K.FORCES][b * n : (b + 1) * n], alone[K.FORCES], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            batched[K.FORCES][b * n : (b + 1) * n], alone[K.FORCES], atol=1e-5, rtol=1e-5
+        )
 
 
 def test_model_force_fn_accepts_compiled_potential():

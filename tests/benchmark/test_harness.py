@@ -14,8 +14,23 @@ from equimol.cli.main import main
 
 
 def test_quick_benchmark_writes_json_and_markdown(tmp_path, capsys):
-    rc = main(["benchmark", "--quick", "--models", "painn", "--sizes", "20", "--threads", "1",
-               "--output", str(tmp_path), "--no-peers"])
+    rc = main(
+        [
+            "benchmark",
+            "--quick",
+            "--models",
+            "painn",
+            "--sizes",
+            "20",
+            "--threads",
+            "1",
+            "--output",
+            str(tmp_path),
+            "--no-peers",
+            "--malloc",
+            "system",  # the test process must keep glibc's defaults
+        ]
+    )
     assert rc == 0
     data = json.loads((tmp_path / "quick.json").read_text())
     for key in ("torch", "cpu_model", "device_name", "torch_threads"):
@@ -33,6 +48,13 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path, capsys):
     md = (tmp_path / "quick.md").read_text()
     assert "| painn | ethanol |" in md and "## Size scan" in md and "## Profile" in md
     assert "wrote" in capsys.readouterr().out
+
+
+def test_allocator_env_keeps_existing_tunables():
+    from equimol.benchmark.fast import GLIBC_TUNABLES, allocator_env
+
+    env = allocator_env({"GLIBC_TUNABLES": "glibc.pthread.rseq=0", "X": "1"})
+    assert env["GLIBC_TUNABLES"] == "glibc.pthread.rseq=0:" + GLIBC_TUNABLES and env["X"] == "1"
 
 
 def test_bad_model_name_is_a_clear_error(tmp_path, capsys):
@@ -89,6 +111,7 @@ def test_interleave_alternates_and_isolates_failures():
         def t(k, w):
             calls.append((name, k, w))
             return [0.001] * k
+
         return t
 
     def broken(k, w):

@@ -49,7 +49,9 @@ def test_ablations_change_the_model(options, mixed_structures):
 def test_hessian_symmetric_and_matches_forces(water):
     from equimol.potential import compute_hessian
 
-    model = equimol.build_model("painn", n_features=16)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = equimol.build_model("painn", n_features=16)
     for p in model.parameters():
         p.data = p.data.double()
     batch = make_batch([water], 5.0)
@@ -63,4 +65,4 @@ def test_hessian_symmetric_and_matches_forces(water):
         d[k] = h
         fp = model({**batch, K.POSITIONS: pos + d.view(3, 3)})[K.FORCES].reshape(-1)
         fm = model({**batch, K.POSITIONS: pos - d.view(3, 3)})[K.FORCES].reshape(-1)
-        torch.testing.assert_close(H[:, k], -(fp - fm) / (2 * h), atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(H[:, k], -(fp - fm) / (2 * h), atol=1e-5, rtol=1e-4)
