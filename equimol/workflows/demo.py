@@ -29,12 +29,12 @@ class DemoSettings:
     cutoff: float = 5.0
     epochs: int = 400
     train_minutes: float = 5.0
-    md_steps: int = 8000  # classical MD, per replica
+    md_steps: int = 6000  # classical MD, per replica
     md_replicas: int = 4
     dt_fs: float = 0.5
     rpmd_beads: int = 8
     rpmd_steps: int = 2000
-    xtb_md_steps: int = 8000
+    xtb_md_steps: int = 6000
     stride: int = 4
     depth_fs: float = 1000.0
     discard_fs: float = 500.0
@@ -172,9 +172,14 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
     from equimol.train.checkpoint import load
     from equimol.workflows.compare import main_peaks, match_peaks, overlap
 
-    kw = dict(depth_fs=cfg.depth_fs, discard_fs=cfg.discard_fs, temperature_k=cfg.temperature_k)
-    md = {name: spectra_from_trajectory(str(out / f"md_{name}.h5"), ir=True, raman=True, power=True, **kw)
-          for name in ("classical", "rpmd", "xtb")}
+    lengths = {"classical": cfg.md_steps, "rpmd": cfg.rpmd_steps, "xtb": cfg.xtb_md_steps}
+    md = {}
+    for name, steps in lengths.items():
+        # the correlation depth can be at most half of the production part of the trajectory
+        depth = min(cfg.depth_fs, 0.5 * (steps * cfg.dt_fs - cfg.discard_fs))
+        md[name] = spectra_from_trajectory(str(out / f"md_{name}.h5"), ir=True, raman=True, power=True,
+                                           depth_fs=depth, discard_fs=cfg.discard_fs,
+                                           temperature_k=cfg.temperature_k)
     for name, sp in md.items():
         write_csv(out / f"spectrum_{name}.csv", sp)
     grid = md["classical"]["ir"].frequency_cm1
