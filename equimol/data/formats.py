@@ -124,6 +124,19 @@ def _read_ase(path: Path, fmt: str, energy_unit: str, length_unit: str) -> list[
     return [_from_atoms(a, e_f, l_f) for a in atoms_list]
 
 
+def read_extxyz_frames(path: Path) -> list:
+    """All frames of an extxyz file as ``ase.Atoms``; missing or malformed files raise DataError."""
+    import ase.io
+
+    if not path.exists():
+        raise DataError("file not found", str(path))
+    try:
+        return ase.io.read(str(path), index=":", format="extxyz")
+    except Exception as e:  # ASE raises many types for malformed files
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"malformed extxyz file ({msg})", str(path)) from None
+
+
 def _from_atoms(atoms, e_f: float, l_f: float) -> Structure:
     s: Structure = {
         K.ATOMIC_NUMBERS: atoms.numbers.astype(np.int64),

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from ase.data import atomic_numbers
 
+from equimol.data.formats import read_extxyz_frames
 from equimol import keys as K
 from equimol import units as U
 from equimol.data.validate import validate_structure
@@ -113,17 +114,8 @@ def read_tensoap_xyz(path: str | os.PathLike, total_charge: float = 0.0) -> list
 
     ``total_charge`` (e) is stored as ``total_charge`` when non-zero.
     """
-    import ase.io
-
     path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", str(path))
-    try:
-        frames = ase.io.read(str(path), index=":", format="extxyz")
-    except Exception as e:  # ASE raises many types for malformed files
-        raise DataError(
-            f"malformed extxyz file ({str(e).splitlines()[0] if str(e) else type(e).__name__})", str(path)
-        )
+    frames = read_extxyz_frames(path)
     out = []
     for i, atoms in enumerate(frames):
         info = atoms.info

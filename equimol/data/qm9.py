@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from ase.data import atomic_numbers
 
+from equimol.data.formats import read_extxyz_frames
 from equimol import keys as K
 from equimol import units as U
 from equimol.data.validate import validate_structure
@@ -171,17 +172,8 @@ def read_qm9_xyz(path: str | os.PathLike, energy: str | None = "U0") -> list[Str
 
 def read_qm9_extxyz(path: str | os.PathLike) -> list[Qm9Molecule]:
     """Read the extxyz variant (QM9 properties in each frame's info, QM9's native units)."""
-    import ase.io
-
     path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", str(path))
-    try:
-        frames = ase.io.read(str(path), index=":", format="extxyz")
-    except Exception as e:  # ASE raises many types for malformed files
-        raise DataError(
-            f"malformed extxyz file ({str(e).splitlines()[0] if str(e) else type(e).__name__})", str(path)
-        )
+    frames = read_extxyz_frames(path)
     out = []
     for i, atoms in enumerate(frames):
         props = {}
