@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from ase.data import atomic_numbers
 
+from equimol.data.shared import SHARED
 from equimol.data.formats import read_extxyz_frames
 from equimol import keys as K
 from equimol import units as U
@@ -32,7 +33,7 @@ from equimol.errors import DataError
 
 Structure = dict[str, np.ndarray]
 
-SHARED_POLARIZABILITY = Path(os.environ.get("EQUIMOL_SHARED", "/work/shared")) / "data" / "polarizability"
+SHARED_POLARIZABILITY = SHARED / "data" / "polarizability"
 MAX_ASYMMETRY = 1e-2  # a0³, largest |α_ab − α_ba| accepted before symmetrising
 MALONALDEHYDE_ORDER = ["C", "C", "O", "C", "O", "H", "H", "H", "H"]
 # name -> (coordinate file stem, alpha file stem, atom-order text file), per split

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from ase.data import atomic_numbers
 
+from equimol.data.shared import SHARED
 from equimol.data.formats import read_extxyz_frames
 from equimol import keys as K
 from equimol import units as U
@@ -84,7 +85,7 @@ QM9_ATOM_REFS_HARTREE: dict[str, dict[int, float]] = {
     "G": {1: -0.510927, 6: -37.861317, 7: -54.598897, 8: -75.079532, 9: -99.733544},
 }
 
-SHARED_QM9 = Path(os.environ.get("EQUIMOL_SHARED", "/work/shared")) / "data" / "qm9"
+SHARED_QM9 = SHARED / "data" / "qm9"
 TARBALL = "qm9_geometries_ppqm.tar.gz"
 ENERGY_CSV = "champs_potential_energy.csv"
 DIPOLE_CSV = "champs_dipole_moments.csv"

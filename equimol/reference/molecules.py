@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from equimol.data.shared import SHARED
 from equimol import keys
 
 Structure = dict[str, np.ndarray]
 
-RMD17_ASPIRIN = Path("/work/shared/data/rmd17/rmd17_aspirin_train_01.npz")
+RMD17_ASPIRIN = SHARED / "data" / "rmd17" / "rmd17_aspirin_train_01.npz"
 
 # Ferrocene geometry (gas-phase electron diffraction, rounded): Fe–ring centroid, ring C–C,
 # C–H and a typical aromatic C–F bond, all in Å.

@@ -14,7 +14,7 @@ import torch
 
 from equimol import units as U
 
-pytest.importorskip("ipi", reason="needs i-PI (pip install ipi)")
+import ipi  # noqa: E402,F401  (installed by the test extra; a missing i-PI is a failure, not a skip)
 IPI = shutil.which("i-pi", path=str(Path(sys.executable).parent)) or shutil.which("i-pi")
 
 INIT_XYZ = """3

@@ -138,7 +138,5 @@ def test_rotate_group_about_z():
 
 
 def test_aspirin_from_rmd17():
-    if not molecules.RMD17_ASPIRIN.exists():
-        pytest.skip("rMD17 aspirin file not available")
     a = molecules.aspirin()
     assert a[keys.POSITIONS].shape == (21, 3) and sorted(set(a[keys.ATOMIC_NUMBERS].tolist())) == [1, 6, 8]
