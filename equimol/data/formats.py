@@ -117,11 +117,18 @@ def _read_ase(path: Path, fmt: str, energy_unit: str, length_unit: str) -> list[
         else:
             atoms_list = ase.io.read(str(path), index=":", format="extxyz")
     except Exception as e:  # ASE raises many types for malformed files
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"malformed {fmt} file ({msg})", str(path)) from None
+        raise DataError(_ase_error(e, fmt), str(path)) from None
     e_f = U.factor(U.ENERGY_UNITS, energy_unit, "energy")
     l_f = U.factor(U.LENGTH_UNITS, length_unit, "length")
     return [_from_atoms(a, e_f, l_f) for a in atoms_list]
+
+
+def _ase_error(e: Exception, fmt: str) -> str:
+    """A one-line description of an exception raised by an ASE reader."""
+    if isinstance(e, KeyError):  # ASE's symbol lookup
+        return f"unknown element symbol {e.args[0]!r}"
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return f"malformed {fmt} file ({msg})"
 
 
 def read_extxyz_frames(path: Path) -> list:
@@ -133,8 +140,7 @@ def read_extxyz_frames(path: Path) -> list:
     try:
         return ase.io.read(str(path), index=":", format="extxyz")
     except Exception as e:  # ASE raises many types for malformed files
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"malformed extxyz file ({msg})", str(path)) from None
+        raise DataError(_ase_error(e, "extxyz"), str(path)) from None
 
 
 def _from_atoms(atoms, e_f: float, l_f: float) -> Structure:

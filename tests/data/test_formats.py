@@ -90,7 +90,7 @@ def _write_xyz(path, text):
 
 def test_unknown_element(tmp_path):
     p = _write_xyz(tmp_path / "bad.xyz", "2\n\nXx 0 0 0\nH 0 0 1\n")
-    with pytest.raises(DataError, match="bad.xyz"):
+    with pytest.raises(DataError, match="bad.xyz: unknown element symbol 'Xx'"):
         read_structures(p)
 
 
