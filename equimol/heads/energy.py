@@ -10,6 +10,14 @@ from equimol.nn.mlp import mlp
 from equimol.nn.scatter import scatter_sum
 
 
+def set_scale_and_references(head: nn.Module, scale: float, atom_refs) -> None:
+    """Fill a head's float64 ``scale`` buffer and per-element ``atom_refs`` buffer (indexed by Z)."""
+    head.scale.fill_(float(scale))
+    refs = torch.as_tensor(atom_refs, dtype=torch.float64)
+    head.atom_refs.zero_()
+    head.atom_refs[: len(refs)] = refs[: len(head.atom_refs)]
+
+
 class EnergyHead(nn.Module):
     """E = Σ_i (σ · e_i(s_i) + e_Z_i), e_i from a two-layer MLP F → F/2 → 1 (PaiNN Sec. 4).
 
@@ -27,10 +35,7 @@ class EnergyHead(nn.Module):
         self.register_buffer("atom_refs", torch.zeros(max_z, dtype=torch.float64))
 
     def set_statistics(self, scale: float, atom_refs) -> None:
-        self.scale.fill_(float(scale))
-        refs = torch.as_tensor(atom_refs, dtype=torch.float64)
-        self.atom_refs.zero_()
-        self.atom_refs[: len(refs)] = refs[: len(self.atom_refs)]
+        set_scale_and_references(self, scale, atom_refs)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         e = self.net(batch[K.SCALAR_FEATURES]).squeeze(-1)

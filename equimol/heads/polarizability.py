@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from equimol.heads.energy import set_scale_and_references
 from equimol import keys as K
 from equimol.heads.dipole import CentreOfMass, vector_features
 from equimol.nn.gated import gated_output_network
@@ -57,10 +58,7 @@ class PolarizabilityHead(nn.Module):
 
     def set_statistics(self, scale: float, atom_refs) -> None:
         """Scale (Å³) of the atomwise outputs and per-element isotropic references (Å³)."""
-        self.scale.fill_(float(scale))
-        refs = torch.as_tensor(atom_refs, dtype=torch.float64)
-        self.atom_refs.zero_()
-        self.atom_refs[: len(refs)] = refs[: len(self.atom_refs)]
+        set_scale_and_references(self, scale, atom_refs)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         a, nu = self.net(batch[K.SCALAR_FEATURES], vector_features(batch, "polarizability"))

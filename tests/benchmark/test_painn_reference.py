@@ -15,32 +15,9 @@ import equimol
 from equimol import keys as K
 from equimol.data.batch import collate
 from equimol.data.neighbors import add_neighbors
+from tests.benchmark.data.make_painn_reference import VARIANTS, seeded_state
 
 DATA = Path(__file__).parent / "data"
-VARIANTS = {
-    "full": {},
-    "no_scalar_product": {"scalar_product": False},
-    "no_vector_propagation": {"vector_propagation": False},
-    "no_vectors": {"vectors": False},
-}
-
-
-def seeded_state(model, seed: int = 0) -> dict:
-    """Same rule as make_painn_reference.py: weights drawn per sorted state-dict key."""
-    g = torch.Generator().manual_seed(seed)
-    sd = {}
-    for key, val in sorted(model.state_dict().items()):
-        if not val.is_floating_point() or key.startswith("heads.0.") and val.ndim == 0 or "atom_refs" in key:
-            sd[key] = val
-            continue
-        w = torch.randn(val.shape, generator=g, dtype=torch.float64)
-        if val.ndim == 2 and not key.endswith("embedding.weight"):
-            w = 1.0 * w / val.shape[1] ** 0.5
-        elif val.ndim == 1:
-            w = 0.1 * w
-        sd[key] = w.to(val.dtype)
-    return sd
-
 
 @pytest.fixture(scope="module")
 def ref():
