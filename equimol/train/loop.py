@@ -191,7 +191,8 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
                                                optimizer)
             else:
                 batch = collate([data.train[i] for i in idx], dtype=dtype, device=device)
-                pred = potential(batch, create_graph=True)
+                # forces only when they are trained on (energy-only QM9 runs skip the double backward)
+                pred = potential(batch, forces=K.FORCES in weights, create_graph=True)
                 loss, _ = weighted_loss(pred, batch, weights, t_cfg.loss)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -261,7 +262,7 @@ def _distributed_step(model, dataset, idx: list[int], ctx: DistContext, dtype, w
     names = list(weights)
     counts = distributed.target_counts(batch, names) if local else [0.0] * len(names)
     global_counts = dict(zip(names, ctx.all_reduce_sum(counts)))
-    pred = model(batch, create_graph=True)
+    pred = model(batch, forces=K.FORCES in weights, create_graph=True)
     loss = distributed.global_loss(pred, batch, weights, kind, global_counts)
     if not local:  # empty share of a short last batch: take part in the all-reduce with zeros
         loss = loss * 0.0

@@ -21,8 +21,9 @@ from equimol import keys as K
 @dataclass
 class DemoSettings:
     output_dir: str = "demo_output"
-    n_frames_300k: int = 500  # xTB MD frames at 300 K (0.5 fs, every 10th step)
+    n_frames_300k: int = 500  # xTB MD frames at 300 K (0.5 fs steps)
     n_frames_500k: int = 150  # and at 500 K for coverage
+    sample_every: int = 10  # MD steps between sampled frames
     n_test: int = 100
     n_features: int = 64
     n_interactions: int = 3
@@ -69,8 +70,8 @@ def stage_reference(cfg: DemoSettings, out: Path) -> Path:
     geoms = out / "reference_geometries.extxyz"
     if not geoms.exists():
         _log(f"sampling {cfg.n_frames_300k} + {cfg.n_frames_500k} frames from GFN2-xTB MD of ethanol")
-        frames = md_sampling(ethanol(), cfg.n_frames_300k, 300.0, every=10, seed=cfg.seed, progress=cfg.progress)
-        frames += md_sampling(ethanol(), cfg.n_frames_500k, 500.0, every=10, seed=cfg.seed + 1, progress=cfg.progress)
+        frames = md_sampling(ethanol(), cfg.n_frames_300k, 300.0, every=cfg.sample_every, seed=cfg.seed, progress=cfg.progress)
+        frames += md_sampling(ethanol(), cfg.n_frames_500k, 500.0, every=cfg.sample_every, seed=cfg.seed + 1, progress=cfg.progress)
         write_structures(geoms, frames)
     _log("labelling with GFN2-xTB (tblite): energy, forces, dipole, polarizability")
     report = label_file(geoms, labelled, progress=cfg.progress, workers=1)
