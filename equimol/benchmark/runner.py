@@ -48,7 +48,7 @@ class BenchmarkOptions:
     peers_python: str | None = None
     peer_models: tuple[str, ...] = ("painn", "schnet", "so3net", "so3krates")
     malloc: str = "retain"  # "retain": glibc keeps freed memory (fast.retain_freed_memory); "system"
-    compile_models: tuple[str, ...] = ("painn",)
+    compile_models: tuple[str, ...] = ("painn", "so3krates")
     compile_cases: tuple[str, ...] = ("ethanol", "qm9", "ring_polymer")  # prefixes of case names
     profile: bool = True
     train_batch: int = 10
@@ -200,6 +200,9 @@ def compile_fast_path(run: Run, name: str, model, case: str, batch):
     against eager; None (with an error row) if it fails or its forces differ by more than
     ``COMPILED_RTOL`` of the largest force."""
     try:
+        # a fresh dynamo cache per case: compiled paths of earlier cases are not called again, and
+        # past torch._dynamo.config.recompile_limit (8) dynamo would silently run eager instead
+        torch._dynamo.reset()
         fast = CompiledPotential(model, dynamic=False)
         t0 = time.perf_counter()
         out = fast(batch)

@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=_csv,
         default=None,
         dest="compile_models",
-        help="models with a torch.compile fast path (default: painn; quick: none; '' for none)",
+        help="models with a torch.compile fast path (default: painn,so3krates; quick: none; '' for none)",
     )
     p.add_argument(
         "--malloc",

@@ -11,10 +11,12 @@ bound memory, see ``So3kratesLayer._chunked_messages``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
 from equimol.nn.cutoff import polynomial_cutoff
@@ -98,7 +100,14 @@ class Filter(nn.Module):
         self.spherical = mlp([n_degrees, spherical_hidden, n_features])
 
     def forward(self, rbf: torch.Tensor, dchi: torch.Tensor) -> torch.Tensor:
-        return self.radial(rbf) + self.spherical(dchi)
+        return _mlp2(self.radial, rbf) + _mlp2(self.spherical, dchi)
+
+
+def _mlp2(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``net(x)`` for mlp([a, b, c]) (Linear, activation, Linear) without the three module calls
+    (their Python overhead is a visible part of a small molecule's call)."""
+    lin1, act, lin2 = net
+    return F.linear(act.forward(F.linear(x, lin1.weight, lin1.bias)), lin2.weight, lin2.bias)
 
 
 class HeadLinear(nn.Module):
@@ -116,12 +125,22 @@ class HeadLinear(nn.Module):
         return torch.einsum("nhf,hfg->nhg", xh, self.weight)
 
 
+def stacked_head_linear(x: torch.Tensor, maps: Sequence[HeadLinear]) -> torch.Tensor:
+    """The outputs of several ``HeadLinear`` maps with the same heads, side by side per head:
+    (N, F) → (N, h, len(maps)·F/h), [map₀ | map₁ | …] along the last axis, in one batched
+    matmul (a view of an (h, N, ·) result)."""
+    w = torch.cat([m.weight for m in maps], dim=2)  # (h, F/h, len(maps)·F/h)
+    xh = x.reshape(x.shape[0], maps[0].n_heads, -1).transpose(0, 1)  # (h, N, F/h)
+    return torch.bmm(xh, w).transpose(0, 1)
+
+
 def attention_coefficients(
-    q: torch.Tensor, k: torch.Tensor, w: torch.Tensor, i: torch.Tensor, j: torch.Tensor, weight: torch.Tensor
+    q_i: torch.Tensor, k_j: torch.Tensor, w: torch.Tensor, weight: torch.Tensor
 ) -> torch.Tensor:
-    """α_ij^h = φ(ij) (W_q f_i)^h·diag(w_ij^h)(W_k f_j)^h / √(F/h), So3krates Eqs. 15, 32: (P, h)."""
-    n_heads, d = q.shape[1], q.shape[2]
-    a = (q[i] * w.reshape(-1, n_heads, d) * k[j]).sum(-1) / math.sqrt(d)
+    """α_ij^h = φ(ij) (W_q f_i)^h·diag(w_ij^h)(W_k f_j)^h / √(F/h), So3krates Eqs. 15, 32: (P, h),
+    from the projections gathered on the pairs, ``q_i`` and ``k_j`` (P, h, F/h)."""
+    n_heads, d = q_i.shape[1], q_i.shape[2]
+    a = (q_i * w.reshape(-1, n_heads, d) * k_j).sum(-1) / math.sqrt(d)
     return a * weight[:, None]
 
 
@@ -134,15 +153,19 @@ class FeatureAttention(nn.Module):
         self.k = HeadLinear(n_features, n_heads)
         self.v = HeadLinear(n_features, n_heads)
 
-    def project(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.q(f), self.k(f), self.v(f)
+    def project(self, f: torch.Tensor) -> torch.Tensor:
+        """[W_q f | W_k f | W_v f] per head: (N, h, 3F/h)."""
+        return stacked_head_linear(f, (self.q, self.k, self.v))
 
     @staticmethod
     def aggregate(qkv, index, w, weight, n_atoms: int) -> tuple[torch.Tensor, torch.Tensor]:
-        q, k, v = qkv
+        d = qkv.shape[2] // 3
         i, j = index
-        alpha = attention_coefficients(q, k, w, i, j, weight)
-        msg = scatter_sum(alpha[:, :, None] * v[j], i, n_atoms)
+        q_i = qkv[..., :d].index_select(0, i)
+        k_j = qkv[..., d : 2 * d].index_select(0, j)
+        v_j = qkv[..., 2 * d :].index_select(0, j)
+        alpha = attention_coefficients(q_i, k_j, w, weight)
+        msg = scatter_sum(alpha[:, :, None] * v_j, i, n_atoms)
         return msg.reshape(n_atoms, -1), alpha
 
 
@@ -157,13 +180,15 @@ class SphcAttention(nn.Module):
         self.k = HeadLinear(n_features, n_heads)
         self.ops = degree_ops
 
-    def project(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.q(f), self.k(f)
+    def project(self, f: torch.Tensor) -> torch.Tensor:
+        """[W_q f | W_k f] per head (one head per degree): (N, |L|, 2F/|L|)."""
+        return stacked_head_linear(f, (self.q, self.k))
 
     def aggregate(self, qk, index, w, weight, sh, n_atoms: int) -> tuple[torch.Tensor, torch.Tensor]:
-        q, k = qk
+        d = qk.shape[2] // 2
         i, j = index
-        alpha = attention_coefficients(q, k, w, i, j, weight)
+        q_i, k_j = qk[..., :d].index_select(0, i), qk[..., d:].index_select(0, j)
+        alpha = attention_coefficients(q_i, k_j, w, weight)
         return scatter_sum(self.ops.expand(alpha) * sh, i, n_atoms), alpha
 
 
@@ -186,9 +211,17 @@ class AtomwiseInteraction(nn.Module):
         self.coupled = CoupledProduct(degree_ops.degrees, parity)
 
     def forward(self, f: torch.Tensor, chi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ab = self.phi12(torch.cat([f, self.ops.sq_norms(chi)], dim=-1))
-        a, b = ab[:, : self.n_features], ab[:, self.n_features :]
-        dchi = self.ops.expand(b) * chi + self.ops.expand(self.phi3(f)) * self.coupled(chi)
+        # φ_{1,2}(f ⊕ ‖χ‖²) with the first layer's weight split by input blocks and the last
+        # one's by output blocks: the same products as with torch.cat and slices, but every
+        # tensor stays contiguous (this keeps torch.compile/inductor on CPU off a fusion that
+        # drops the dependency on the preceding scatter, see equimol.benchmark.fast).
+        lin1, act, lin2 = self.phi12
+        n = self.n_features
+        h = F.linear(f, lin1.weight[:, :n], lin1.bias) + self.ops.sq_norms(chi) @ lin1.weight[:, n:].T
+        h = act.forward(h)
+        a = F.linear(h, lin2.weight[:n], lin2.bias[:n])
+        b = F.linear(h, lin2.weight[n:], lin2.bias[n:])
+        dchi = self.ops.expand(b) * chi + self.ops.expand(F.linear(f, self.phi3.weight)) * self.coupled(chi)
         return a, dchi
 
 
@@ -257,7 +290,7 @@ class So3kratesLayer(nn.Module):
         qkv = self.feature_attention.project(f)
         qk = self.sphc_attention.project(f)
         i, j = local.index
-        dchi_local = self.ops.sq_norms(chi[j] - chi[i])
+        dchi_local = self.ops.sq_norms(chi.index_select(0, j) - chi.index_select(0, i))
         df, dchi, a_f, a_g = self._messages(
             f.shape[0], qkv, qk, local.index, local.rbf, local.sh, dchi_local, local.weight
         )
@@ -265,7 +298,7 @@ class So3kratesLayer(nn.Module):
             record.update(sphc_in=chi, attention=a_f, sphc_attention=a_g)
         if non_local is not None:
             i, j = non_local.index
-            d_pair = self.ops.sq_norms(chi[j] - chi[i])  # (P, |L|)
+            d_pair = self.ops.sq_norms(chi.index_select(0, j) - chi.index_select(0, i))  # (P, |L|)
             phi_chi = sphc_neighbourhood(d_pair.sum(-1), i, non_local.n_atoms, f.shape[0], self.kappa)
             # The SPHC neighbourhood grows ∝ n; averaging over it keeps the update size-intensive.
             size = 1.0 + scatter_sum(phi_chi, i, f.shape[0])

@@ -33,13 +33,22 @@ def irreps(degrees: Sequence[int]) -> o3.Irreps:
     return o3.Irreps([(1, (l, (-1) ** l)) for l in degrees])
 
 
+_SH_MODULES: dict[tuple[int, ...], nn.Module] = {}
+
+
 def spherical_harmonics(degrees: Sequence[int], vectors: torch.Tensor) -> torch.Tensor:
     """Y^(l)(r̂) for l in ``degrees``, concatenated: (E, 3) → (E, m_tot).
 
     'norm' normalisation: every block has unit Euclidean norm, ‖Y^(l)(r̂)‖ = 1, so SPHC blocks
     of different degree live on a common scale. ``vectors`` need not be normalised (must be ≠ 0).
+    Same values as ``o3.spherical_harmonics``; its module (no parameters or buffers) is built
+    once per degree layout instead of on every call.
     """
-    return o3.spherical_harmonics(list(degrees), vectors, normalize=True, normalization="norm")
+    key = tuple(int(l) for l in degrees)
+    module = _SH_MODULES.get(key)
+    if module is None:
+        module = _SH_MODULES[key] = o3.SphericalHarmonics(list(key), normalize=True, normalization="norm")
+    return module(vectors)
 
 
 def l1_to_cartesian() -> torch.Tensor:
@@ -136,6 +145,7 @@ class CoupledProduct(nn.Module):
         if not self.paths:
             return torch.zeros_like(chi)
         n, m = chi.shape
-        coupling = torch.einsum("p,pac->ac", self.k.to(chi.dtype), self.cg.to(chi.dtype))  # (m², m)
+        cg = self.cg.to(chi.dtype)
+        coupling = (self.k.to(chi.dtype) @ cg.reshape(len(self.paths), -1)).reshape(m * m, m)  # Σ_p k_p C_p
         outer = (chi[:, :, None] * chi[:, None, :]).reshape(n, m * m)
         return outer @ coupling
