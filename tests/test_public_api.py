@@ -7,7 +7,7 @@ from ase.build import molecule
 from ase.optimize import BFGS
 
 import equimol
-from equimol.train.checkpoint import save_checkpoint
+from equimol.train.checkpoint import export_inference_checkpoint, save_checkpoint
 
 
 @pytest.fixture
@@ -24,6 +24,19 @@ def test_load_returns_module_for_inference(checkpoint):
     assert isinstance(model, torch.nn.Module) and not model.training
     raw = torch.load(checkpoint, weights_only=True)  # no pickled objects
     assert set(raw) >= {"metadata", "model"}
+
+
+def test_exported_checkpoint_drops_training_state_and_predicts_the_same(tmp_path):
+    model = equimol.build_model("painn", n_features=16, n_interactions=2)
+    src = tmp_path / "train.pt"
+    save_checkpoint(src, model, training={"optimizer": {"lr": torch.tensor(1e-3)}, "epoch": 3})
+    dst = export_inference_checkpoint(src, tmp_path / "inference.pt")
+    raw = torch.load(dst, weights_only=True)
+    assert set(raw) == {"metadata", "model"}
+    atoms = molecule("CH3CH2OH")
+    a = equimol.Calculator(src).get_potential_energy(atoms)
+    b = equimol.Calculator(dst).get_potential_energy(atoms)
+    assert a == pytest.approx(b, abs=1e-9)
 
 
 def test_calculator_with_ase_optimizer(checkpoint):

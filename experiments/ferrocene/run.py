@@ -17,7 +17,8 @@ the command after an interruption; a run counts as finished once it has used its
 its time budget, or stopped early. To extend a budget, rewrite the configs with larger
 ``--epochs``/``--minutes`` and rerun. Outputs (experiments/ferrocene/): results.json (errors
 and all profiles), results.md (table of errors per model and cutoff) and profile.png;
-``--copy-checkpoints`` also copies each best.pt to experiments/ferrocene/<model>_rc<cutoff>.pt.
+``--copy-checkpoints`` also copies each best.pt (weights and metadata only, no training state) to
+experiments/ferrocene/<model>_rc<cutoff>.pt.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import yaml
+
+from equimol.train.checkpoint import export_inference_checkpoint
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -183,7 +185,7 @@ def main() -> None:
                          "profile_range_meV": 1000 * float(pred.max() - pred.min()),
                          "scan_force_mae_meV_A": ev["scan_force_mae_meV_A"]}
         if a.copy_checkpoints:
-            shutil.copyfile(run_dir / "best.pt", lay.results / f"{name}.pt")
+            export_inference_checkpoint(run_dir / "best.pt", lay.results / f"{name}.pt")
     out = {"results": results, "reference_range_meV": 1000 * float(ref.max()), "n_train": n_train,
            "angles_deg": angles.tolist(), "profiles_eV": profiles}
     lay.results.mkdir(parents=True, exist_ok=True)
