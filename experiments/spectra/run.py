@@ -10,8 +10,9 @@ This is the main job (``equimol demo``) at experiment settings:
 - PaiNN with F = 128, 3 interactions, energy + dipole (Eq. 13) + polarizability (Eq. 14) heads;
 - the same protocol for every trajectory: NHC (chain 3, τ = 100 fs) at 300 K, 0.5 fs steps,
   1 ps discarded, dipoles and polarizabilities every 4 steps, 1 000 fs correlation depth, Hann
-  window. PaiNN classical MD: 4 replicas × 20 ps; PaiNN RPMD: 64 beads × 3 ps;
-  GFN2-xTB MD: 1 replica × 20 ps.
+  window. PaiNN classical MD: 4 replicas × 20 ps; GFN2-xTB MD: 1 replica × 20 ps;
+  PaiNN RPMD: 64 beads × 3 ps with PILE-L (thermostatted RPMD, centroid τ = 100 fs). RPMD with the
+  NHC thermostat diverged after 363 fs here (thermostat overflow), so it uses PILE-L.
 Every stage caches its output in runs/spectra_ethanol, so rerunning continues where it stopped.
 """
 
@@ -29,7 +30,7 @@ ROOT = HERE.parents[1]
 
 SETTINGS = dict(n_frames_300k=8000, n_frames_500k=2000, sample_every=20, n_test=500, n_features=128,
                 n_interactions=3, cutoff=5.0, epochs=3000, train_minutes=40.0, md_steps=40_000, md_replicas=4,
-                dt_fs=0.5, rpmd_beads=64, rpmd_steps=6000, xtb_md_steps=40_000, stride=4, depth_fs=1000.0,
+                dt_fs=0.5, rpmd_beads=64, rpmd_steps=6000, rpmd_thermostat="pile_l", xtb_md_steps=40_000, stride=4, depth_fs=1000.0,
                 discard_fs=1000.0, temperature_k=300.0, seed=0)
 
 
