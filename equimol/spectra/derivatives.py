@@ -28,7 +28,10 @@ def model_derivatives(potential, structure: dict, relax: bool = True, fmax: floa
         p.data = p.data.double()
     if relax:
         fn = ModelForceFn(potential, z, dtype=torch.float64)
-        pos = optimize(fn, torch.as_tensor(pos), fmax=fmax, max_steps=2000).positions.numpy()
+        # FIRE with short steps: an L-BFGS line search can jump into unsampled regions (bonds of
+        # 0.5 Å) where a model trained on MD frames has spurious minima
+        pos = optimize(fn, torch.as_tensor(pos), method="fire", fmax=fmax, max_steps=5000,
+                       maxstep=0.05).positions.numpy()
     s = {K.ATOMIC_NUMBERS: z, K.POSITIONS: pos}
     batch = collate([add_neighbors(s, potential.cutoff)], dtype=torch.float64)
     out = {"positions": pos, "hessian": compute_hessian(potential, batch).numpy()}
