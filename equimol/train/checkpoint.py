@@ -81,3 +81,27 @@ def export_inference_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) 
     torch.save({"metadata": json.dumps(raw["metadata"]), "model": raw["model"]}, tmp)
     os.replace(tmp, dst)
     return dst
+
+
+def run_state(run_dir: str | os.PathLike, epochs: int, minutes: float | None = None) -> dict:
+    """Progress of the training run in ``run_dir`` from its last.pt.
+
+    Returns ``{"epochs", "done", "status", "wall_time_s"}``; a run is done when it stopped early
+    (its schedule says so), ran ``epochs`` epochs, or used a wall-time budget of ``minutes``.
+    """
+    from equimol.train.schedule import PlateauSchedule
+
+    last = Path(run_dir) / "last.pt"
+    if not last.exists():
+        return {"epochs": 0, "done": False, "status": "not started", "wall_time_s": 0.0}
+    st = read_checkpoint(last)["training"]
+    schedule = PlateauSchedule(1.0)
+    schedule.load_state_dict(st["schedule"])
+    reason = schedule.should_stop()
+    if reason is None and st["epoch"] >= epochs:
+        reason = f"finished {epochs} epochs"
+    if reason is None and minutes is not None and st["wall_time_s"] > 60 * minutes:
+        reason = f"used its {minutes:g} min budget"
+    return {"epochs": int(st["epoch"]), "done": reason is not None,
+            "status": reason or f"in progress ({st['epoch']}/{epochs} epochs; rerun to resume)",
+            "wall_time_s": float(st["wall_time_s"])}

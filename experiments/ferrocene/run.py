@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from equimol.train.checkpoint import export_inference_checkpoint
+from equimol.train.checkpoint import export_inference_checkpoint, run_state
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -81,27 +81,6 @@ def config(model: str, cutoff: float, n_train: int, n_val: int, epochs: int, min
                      "progress": False},
         "output_dir": lay.path_in_config(lay.runs / f"{model}_rc{cutoff}"),
     }
-
-
-def run_state(run_dir: Path, epochs: int, minutes: float | None) -> dict:
-    """Progress of a run from its last.pt; finished = epochs or time budget used, or stopped early."""
-    from equimol.train.checkpoint import read_checkpoint
-    from equimol.train.schedule import PlateauSchedule
-
-    last = run_dir / "last.pt"
-    if not last.exists():
-        return {"epochs": 0, "done": False, "status": "not started", "wall_time_s": 0.0}
-    st = read_checkpoint(last)["training"]
-    schedule = PlateauSchedule(1.0)
-    schedule.load_state_dict(st["schedule"])
-    reason = schedule.should_stop()
-    if reason is None and st["epoch"] >= epochs:
-        reason = f"finished {epochs} epochs"
-    if reason is None and minutes is not None and st["wall_time_s"] > 60 * minutes:
-        reason = f"used its {minutes:g} min budget"
-    return {"epochs": int(st["epoch"]), "done": reason is not None,
-            "status": reason or f"in progress ({st['epoch']}/{epochs} epochs; rerun to resume)",
-            "wall_time_s": float(st["wall_time_s"])}
 
 
 def main() -> None:

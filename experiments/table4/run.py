@@ -48,6 +48,8 @@ from pathlib import Path
 
 import yaml
 
+from equimol.train.checkpoint import run_state
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "rmd17"
@@ -134,25 +136,6 @@ def write_configs(variants: list[str], n_features: int, epochs: int, lay: Layout
 
 
 # ----------------------------------------------------------------------------- training
-
-
-def run_state(run_dir: Path, epochs: int) -> dict:
-    """Progress of a run from its last.pt: epochs done, whether it is finished, wall time."""
-    from equimol.train.checkpoint import read_checkpoint
-    from equimol.train.schedule import PlateauSchedule
-
-    last = run_dir / "last.pt"
-    if not last.exists():
-        return {"epochs": 0, "done": False, "status": "not started", "wall_time_s": 0.0}
-    st = read_checkpoint(last)["training"]
-    schedule = PlateauSchedule(1.0)
-    schedule.load_state_dict(st["schedule"])
-    reason = schedule.should_stop()
-    if reason is None and st["epoch"] >= epochs:
-        reason = f"finished {epochs} epochs"
-    return {"epochs": int(st["epoch"]), "done": reason is not None,
-            "status": reason or f"in progress ({st['epoch']}/{epochs} epochs; rerun to resume)",
-            "wall_time_s": float(st["wall_time_s"])}
 
 
 def equimol_command() -> list[str]:

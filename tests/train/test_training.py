@@ -8,7 +8,7 @@ import torch
 import yaml
 
 from equimol.errors import ConfigError
-from equimol.train.checkpoint import read_checkpoint
+from equimol.train.checkpoint import read_checkpoint, run_state
 from equimol.train.config import load_config
 from equimol.train.loop import train
 from tests.conftest import rmd17_path
@@ -30,8 +30,13 @@ def test_resume_after_interruption_is_exact(tmp_path):
     cfg_path = small_config(tmp_path)
     full = train(load_config(cfg_path, [f"output_dir={tmp_path / 'a'}"]), log=lambda *_: None)
     train(load_config(cfg_path, [f"output_dir={tmp_path / 'b'}", "training.epochs=2"]), log=lambda *_: None)
+    half = run_state(tmp_path / "b", 4)
+    assert half["epochs"] == 2 and not half["done"] and "2/4" in half["status"]
+    assert run_state(tmp_path / "b", 4, minutes=0.0)["done"]  # a used-up time budget also ends a run
+    assert run_state(tmp_path / "none", 4)["status"] == "not started"
     resumed = train(load_config(cfg_path, [f"output_dir={tmp_path / 'b'}"]), resume=True, log=lambda *_: None)
     assert full["epochs"] == resumed["epochs"] == 4
+    assert run_state(tmp_path / "b", 4)["done"]
     a = read_checkpoint(tmp_path / "a" / "last.pt")
     b = read_checkpoint(tmp_path / "b" / "last.pt")
     for k in a["model"]:
