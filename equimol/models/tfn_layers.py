@@ -68,6 +68,28 @@ def match_buffer_dtype(module: nn.Module, dtype: torch.dtype) -> None:
                 m._buffers[name] = b.to(dtype)
 
 
+class FlushTiny(nn.Module):
+    """``act(x)`` with outputs smaller in magnitude than ε² of their dtype set to exactly zero
+    (float32: 1.4e-14, float64: 4.9e-32).
+
+    Softplus(βx)/β and Sigmoid(x) of strongly negative inputs reach float32's subnormal range
+    (< 1.2e-38), and products of merely tiny values (features × upstream gradients in the
+    backward of the tensor products) land there too. Subnormal operands make the CPU's matrix
+    multiplications 10-40x slower: an L0Net training step on 32 QM9 molecules took 2.3 s
+    instead of 0.5 s. Values below ε² are far below the precision of features of order one, so
+    zeroing them changes nothing measurable, and it needs no process-wide flush-to-zero flag.
+    """
+
+    def __init__(self, act: nn.Module):
+        super().__init__()
+        self.act = act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(x)
+        tiny = torch.finfo(y.dtype).eps ** 2
+        return torch.where(y.abs() < tiny, torch.zeros_like(y), y)
+
+
 class GatedBlock(nn.Module):
     """Gated nonlinearity (e3nn ``Gate``): Softplus(β·) on the l = 0 channels, and every l > 0
     channel multiplied by Sigmoid of its own extra scalar gate (Miller et al. Sec. 2, Fig. 1).
@@ -80,7 +102,9 @@ class GatedBlock(nn.Module):
         scalars = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l == 0])
         gated = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l > 0])
         gates = o3.Irreps([(gated.num_irreps, "0e")]) if gated.num_irreps else o3.Irreps("")
-        self.gate = Gate(scalars, [nn.Softplus(beta=beta)], gates, [nn.Sigmoid()] if gated else [], gated)
+        self.gate = Gate(
+            scalars, [FlushTiny(nn.Softplus(beta=beta))], gates, [FlushTiny(nn.Sigmoid())] if gated else [], gated
+        )
         self.irreps_in = self.gate.irreps_in
         self.irreps_out = self.gate.irreps_out
 
