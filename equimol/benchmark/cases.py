@@ -74,21 +74,41 @@ def energy_forces_from_structures(
 
 
 def training_step(
-    potential: Potential, batch: dict[str, torch.Tensor], lr: float = 1e-5
+    potential: Potential, batch: dict[str, torch.Tensor], lr: float = 1e-5, compiled=None
 ) -> Callable[[], float]:
-    """Closure: one optimisation step, E+F loss (forces with create_graph), backward, Adam step."""
+    """Closure: one optimisation step, E+F loss (forces with create_graph), backward, Adam step.
+
+    ``compiled``: a :class:`equimol.train.compiled.CompiledLoss` of ``potential`` to compute the
+    loss with instead of the eager potential (the compiled training step)."""
     potential.train()
     optimizer = torch.optim.Adam(potential.parameters(), lr=lr)
 
     def step() -> float:
-        pred = potential(batch, create_graph=True)
-        loss, _ = weighted_loss(pred, batch, LOSS_WEIGHTS)
+        if compiled is None:
+            pred = potential(batch, create_graph=True)
+            loss, _ = weighted_loss(pred, batch, LOSS_WEIGHTS)
+        else:
+            loss, _ = compiled(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         return 0.0
 
     return step
+
+
+def loss_gradients(potential: Potential, batch: dict[str, torch.Tensor], compiled=None) -> list[torch.Tensor]:
+    """Gradients of the E+F training loss with respect to the parameters (eager or ``compiled``)."""
+    potential.train()
+    potential.zero_grad(set_to_none=True)
+    if compiled is None:
+        loss, _ = weighted_loss(potential(batch, create_graph=True), batch, LOSS_WEIGHTS)
+    else:
+        loss, _ = compiled(batch)
+    loss.backward()
+    grads = [p.grad.detach().clone() for p in potential.parameters() if p.grad is not None]
+    potential.zero_grad(set_to_none=True)
+    return grads
 
 
 def count_flops(fn: Callable[[], object]) -> int:

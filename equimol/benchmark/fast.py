@@ -37,7 +37,7 @@ returns it with munmap, so each energy + forces call page-faults its whole worki
 Compilation happens on the first call and again when shapes change (``dynamic`` as in
 :func:`torch.compile`: None recompiles with symbolic shapes after the first change, so a new
 edge count after a neighbour-list rebuild does not recompile again). Training and second
-derivatives are out of scope: use the plain potential there.
+derivatives are out of scope here: see :mod:`equimol.train.compiled` for a compiled training step.
 """
 
 from __future__ import annotations
@@ -102,6 +102,12 @@ def _cache_tag() -> dict:
 DEFAULT_INDUCTOR_OPTIONS = {"cpp_wrapper": True}
 
 
+def inductor_options(options: dict | None = None) -> dict:
+    """Inductor options of the fast path: ``DEFAULT_INDUCTOR_OPTIONS``, the cache tag of the
+    mutation-renames workaround, then ``options``."""
+    return {**DEFAULT_INDUCTOR_OPTIONS, **_cache_tag(), **(options or {})}
+
+
 class CompiledPotential(nn.Module):
     """Energy (B,) eV and forces (N, 3) eV/Å of ``potential`` with energy and forces compiled.
 
@@ -133,7 +139,7 @@ class CompiledPotential(nn.Module):
         if backend == "inductor":
             patch_inductor_mutation_renames()
             if mode is None:
-                options = {**DEFAULT_INDUCTOR_OPTIONS, **_cache_tag(), **(options or {})}
+                options = inductor_options(options)
         self.options = options
         kwargs = {"backend": backend, "dynamic": dynamic, "mode": mode, "options": options}
         self._energy = torch.compile(self._energy_eager, **kwargs)

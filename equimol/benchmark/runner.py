@@ -222,6 +222,34 @@ def compile_fast_path(run: Run, name: str, model, case: str, batch):
         return None
 
 
+def compile_training_step(run: Run, name: str, batch):
+    """(contestant, info) of the compiled training step (:class:`equimol.train.compiled.CompiledLoss`)
+    on a fresh model, after checking its loss gradients against eager; None (with an error row)
+    if compiling fails or the largest gradient difference exceeds ``COMPILED_RTOL`` of the
+    largest gradient."""
+    from equimol.train.compiled import CompiledLoss
+
+    try:
+        torch._dynamo.reset()
+        model = C.build(name, run.dtype, run.device)
+        compiled = CompiledLoss(model, C.LOSS_WEIGHTS, dynamic=False)
+        t0 = time.perf_counter()
+        got = C.loss_gradients(model, batch, compiled)
+        compile_s = time.perf_counter() - t0
+        ref = C.loss_gradients(model, batch)
+        scale = max(float(g.abs().max()) for g in ref)
+        diff = max(C.max_abs_diff(a, b) for a, b in zip(got, ref))
+        rel = diff / max(scale, 1e-30)
+        run.log(f"  {name:9s} train step       compiled in {compile_s:.0f} s, max |Δgrad| / max |grad| {rel:.1e}")
+        if len(got) != len(ref) or rel > COMPILED_RTOL:
+            raise RuntimeError(f"compiled loss gradients differ from eager by {rel:.1e} of the largest; not timed")
+        info = {"compile_s": compile_s, "max_rel_grad_diff": rel}
+        return run.local(C.training_step(model, batch, compiled=compiled)), info
+    except Exception as exc:  # noqa: BLE001 - compilation problems are reported, the run goes on
+        run.error(name, "compiled/train_step", exc)
+        return None
+
+
 def train_stage(run: Run, name: str, structures) -> None:
     o = run.opts
     try:
@@ -231,6 +259,11 @@ def train_stage(run: Run, name: str, structures) -> None:
     except Exception as exc:  # noqa: BLE001 - reported as an error row, the run goes on
         run.error(name, "train_step", exc)
         return
+    compiled_info = {}
+    if name in o.compile_models:
+        compiled = compile_training_step(run, name, batch)
+        if compiled is not None:
+            contestants["compiled"], compiled_info = compiled
     peer = PEER_OF[name][1] if run.server is not None and name in PEER_OF and name in o.peer_models else None
     if peer is not None:
         contestants["peer"] = run.peer(peer, "train", "train")
@@ -242,6 +275,10 @@ def train_stage(run: Run, name: str, structures) -> None:
         )
     else:
         run.results["train_step"].append(_case_row(name, case, "model", structures, batch, timings["train"]))
+    if "compiled" in timings and "error" not in timings["compiled"]:
+        run.results["train_step"].append(
+            _case_row(name, case, "compiled", structures, batch, timings["compiled"], **compiled_info)
+        )
     if peer is not None:
         run.add_peer_row((peer, "train", "train"), timings["peer"])
     shown = "  ".join(f"{m} {1000 * t['median_s']:.2f}" for m, t in timings.items() if "median_s" in t)

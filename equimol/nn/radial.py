@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from equimol.nn.numerics import zero_tiny
+
 
 class SineBasis(nn.Module):
     """sin(n π r / r_cut) / r for n = 1..K (PaiNN, "sinc" basis; Klicpera et al. 2020)."""
@@ -32,4 +34,4 @@ class GaussianBasis(nn.Module):
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         c = self.centers.to(r.dtype)
-        return torch.exp(-0.5 * ((r[:, None] - c) / self.width) ** 2)
+        return zero_tiny(torch.exp(-0.5 * ((r[:, None] - c) / self.width) ** 2))

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from equimol.nn.numerics import zero_tiny
+
 
 class ExpNormalBasis(nn.Module):
     """g_k(r) = exp(−β (exp(−r) − μ_k)²), k = 1..K, r in Å.
@@ -26,4 +28,4 @@ class ExpNormalBasis(nn.Module):
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         mu = self.centers.to(r.dtype)
-        return torch.exp(-self.beta * (torch.exp(-r)[:, None] - mu) ** 2)
+        return zero_tiny(torch.exp(-self.beta * (torch.exp(-r)[:, None] - mu) ** 2))

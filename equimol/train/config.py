@@ -57,6 +57,9 @@ class TrainingConfig:
     dtype: str = "float32"
     num_threads: int | None = None
     progress: bool = True
+    # torch.compile of prediction, forces and loss (equimol.train.compiled): False, True
+    # (inductor) or a backend name; for batches of repeating shape (rMD17), single process only
+    compile: bool | str = False
 
 
 @dataclass
@@ -151,6 +154,10 @@ def validate(cfg: Config, base_dir: Path | None) -> None:
             raise ConfigError(f"training.{name} must be a positive integer")
     if not (isinstance(t.lr, (int, float)) and t.lr > 0):
         raise ConfigError(f"training.lr must be a positive number, got {t.lr!r}")
+    if not isinstance(t.compile, (bool, str)) or t.compile in ("", "true", "false"):
+        raise ConfigError(
+            f"training.compile must be true, false or a torch.compile backend name, got {t.compile!r}"
+        )
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:

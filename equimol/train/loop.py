@@ -20,6 +20,7 @@ from equimol.heads.energy import EnergyHead
 from equimol.potential import Potential, build_potential
 from equimol.train import distributed
 from equimol.train.checkpoint import read_checkpoint, save_checkpoint
+from equimol.train.compiled import CompiledLoss
 from equimol.train.config import Config
 from equimol.train.data import prepare_data
 from equimol.train.distributed import DistContext
@@ -177,6 +178,13 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     targets = [t for t in cfg.data.targets]
     weights = {t: w for t, w in t_cfg.weights.items() if t in targets}
+    compiled_loss = None
+    if t_cfg.compile and ctx.enabled:
+        log("training.compile is not used in data-parallel training; training eagerly")
+    elif t_cfg.compile:
+        backend = "inductor" if t_cfg.compile is True else str(t_cfg.compile)
+        compiled_loss = CompiledLoss(potential, weights, t_cfg.loss, backend=backend)
+        log(f"training step compiled with torch.compile ({backend}); the first steps compile (minutes on CPU)")
     t_start = time.perf_counter() - wall
     bar = tqdm(total=t_cfg.epochs, initial=epoch, disable=not (t_cfg.progress and ctx.is_main),
                unit="epoch", dynamic_ncols=True)
@@ -192,8 +200,11 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
             else:
                 batch = collate([data.train[i] for i in idx], dtype=dtype, device=device)
                 # forces only when they are trained on (energy-only QM9 runs skip the double backward)
-                pred = potential(batch, forces=K.FORCES in weights, create_graph=True)
-                loss, _ = weighted_loss(pred, batch, weights, t_cfg.loss)
+                if compiled_loss is not None:
+                    loss, _ = compiled_loss(batch)
+                else:
+                    pred = potential(batch, forces=K.FORCES in weights, create_graph=True)
+                    loss, _ = weighted_loss(pred, batch, weights, t_cfg.loss)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 loss_value = float(loss.detach())
