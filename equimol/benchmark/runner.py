@@ -23,6 +23,7 @@ from equimol.benchmark.peers import PeerServer, write_inputs
 from equimol.benchmark.scan import scan_stage
 from equimol.benchmark.timing import environment, interleave, matmul_peak, oversubscription_warning, raw_times
 
+STAGES = ("energy_forces", "train", "scan", "flops")  # parts of a run; profile follows flops
 COMPILED_RTOL = 1e-4  # compiled vs eager forces, relative to the largest force (float32)
 PEER_OF = {
     "painn": ("schnetpack", "painn"),
@@ -52,6 +53,7 @@ class BenchmarkOptions:
     compile_cases: tuple[str, ...] = ("ethanol", "qm9", "ring_polymer")  # prefixes of case names
     profile: bool = True
     train_batch: int = 10
+    stages: tuple[str, ...] = STAGES  # which parts to run (e.g. ("train",) to time training steps only)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -423,10 +425,12 @@ def run(opts: BenchmarkOptions, log=print) -> dict:
                 state.server = None
         try:
             for name in opts.models:
-                log(f"{name}: energy + forces" + (" (interleaved with its peer)" if state.server else ""))
-                energy_forces_stage(state, name, systems)
-                train_stage(state, name, train)
-            if state.server is not None:
+                if "energy_forces" in opts.stages:
+                    log(f"{name}: energy + forces" + (" (interleaved with its peer)" if state.server else ""))
+                    energy_forces_stage(state, name, systems)
+                if "train" in opts.stages:
+                    train_stage(state, name, train)
+            if state.server is not None and "energy_forces" in opts.stages:
                 peer_only_stage(state, systems)
         finally:
             if state.server is not None:
@@ -434,12 +438,12 @@ def run(opts: BenchmarkOptions, log=print) -> dict:
                 state.server = None
     if res["peers"] is not None:
         compare(state)
-    for name in opts.scan_models if opts.scan_models is not None else opts.models:
+    for name in (opts.scan_models if opts.scan_models is not None else opts.models) if "scan" in opts.stages else ():
         if any(e["model"] == name and e["stage"] == "build" for e in res["errors"]):
             continue
         log(f"{name}: size scan")
         scan_stage(state, name)
-    if "painn" in opts.models:
+    if "painn" in opts.models and "flops" in opts.stages:
         flops_stage(state, systems)
         if opts.profile:
             profile_stage(state, systems)

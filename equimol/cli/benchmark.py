@@ -47,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--scan-repeats", type=int, default=None, help="timed calls per size (default: --repeats)")
     p.add_argument(
+        "--stages",
+        type=_csv,
+        default=None,
+        help="parts to run, of energy_forces,train,scan,flops (default: all; the profile comes with flops)",
+    )
+    p.add_argument(
         "--peers",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -83,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
     from equimol.benchmark import report
     from equimol.benchmark.runner import BenchmarkOptions
 
+    from equimol.benchmark.runner import STAGES
+
+    bad = [x for x in (args.stages or ()) if x not in STAGES]
+    if bad:
+        raise ConfigError(f"unknown stage(s) {bad}; available: {', '.join(STAGES)}")
     unknown = [m for m in args.models if m not in MODELS]
     if unknown:
         raise ConfigError(f"unknown model(s) {unknown}; available: {', '.join(MODELS)}")
@@ -102,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
     overrides["peer_models"] = args.peer_models or (*args.models, "so3net")
     for key in (
         "repeats",
+        "rounds",
         "warmup",
+        "stages",
         "sizes",
         "scan_models",
         "scan_repeats",

@@ -8,6 +8,10 @@ Table IV ablations (switches):
   ``scalar_product=False``  drop the ⟨U v_i, V v_i⟩ term of the update (Eq. 10);
   ``vector_propagation=False``  W_vv = 0: neighbour vectors v_j are not propagated (Eq. 8);
   ``vectors=False``  no vector features at all (an invariant, SchNet-like PaiNN).
+An ablated model has no weights for what it switches off (the a_sv output of the update's φ,
+the W_vv rows of φ and W of the messages), so that its parameter count is what it trains, and
+equal counts at a larger F are a fair comparison (experiments/table4). The state dict of the
+full model is unchanged.
 
 Speed (see benchmarks/README.md for the profile that motivated each point; the parameters
 and their state-dict keys are those of the plain per-block formulation):
@@ -57,9 +61,10 @@ class PaiNNMessage(nn.Module):
     def __init__(self, cfg: PaiNNConfig):
         super().__init__()
         F = cfg.n_features
-        self.n_split = 3 if cfg.vectors else 1
         self.vectors = cfg.vectors
-        self.vector_propagation = cfg.vector_propagation
+        self.vector_propagation = cfg.vectors and cfg.vector_propagation
+        # parts of φ(s_j) ∘ W(r_ij): Δs, then (with vectors) the gate of v_j (W_vv) and of r̂_ij
+        self.n_split = 1 + int(self.vectors) + int(self.vector_propagation)
         self.phi = mlp([F, F, self.n_split * F])
         self.W = nn.Linear(cfg.n_basis, self.n_split * F)
 
@@ -68,7 +73,10 @@ class PaiNNMessage(nn.Module):
         if not self.vectors:
             return s.index_add(0, i, x), v
         # one split (its backward is one cat); slices would each zero-fill an (E, 3F) gradient
-        ds, dvv, dvs = torch.split(x, s.shape[-1], dim=-1)
+        if self.vector_propagation:
+            ds, dvv, dvs = torch.split(x, s.shape[-1], dim=-1)
+        else:
+            ds, dvs = torch.split(x, s.shape[-1], dim=-1)
         dv = dvs[:, None, :] * unit[:, :, None]
         if self.vector_propagation and not first:
             dv = dv + dvv[:, None, :] * v.index_select(0, j)
@@ -86,7 +94,8 @@ class PaiNNUpdate(nn.Module):
         if cfg.vectors:
             self.U = nn.Linear(F, F, bias=False)
             self.V = nn.Linear(F, F, bias=False)
-            self.phi = mlp([2 * F, F, 3 * F])
+            # outputs a_vv, a_sv, a_ss (Eqs. 9–10); no a_sv without the scalar product
+            self.phi = mlp([2 * F, F, (3 if cfg.scalar_product else 2) * F])
         else:
             self.phi = mlp([F, F, F])
 
@@ -97,10 +106,12 @@ class PaiNNUpdate(nn.Module):
         UV = v @ torch.cat([self.U.weight, self.V.weight]).T  # (N, 3, 2F): one matmul for U and V
         Uv, Vv = torch.split(UV, F, dim=-1)
         norm = torch.sqrt((Vv * Vv).sum(dim=1) + NORM_EPS)
-        a_vv, a_sv, a_ss = torch.split(self.phi(torch.cat([s, norm], dim=-1)), F, dim=-1)
-        ds = a_ss
+        a = self.phi(torch.cat([s, norm], dim=-1))
         if self.scalar_product:
-            ds = ds + a_sv * (Uv * Vv).sum(dim=1)
+            a_vv, a_sv, a_ss = torch.split(a, F, dim=-1)
+            ds = a_ss + a_sv * (Uv * Vv).sum(dim=1)
+        else:
+            a_vv, ds = torch.split(a, F, dim=-1)
         return s + ds, v + a_vv[:, None, :] * Uv
 
 

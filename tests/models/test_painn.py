@@ -40,10 +40,24 @@ def test_ablations_change_the_model(options, mixed_structures):
     ablated = equimol.build_model("painn", n_features=16, **options)
     n_full = sum(p.numel() for p in full.parameters())
     n_abl = sum(p.numel() for p in ablated.parameters())
+    batch = make_batch(mixed_structures, 5.0, torch.float32)
     if options.get("vectors") is False:
-        assert n_abl < n_full and K.VECTOR_FEATURES not in ablated.representation(make_batch(mixed_structures, 5.0, torch.float32))
-    else:
-        assert n_abl == n_full  # same weights, different wiring
+        assert n_abl < n_full and K.VECTOR_FEATURES not in ablated.representation(batch)
+        return
+    # no weights for what is switched off: F² + F per update's φ (a_sv) without the scalar
+    # product; F² + F (φ) and F·K + F (W) per message (W_vv) without vector propagation
+    F, n_basis, T = 16, 20, 3
+    removed = T * (F * F + F) * (options.get("scalar_product") is False)
+    removed += T * (F * F + F + F * n_basis + F) * (options.get("vector_propagation") is False)
+    assert n_abl == n_full - removed
+    # ... and every remaining parameter tensor is trained by an energy + forces loss
+    out = ablated(batch, create_graph=True)
+    (out[K.ENERGY].sum() + (out[K.FORCES] ** 2).sum()).backward()
+    dead = [n for n, p in ablated.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    # without the scalar product, the last update's U acts on the vectors only, which an energy
+    # head does not read (vector heads do)
+    allowed = {f"representation.updates.{T - 1}.U.weight"} if options.get("scalar_product") is False else set()
+    assert not [n for n in dead if not n.startswith("heads.") and n not in allowed], dead
 
 
 def test_hessian_symmetric_and_matches_forces(water):
