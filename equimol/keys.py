@@ -21,6 +21,10 @@ MASSES: Final = "masses"  # (N,) float, amu
 # The edge vector is r_ij = r_j - r_i + shift_ij (Å).
 EDGE_INDEX: Final = "edge_index"  # (2, E) int64
 EDGE_SHIFTS: Final = "edge_shifts"  # (E, 3) float, Å, cell shift added to r_j - r_i
+# Optional (added by collate): edges i→j and j→i (same distance) share one unordered pair, so
+# that functions symmetric in i and j (radial filters) are evaluated once per pair.
+EDGE_PAIR: Final = "edge_pair"  # (E,) int64, index of each edge's pair
+PAIR_EDGE: Final = "pair_edge"  # (P,) int64, one edge of each pair
 
 # --- features (produced by representations) ------------------------------------------
 SCALAR_FEATURES: Final = "scalar_features"  # (N, F)

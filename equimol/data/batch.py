@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from equimol import keys as K
+from equimol.data.neighbors import edge_pairs
 from equimol.data.store import PER_ATOM
 
 INT_KEYS = (K.ATOMIC_NUMBERS, K.EDGE_INDEX)
@@ -22,7 +23,8 @@ def collate(
 
     positions (N,3), atomic_numbers (N,), batch (N,), n_atoms (B,), edge_index (2,E) with
     per-structure indices offset into the flat atom list, edge_shifts (E,3), and targets:
-    per-graph (B, ...) or per-atom (N, ...). Energies stay float64 to keep meV precision on
+    per-graph (B, ...) or per-atom (N, ...); edge_pair (E,) and pair_edge (P,) (see
+    :func:`equimol.data.neighbors.edge_pairs`). Energies stay float64 to keep meV precision on
     total energies of thousands of eV; everything else floating uses ``dtype``.
     """
     n_atoms = np.array([len(s[K.ATOMIC_NUMBERS]) for s in structures], dtype=np.int64)
@@ -49,6 +51,10 @@ def collate(
         elif t.is_floating_point():
             t = t.to(dtype)
         out[key] = t
+    if K.EDGE_INDEX in out:
+        shifts = out.get(K.EDGE_SHIFTS)
+        pair, first = edge_pairs(out[K.EDGE_INDEX].numpy(), None if shifts is None else shifts.double().numpy())
+        out[K.EDGE_PAIR], out[K.PAIR_EDGE] = torch.from_numpy(pair), torch.from_numpy(first)
     if device is not None:
         out = {k: v.to(device) for k, v in out.items()}
     return out

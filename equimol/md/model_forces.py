@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from equimol import keys as K
-from equimol.data.neighbors import neighbor_list
+from equimol.data.neighbors import edge_pairs, neighbor_list
 from equimol.potential import Potential
 
 
@@ -50,8 +50,11 @@ class ModelForceFn:
             ei, sh = neighbor_list(pos[s], cutoff, self.cell, pbc)
             edges.append(ei + s * N)
             shifts.append(sh)
-        self._edges = torch.from_numpy(np.concatenate(edges, axis=1)).to(self.device)
-        self._shifts = torch.from_numpy(np.concatenate(shifts)).to(self.device, self.dtype)
+        edges, shifts = np.concatenate(edges, axis=1), np.concatenate(shifts)
+        pair, first = edge_pairs(edges, shifts)
+        self._edges = torch.from_numpy(edges).to(self.device)
+        self._shifts = torch.from_numpy(shifts).to(self.device, self.dtype)
+        self._pairs = (torch.from_numpy(pair).to(self.device), torch.from_numpy(first).to(self.device))
         self._ref = pos.copy()
         self.n_builds += 1
 
@@ -68,6 +71,8 @@ class ModelForceFn:
             K.N_ATOMS: torch.full((S,), N, dtype=torch.int64, device=self.device),
             K.EDGE_INDEX: self._edges,
             K.EDGE_SHIFTS: self._shifts,
+            K.EDGE_PAIR: self._pairs[0],
+            K.PAIR_EDGE: self._pairs[1],
         }
         out = self.potential(batch)
         dt, dev = positions.dtype, positions.device

@@ -74,8 +74,11 @@ class SchNetInteraction(nn.Module):
             nn.Linear(n_filters, n_features), ShiftedSoftplus(), nn.Linear(n_features, n_features)
         )
 
-    def forward(self, x, rbf, fcut, i, j):
+    def forward(self, x, rbf, fcut, i, j, pair=None):
+        """``rbf``, ``fcut`` per edge, or per unordered pair with ``pair`` (E,) mapping edges to pairs."""
         w = self.filter(rbf) * fcut[:, None]
+        if pair is not None:
+            w = w.index_select(0, pair)  # W(r_ij) = W(r_ji): one filter per pair
         y = scatter_sum(self.in2f(x)[j] * w, i, x.shape[0])
         return self.f2out(y)
 
@@ -100,9 +103,14 @@ class SchNet(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         i, j = batch[K.EDGE_INDEX]
         r = torch.linalg.vector_norm(edge_vectors(batch), dim=-1)
+        pair, pair_edge = batch.get(K.EDGE_PAIR), batch.get(K.PAIR_EDGE)
+        if pair is None or pair_edge is None:
+            pair = None
+        else:  # filters once per unordered pair (collate's edge_pairs), gathered onto the edges
+            r = r.index_select(0, pair_edge)
         rbf = self.rbf(r)
         fcut = cosine_cutoff(r, self.cutoff)
         x = self.embedding(batch[K.ATOMIC_NUMBERS])
         for interaction in self.interactions:
-            x = x + interaction(x, rbf, fcut, i, j)
+            x = x + interaction(x, rbf, fcut, i, j, pair)
         return {K.SCALAR_FEATURES: x}

@@ -152,10 +152,15 @@ class So3krates(nn.Module):
     def hyperparameters(self) -> dict:
         return asdict(self.config)
 
-    def _pairs(self, vec: torch.Tensor, index: torch.Tensor) -> PairGeometry:
+    def _pairs(self, vec: torch.Tensor, index: torch.Tensor, pair=None, pair_edge=None) -> PairGeometry:
+        """Local edge geometry; with ``pair``/``pair_edge`` (from ``collate``) the radial basis is
+        evaluated once per unordered pair (see :class:`PairGeometry`)."""
         r = torch.linalg.vector_norm(vec, dim=-1)
         sh = spherical_harmonics(self.degrees, vec)
-        return PairGeometry(index, self.rbf(r), sh, cosine_cutoff(r, self.cutoff))
+        if pair is None or pair_edge is None:
+            return PairGeometry(index, self.rbf(r), sh, cosine_cutoff(r, self.cutoff))
+        rbf = self.rbf(r.index_select(0, pair_edge))
+        return PairGeometry(index, rbf, sh, cosine_cutoff(r, self.cutoff), pair=pair, pair_edge=pair_edge)
 
     def _non_local_pairs(self, batch: dict[str, torch.Tensor]) -> PairGeometry:
         pbc = batch.get(K.PBC)
@@ -187,7 +192,7 @@ class So3krates(nn.Module):
         (P, heads), nonlocal_sphc_attention (P, |L|)."""
         z = batch[K.ATOMIC_NUMBERS]
         n = z.shape[0]
-        local = self._pairs(edge_vectors(batch), batch[K.EDGE_INDEX])
+        local = self._pairs(edge_vectors(batch), batch[K.EDGE_INDEX], batch.get(K.EDGE_PAIR), batch.get(K.PAIR_EDGE))
         non_local = self._non_local_pairs(batch) if self.config.non_local else None
         f = self.embedding(z)
         chi = self.init_sphc(local, n)

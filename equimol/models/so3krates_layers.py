@@ -32,6 +32,10 @@ class PairGeometry:
     ``index`` (2, P) [i, j]; ``rbf`` (P, K) exp-normal basis of r_ij; ``sh`` (P, m_tot)
     Y^(l)(r̂_ij); ``weight`` (P,) cosine cutoff φ_rcut(r_ij) for local edges; for non-local pairs
     ``n_atoms`` (P,) holds the size n of the molecule of the pair (χ_cut = κ/n).
+
+    With ``pair`` (P,) and ``pair_edge`` (U,) (:func:`equimol.data.neighbors.edge_pairs`),
+    ``rbf`` holds the U unordered pairs only (rows of ``pair_edge``): the filters, symmetric in
+    i and j, are then computed once per pair and gathered with ``pair``.
     """
 
     index: torch.Tensor
@@ -39,6 +43,8 @@ class PairGeometry:
     sh: torch.Tensor
     weight: torch.Tensor | None = None
     n_atoms: torch.Tensor | None = None
+    pair: torch.Tensor | None = None
+    pair_edge: torch.Tensor | None = None
 
 
 def intramolecular_pairs(n_atoms: torch.Tensor) -> torch.Tensor:
@@ -252,9 +258,13 @@ class So3kratesLayer(nn.Module):
         self.sphc_attention = SphcAttention(n_features, degree_ops)
         self.interaction = AtomwiseInteraction(n_features, degree_ops, parity)
 
-    def _messages(self, n_atoms: int, qkv, qk, index, rbf, sh, dchi, weight):
+    def _messages(self, n_atoms: int, qkv, qk, index, rbf, sh, dchi, weight, pair=None):
+        """Filters (So3krates Eq. 16) and both attention updates; with ``pair``, ``rbf`` and
+        ``dchi`` are per unordered pair and the filters are gathered onto the edges."""
         wf = self.feature_filter(rbf, dchi)
         wg = self.sphc_filter(rbf, dchi)
+        if pair is not None:
+            wf, wg = wf.index_select(0, pair), wg.index_select(0, pair)
         df, a_f = self.feature_attention.aggregate(qkv, index, wf, weight, n_atoms)
         dx, a_g = self.sphc_attention.aggregate(qk, index, wg, weight, sh, n_atoms)
         return df, dx, a_f, a_g
@@ -289,10 +299,11 @@ class So3kratesLayer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         qkv = self.feature_attention.project(f)
         qk = self.sphc_attention.project(f)
-        i, j = local.index
+        # d_ij = ‖χ_j − χ_i‖² per degree, once per unordered pair where pairs are known
+        i, j = local.index if local.pair_edge is None else local.index.index_select(1, local.pair_edge)
         dchi_local = self.ops.sq_norms(chi.index_select(0, j) - chi.index_select(0, i))
         df, dchi, a_f, a_g = self._messages(
-            f.shape[0], qkv, qk, local.index, local.rbf, local.sh, dchi_local, local.weight
+            f.shape[0], qkv, qk, local.index, local.rbf, local.sh, dchi_local, local.weight, local.pair
         )
         if record is not None:
             record.update(sphc_in=chi, attention=a_f, sphc_attention=a_g)

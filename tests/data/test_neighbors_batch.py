@@ -54,3 +54,40 @@ def test_atom_references_exact_for_additive_energies(mixed_structures):
     for z, e in true.items():
         assert abs(refs[z] - e) < 1e-8
     assert force_rms(structures) == 2.0
+
+
+def _edge_pair_checks(batch):
+    from equimol.data.neighbors import edge_pairs  # noqa: F401  (the function collate uses)
+    from equimol.nn.scatter import edge_vectors
+
+    ei, pair, first = batch[K.EDGE_INDEX], batch[K.EDGE_PAIR], batch[K.PAIR_EDGE]
+    r = torch.linalg.vector_norm(edge_vectors(batch), dim=-1)
+    assert pair.shape == (ei.shape[1],) and int(pair.max()) + 1 == first.shape[0]
+    assert torch.equal(pair[first], torch.arange(first.shape[0]))  # each pair's edge belongs to it
+    torch.testing.assert_close(r, r[first][pair], rtol=0, atol=0)  # one distance per pair
+    # a full list: every pair has exactly its two directions
+    counts = torch.bincount(pair)
+    assert bool((counts == 2).all())
+    a, b = ei[:, first[pair]]
+    assert bool((((a == ei[0]) & (b == ei[1])) | ((a == ei[1]) & (b == ei[0]))).all())
+
+
+def test_edge_pairs_molecules():
+    from ase.build import molecule
+
+    structs = []
+    for name in ("CH3CH2OH", "C6H6"):
+        a = molecule(name)
+        structs.append(add_neighbors({K.ATOMIC_NUMBERS: a.numbers, K.POSITIONS: a.positions}, 3.0))
+    _edge_pair_checks(collate(structs, dtype=torch.float64))
+
+
+def test_edge_pairs_periodic_with_self_images():
+    from ase.build import bulk
+
+    a = bulk("Si", "diamond", a=5.43)  # 2 atoms, cutoff > cell: self-images (i = i, ±S) appear
+    s = {K.ATOMIC_NUMBERS: a.numbers, K.POSITIONS: a.positions, K.CELL: np.array(a.cell), K.PBC: np.array(a.pbc)}
+    batch = collate([add_neighbors(s, 4.5)], dtype=torch.float64)
+    ei = batch[K.EDGE_INDEX]
+    assert bool((ei[0] == ei[1]).any())
+    _edge_pair_checks(batch)
