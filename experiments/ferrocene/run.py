@@ -43,7 +43,10 @@ SCAN_NAME = "ferrocene_F2_rotation_scan.xyz"
 SMOKE = Path("/tmp/equimol_smoke/ferrocene")
 MODELS = {"schnet": {"n_features": 128, "n_interactions": 3},
           "painn": {"n_features": 128, "n_interactions": 3},
-          "l1net": {"radial_basis": "gaussian"}}
+          # L1Net at the L0/L1 experiment's size (2.4e5 parameters; experiments/l0l1): at equimol's
+          # TFN defaults (3.5e6 parameters) one epoch took about 30 min on this CPU
+          "l1net": {"radial_basis": "gaussian", "n_features": 32, "n_scalars": 32, "n_vectors": 8,
+                    "n_interactions": 3, "radial_hidden": 32}}
 SMOKE_MODELS = {"schnet": {"n_features": 16, "n_interactions": 1},
                 "painn": {"n_features": 16, "n_interactions": 1},
                 "l1net": {"radial_basis": "gaussian", "n_features": 8, "n_scalars": 8, "n_vectors": 3,
