@@ -102,10 +102,12 @@ def _cache_tag() -> dict:
 DEFAULT_INDUCTOR_OPTIONS = {"cpp_wrapper": True}
 
 
-def inductor_options(options: dict | None = None) -> dict:
+def inductor_options(options: dict | None = None, potential: Potential | None = None) -> dict:
     """Inductor options of the fast path: ``DEFAULT_INDUCTOR_OPTIONS``, the cache tag of the
-    mutation-renames workaround, then ``options``."""
-    return {**DEFAULT_INDUCTOR_OPTIONS, **_cache_tag(), **(options or {})}
+    mutation-renames workaround, the representation's own ``inductor_options`` (if any), then
+    ``options``."""
+    own = getattr(getattr(potential, "representation", None), "inductor_options", None) or {}
+    return {**DEFAULT_INDUCTOR_OPTIONS, **_cache_tag(), **own, **(options or {})}
 
 
 class CompiledPotential(nn.Module):
@@ -139,7 +141,7 @@ class CompiledPotential(nn.Module):
         if backend == "inductor":
             patch_inductor_mutation_renames()
             if mode is None:
-                options = inductor_options(options)
+                options = inductor_options(options, potential)
         self.options = options
         kwargs = {"backend": backend, "dynamic": dynamic, "mode": mode, "options": options}
         self._energy = torch.compile(self._energy_eager, **kwargs)

@@ -55,7 +55,7 @@ class CompiledLoss:
             from equimol.benchmark.fast import inductor_options, patch_inductor_mutation_renames
 
             patch_inductor_mutation_renames()
-            options = inductor_options(options)
+            options = inductor_options(options, potential)
         self._fn = torch.compile(self._loss, backend=backend, dynamic=dynamic, options=options)
 
     def _predict(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
