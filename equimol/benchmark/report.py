@@ -13,6 +13,9 @@ SPEED_TARGETS = (
     ("PaiNN E+F 50-molecule QM9 batch ≥ 2× schnetpack", "painn", "qm9", 2.0),
     ("PaiNN training step ≥ 1.5× schnetpack", "painn", "ethanol_x", 1.5),
     ("So3krates E+F ≥ 3× so3krates-torch (ethanol)", "so3krates", "ethanol", 3.0),
+    ("So3krates E+F ≥ 3× so3krates-torch (64-bead ring polymer)", "so3krates", "ring_polymer", 3.0),
+    ("So3krates E+F ≥ 3× so3krates-torch (50-molecule QM9 batch)", "so3krates", "qm9", 3.0),
+    ("So3krates E+F ≥ 3× so3krates-torch (aspirin)", "so3krates", "aspirin", 3.0),
 )
 
 

@@ -50,7 +50,7 @@ class BenchmarkOptions:
     peer_models: tuple[str, ...] = ("painn", "schnet", "so3net", "so3krates")
     malloc: str = "retain"  # "retain": glibc keeps freed memory (fast.retain_freed_memory); "system"
     compile_models: tuple[str, ...] = ("painn", "so3krates")
-    compile_cases: tuple[str, ...] = ("ethanol", "qm9", "ring_polymer")  # prefixes of case names
+    compile_cases: tuple[str, ...] = ("ethanol", "aspirin", "qm9", "ring_polymer")  # prefixes of case names
     profile: bool = True
     train_batch: int = 10
     stages: tuple[str, ...] = STAGES  # which parts to run (e.g. ("train",) to time training steps only)
