@@ -12,9 +12,10 @@ tested on the held-out frames (split 02 minus split 01, experiments/rmd17/make_h
 
 The variants other than ``full`` get the n_features that ``match_parameters`` picks so that
 their parameter counts (``count_parameters`` of the built model, energy head included) equal
-the full model's within 2 %. Note that ``scalar_product=False`` and ``vector_propagation=False``
-remove no parameter (the unused weights stay), so these get the same F; results.md also lists
-how many parameters receive a gradient on an aspirin batch.
+the full model's within 2 %. The ablated models carry no weights for what they switch off (no
+a_sv output of the update's φ without the scalar product, no W_vv rows without vector
+propagation), so they get a larger F (67, 68, 71 and 105 at F = 64 for the full model);
+results.md also lists how many parameters receive a gradient on an aspirin batch.
 
 Training: batch 10, lr 1e-3 (halved on plateaus, patience 30), loss 0.05·MSE(E) + 0.95·MSE(F)
 (ρ = 0.95), EMA 0.99, seed 1, ``--epochs`` (30) epochs for every variant.
@@ -192,7 +193,7 @@ def evaluate_run(run_dir: Path, heldout: Path, structures, max_frames: int | Non
 
 def parameters_with_gradient(potential, structures) -> int:
     """Parameter entries with a non-zero gradient of an energy + force loss on ``structures``
-    (weights that a switch leaves unused, and embeddings of absent elements, get none)."""
+    (W_vv of the first message, vector outputs of the last update, embeddings of absent elements get none)."""
     import torch
 
     from equimol import keys as K
@@ -300,8 +301,9 @@ def markdown(result: dict) -> str:
               for r in rows]
     lines += ["", "\"parameters\" is `count_parameters` of the built model (energy head included), "
               "matched within 2 % by `match_parameters`; \"with gradient\" counts the entries that "
-              "receive a non-zero gradient on an aspirin batch (switched-off terms keep their weights "
-              "unused; embedding rows of elements absent from aspirin count in neither variant's favour).",
+              "receive a non-zero gradient on an aspirin batch (every variant has some that an energy "
+              "does not train: W_vv of the first message, which acts on v = 0, vector outputs of the last "
+              "update, and embedding rows of elements absent from aspirin).",
               ""]
     return "\n".join(lines)
 
