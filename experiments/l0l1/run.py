@@ -18,13 +18,14 @@ included) is within 2 % of L1Net's (44 scalars, -0.6 %). Both train for ``--epoc
 ``--n-train``/``--n-val`` molecules (seed 0), and are tested on the first ``--n-test``
 molecules of the test file.
 
-Cost: TFN convolutions compute per-edge weights over complete QM9 graphs. Measured on the shared
-2-core machine (load ≈ 5, one thread): ≈ 3 s per training step of 32 molecules for |μ| and ≈ 5 s
-for the energy (the training loop also computes forces whenever there is an energy head), i.e.
-≈ 15 and ≈ 26 min per epoch at n_train 10 000. equimol's TFN defaults (n_features 128,
-64 × l=0 + 21 × l=1, 4 layers, radial 64: 3.5e6 parameters) took > 30 s per step and 10 GB
-(energy); pass ``--n-features 128 --n-scalars 64 --n-vectors 21 --n-interactions 4
---radial-hidden 64`` to use them anyway.
+Cost: TFN convolutions compute per-edge weights over complete QM9 graphs (about 18 neighbours
+per atom at r_cut 11.1 Å). One training step of 32 QM9 molecules (594 atoms, 10 664 edges), one
+thread: L0Net 0.54 s, L1Net 1.3 s (2.3 and 2.0 s before the gated block stopped producing
+subnormal floats, see equimol.nn.numerics). On the shared machine an epoch of 2 000 molecules
+took 45-60 s (L0Net) and 85-150 s (L1Net). equimol's TFN defaults (n_features 128,
+64 × l=0 + 21 × l=1, 4 layers, radial 64: 3.5e6 parameters) cost about 10x more per step; pass
+``--n-features 128 --n-scalars 64 --n-vectors 21 --n-interactions 4 --radial-hidden 64`` to use
+them anyway.
 
 Data (runs/data/, written by ``--prepare`` or on the first run): qm9_champs_mu_{train,test}.h5
 are the |μ| files of experiments/tensors/prepare.py (30 000 random molecules, seed 0, 28 000
