@@ -69,6 +69,24 @@ def test_so3krates_inductor_equals_plain():
     torch.testing.assert_close(out[K.FORCES], ref[K.FORCES], atol=1e-5, rtol=1e-5)
 
 
+def test_painn_inductor_two_threads_equals_plain():
+    """With more than one thread inductor generates parallel loops, and its vectorised atomic add
+    of the energy head's float64 per-molecule sum failed to compile (torch 2.13); the head sums
+    with a one-hot product while compiling. About 20-40 s."""
+    model = _small("painn")
+    batch = make_batch(_random_molecules(1), model.cutoff, torch.float32, "cpu")  # one molecule: B = 1
+    ref = model(batch)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch._dynamo.reset()
+        out = CompiledPotential(model, dynamic=False)(batch)
+    finally:
+        torch.set_num_threads(threads)
+    torch.testing.assert_close(out[K.ENERGY], ref[K.ENERGY], atol=1e-5, rtol=1e-6)
+    torch.testing.assert_close(out[K.FORCES], ref[K.FORCES], atol=1e-5, rtol=1e-5)
+
+
 def test_compiled_rejects_training():
     fast = CompiledPotential(build("painn", n_features=8, n_interactions=1), backend="aot_eager")
     with pytest.raises(ValueError, match="inference"):
