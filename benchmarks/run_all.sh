@@ -2,8 +2,13 @@
 # The full speed measurement of issue 9, one command (run from the repository root on a quiet
 # machine; about 1.5–2 h on 2 cores, see benchmarks/README.md):
 #
-#   bash benchmarks/run_all.sh              # THREADS=2 by default
-#   THREADS=1 bash benchmarks/run_all.sh
+#   bash benchmarks/run_all.sh              # THREADS=1 by default (see below)
+#   THREADS=2 bash benchmarks/run_all.sh
+#
+# One torch thread for every contestant by default: on the 2-vCPU VM of this project a second
+# thread made PaiNN's compiled energy + forces slower, not faster (64-bead ring polymer: 48 ms
+# with 1 thread, 76 ms with 2 and OMP_WAIT_POLICY=ACTIVE, 82 ms with PASSIVE; eager 104 / 62 /
+# 91 ms), because inductor's parallel loops over memory-bound edge work do not scale here.
 #
 # 1. installs the peers' venv if it is missing (benchmarks/peers/setup.sh, once);
 # 2. `equimol benchmark`: PaiNN, So3krates, SchNet and the peers (schnetpack, so3krates-torch)
@@ -12,7 +17,7 @@
 # 3. MD throughput (classical and 64-bead RPMD, eager and compiled) -> benchmarks/md/results.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-THREADS="${THREADS:-2}"
+THREADS="${THREADS:-1}"
 PY="${PYTHON:-.venv/bin/python}"
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
 # Busy-waiting OpenMP threads are ~100x slower for small calls when another process holds a
