@@ -73,6 +73,13 @@ def energy_forces_from_structures(
     return call
 
 
+def _training_loss(potential: Potential, batch: dict[str, torch.Tensor], compiled=None) -> torch.Tensor:
+    """The E+F training loss of ``potential`` on ``batch``, eager or by ``compiled`` (a CompiledLoss)."""
+    if compiled is not None:
+        return compiled(batch)[0]
+    return weighted_loss(potential(batch, create_graph=True), batch, LOSS_WEIGHTS)[0]  # as the training loop
+
+
 def training_step(
     potential: Potential, batch: dict[str, torch.Tensor], lr: float = 1e-5, compiled=None
 ) -> Callable[[], float]:
@@ -84,11 +91,7 @@ def training_step(
     optimizer = torch.optim.Adam(potential.parameters(), lr=lr)
 
     def step() -> float:
-        if compiled is None:
-            pred = potential(batch, create_graph=True)
-            loss, _ = weighted_loss(pred, batch, LOSS_WEIGHTS)
-        else:
-            loss, _ = compiled(batch)
+        loss = _training_loss(potential, batch, compiled)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -101,11 +104,7 @@ def loss_gradients(potential: Potential, batch: dict[str, torch.Tensor], compile
     """Gradients of the E+F training loss with respect to the parameters (eager or ``compiled``)."""
     potential.train()
     potential.zero_grad(set_to_none=True)
-    if compiled is None:
-        loss, _ = weighted_loss(potential(batch, create_graph=True), batch, LOSS_WEIGHTS)
-    else:
-        loss, _ = compiled(batch)
-    loss.backward()
+    _training_loss(potential, batch, compiled).backward()
     grads = [p.grad.detach().clone() for p in potential.parameters() if p.grad is not None]
     potential.zero_grad(set_to_none=True)
     return grads

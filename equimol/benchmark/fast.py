@@ -50,7 +50,7 @@ import torch
 from torch import nn
 
 from equimol import keys as K
-from equimol.potential import Potential, compute_forces
+from equimol.potential import Potential, compute_forces, properties_and_forces
 
 
 def patch_inductor_mutation_renames() -> bool:
@@ -155,12 +155,8 @@ class CompiledPotential(nn.Module):
         return self.potential.properties(batch)[K.ENERGY]
 
     def _energy_forces_eager(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        def total_energy(pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            energy = self.potential.properties({**batch, K.POSITIONS: pos})[K.ENERGY]
-            return energy.sum(), energy
-
-        grad, energy = torch.func.grad(total_energy, has_aux=True)(batch[K.POSITIONS])
-        return energy, -grad
+        out = properties_and_forces(self.potential, batch)
+        return out[K.ENERGY], out[K.FORCES]
 
     def forward(self, batch: dict[str, torch.Tensor], forces: bool = True, create_graph: bool | None = None):
         if create_graph:

@@ -21,13 +21,13 @@ from __future__ import annotations
 import torch
 
 from equimol import keys as K
-from equimol.potential import Potential
-from equimol.train.loss import target_error
+from equimol.potential import Potential, properties_and_forces
+from equimol.train.loss import loss_terms
 
 
 class CompiledLoss:
     """``loss, pred = CompiledLoss(potential, weights)(batch)``: the weighted loss of
-    :func:`equimol.train.loss.weighted_loss` (``kind`` "mse" or "mae") and the predictions
+    :func:`equimol.train.loss.loss_terms` (``kind`` "mse" or "mae") and the predictions
     (detached), computed by one compiled function. ``loss.backward()`` fills the parameters'
     gradients. Forces are computed only when ``weights`` trains on them.
 
@@ -58,26 +58,9 @@ class CompiledLoss:
             options = inductor_options(options, potential)
         self._fn = torch.compile(self._loss, backend=backend, dynamic=dynamic, options=options)
 
-    def _predict(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        if not self.forces:
-            return self.potential.properties(batch)
-
-        def total_energy(pos: torch.Tensor):
-            out = self.potential.properties({**batch, K.POSITIONS: pos})
-            return out[K.ENERGY].sum(), out
-
-        grad, out = torch.func.grad(total_energy, has_aux=True)(batch[K.POSITIONS])
-        return {**out, K.FORCES: -grad}
-
     def _loss(self, batch: dict[str, torch.Tensor]):
-        pred = self._predict(batch)
-        total = None
-        for key, w in self.weights.items():
-            if key in pred and key in batch:
-                term = w * target_error(pred[key], batch[key], self.kind)
-                total = term if total is None else total + term
-        if total is None:
-            raise ValueError(f"no target of {sorted(self.weights)} is present in both predictions and data")
+        pred = properties_and_forces(self.potential, batch) if self.forces else self.potential.properties(batch)
+        total, _ = loss_terms(pred, batch, self.weights, self.kind)
         return total, {k: v.detach() for k, v in pred.items()}
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -11,22 +11,30 @@ def target_error(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.T
     return (diff**2).mean() if kind == "mse" else diff.abs().mean()
 
 
-def weighted_loss(
+def loss_terms(
     pred: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], weights: dict[str, float], kind: str = "mse"
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """Σ_t w_t · error_t over targets present in both ``pred`` and ``batch``.
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Σ_t w_t · error_t over targets present in both ``pred`` and ``batch``, and the per-target
+    errors, all as tensors (no host synchronisation: traceable by ``torch.compile``).
 
     Energies enter in eV (float64 difference, then cast), forces in eV/Å per component.
-    Returns the loss and the per-target errors as floats.
     """
     total = None
-    parts: dict[str, float] = {}
+    errors: dict[str, torch.Tensor] = {}
     for key, w in weights.items():
         if w == 0 or key not in pred or key not in batch:
             continue
         err = target_error(pred[key], batch[key], kind)
-        parts[key] = float(err.detach())
+        errors[key] = err
         total = w * err if total is None else total + w * err
     if total is None:
         raise ValueError(f"no target of {sorted(weights)} is present in both predictions and data")
-    return total, parts
+    return total, errors
+
+
+def weighted_loss(
+    pred: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], weights: dict[str, float], kind: str = "mse"
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """:func:`loss_terms` with the per-target errors as floats."""
+    total, errors = loss_terms(pred, batch, weights, kind)
+    return total, {key: float(err.detach()) for key, err in errors.items()}
