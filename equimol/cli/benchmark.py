@@ -87,9 +87,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from equimol.benchmark import report
-    from equimol.benchmark.runner import BenchmarkOptions
-
-    from equimol.benchmark.runner import STAGES
+    from equimol.benchmark.runner import STAGES, BenchmarkOptions
 
     bad = [x for x in (args.stages or ()) if x not in STAGES]
     if bad:

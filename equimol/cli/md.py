@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time
 
+from equimol.cli.options import add_malloc_option, apply_malloc_option
+
 
 def add_arguments(p) -> None:
     p.add_argument("checkpoint", help="equimol checkpoint (.pt)")
@@ -34,10 +36,7 @@ def add_arguments(p) -> None:
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="network precision")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT of a fresh run")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--malloc", choices=("retain", "system"), default="retain",
-                   help="retain (default): this process's C allocator keeps freed memory for reuse instead of "
-                        "returning large blocks to the kernel, which would page-fault them in again on every "
-                        "step (42 %% of an L1Net training run's CPU time went to the kernel); system: glibc's defaults")
+    add_malloc_option(p)
 
 
 def md_config_from_args(args):
@@ -67,10 +66,7 @@ def run(args) -> int:
     from equimol.train.checkpoint import load
 
     config = md_config_from_args(args)
-    if args.malloc == "retain":
-        from equimol.benchmark.fast import retain_freed_memory
-
-        retain_freed_memory()  # this equimol process only (see --malloc)
+    apply_malloc_option(args)
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     potential = load(args.checkpoint, dtype=dtype)
     structures = read_structures(args.structure)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 
+from equimol.cli.options import add_malloc_option, apply_malloc_option
+
 
 def add_arguments(p) -> None:
     p.add_argument("config", help="YAML training config")
@@ -17,10 +19,7 @@ def add_arguments(p) -> None:
     p.add_argument("--resume", action="store_true", help="continue exactly from OUTPUT_DIR/last.pt")
     p.add_argument("--output-dir", help="override output_dir")
     p.add_argument("--threads", type=int, help="torch CPU threads for this run")
-    p.add_argument("--malloc", choices=("retain", "system"), default="retain",
-                   help="retain (default): this process's C allocator keeps freed memory for reuse instead of "
-                        "returning large blocks to the kernel, which would page-fault them in again on every "
-                        "step (42 %% of an L1Net training run's CPU time went to the kernel); system: glibc's defaults")
+    add_malloc_option(p)
 
 
 def run(args) -> int:
@@ -31,10 +30,7 @@ def run(args) -> int:
 
     overrides = list(args.set) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
     cfg = load_config(args.config, overrides)
-    if args.malloc == "retain":
-        from equimol.benchmark.fast import retain_freed_memory
-
-        retain_freed_memory()  # this equimol process only (see --malloc)
+    apply_malloc_option(args)
     threads = args.threads or cfg.training.num_threads
     if threads:
         torch.set_num_threads(threads)  # requested explicitly by the user for this process
