@@ -127,6 +127,7 @@ class So3krates(nn.Module):
     # torch.compile (equimol.benchmark.fast): inductor otherwise inlines per-edge pointwise chains
     # (distance, cutoff, ...) into every (edge, feature) loop that reads them; materialising
     # them made compiled energy + forces of the 64-bead ring polymer 1.15-1.2x faster here
+    # (benchmarks/ab/inductor_options_ab.py)
     # (PaiNN is slower with it, so it is per model)
     inductor_options = {"realize_opcount_threshold": 4}
 

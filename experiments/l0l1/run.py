@@ -21,7 +21,7 @@ molecules of the test file.
 Cost: TFN convolutions compute per-edge weights over complete QM9 graphs (about 18 neighbours
 per atom at r_cut 11.1 Å). One training step of 32 QM9 molecules (594 atoms, 10 664 edges), one
 thread: L0Net 0.54 s, L1Net 1.3 s (2.3 and 2.0 s before the gated block stopped producing
-subnormal floats, see equimol.nn.numerics). On the shared machine an epoch of 2 000 molecules
+subnormal floats, see equimol.nn.numerics; ``benchmarks/ab/tfn_step.py l0net``). On the shared machine an epoch of 2 000 molecules
 took 45-60 s (L0Net) and 85-150 s (L1Net). equimol's TFN defaults (n_features 128,
 64 × l=0 + 21 × l=1, 4 layers, radial 64: 3.5e6 parameters) cost about 10x more per step; pass
 ``--n-features 128 --n-scalars 64 --n-vectors 21 --n-interactions 4 --radial-hidden 64`` to use
