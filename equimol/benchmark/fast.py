@@ -176,8 +176,8 @@ class CompiledPotential(nn.Module):
         return out
 
 
-# glibc malloc: no mmap for large blocks, never trim the heap below 2 GiB of free memory at the top
-GLIBC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647"
+# glibc malloc: no mmap for large blocks, never trim the heap (trim threshold SIZE_MAX; mallopt -1)
+GLIBC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=18446744073709551615"
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameters (malloc.h)
 
 
@@ -191,7 +191,7 @@ def retain_freed_memory() -> bool:
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, -1))
     except (OSError, AttributeError):
         return False
 

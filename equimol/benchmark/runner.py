@@ -20,7 +20,7 @@ from equimol.benchmark import cases as C
 from equimol.benchmark import systems as S
 from equimol.benchmark.fast import CompiledPotential, retain_freed_memory
 from equimol.benchmark.peers import PeerServer, write_inputs
-from equimol.benchmark.scan import scan_stage
+from equimol.benchmark.scan import parse_scan_model, scan_labels, scan_stage
 from equimol.benchmark.timing import environment, interleave, matmul_peak, oversubscription_warning, raw_times
 
 STAGES = ("energy_forces", "train", "scan", "flops")  # parts of a run; profile follows flops
@@ -43,7 +43,7 @@ class BenchmarkOptions:
     rounds: int = 4  # interleaved rounds per case (equimol and peer alternate)
     quick: bool = False
     sizes: tuple[int, ...] = (100, 300, 1000, 3000, 10000)
-    scan_models: tuple[str, ...] | None = None  # None: all of ``models``
+    scan_models: tuple[str, ...] | None = None  # None: ``models`` and scan.SCAN_VARIANTS
     scan_repeats: int | None = None  # None: ``repeats``
     peers: bool = True
     peers_python: str | None = None
@@ -438,11 +438,11 @@ def run(opts: BenchmarkOptions, log=print) -> dict:
                 state.server = None
     if res["peers"] is not None:
         compare(state)
-    for name in (opts.scan_models if opts.scan_models is not None else opts.models) if "scan" in opts.stages else ():
-        if any(e["model"] == name and e["stage"] == "build" for e in res["errors"]):
+    for label in scan_labels(opts.models, opts.scan_models) if "scan" in opts.stages else ():
+        if any(e["model"] == parse_scan_model(label)[0] and e["stage"] == "build" for e in res["errors"]):
             continue
-        log(f"{name}: size scan")
-        scan_stage(state, name)
+        log(f"{label}: size scan")
+        scan_stage(state, label)
     if "painn" in opts.models and "flops" in opts.stages:
         flops_stage(state, systems)
         if opts.profile:

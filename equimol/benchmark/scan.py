@@ -15,8 +15,40 @@ if TYPE_CHECKING:
     from equimol.benchmark.runner import Run
 
 
-def scan_stage(run: Run, name: str) -> None:
-    """One subprocess per size (fresh peak-memory counter), see :mod:`equimol.benchmark.memory`."""
+# scanned besides the plain models (when the base model is benchmarked and no --scan-models are
+# given): So3krates with its local attention in 2 checkpointed slices, whose memory per edge
+# lets 10,000 atoms fit where the plain model's does not (benchmarks/README.md)
+SCAN_VARIANTS = ("so3krates:local_slices=2",)
+
+
+def parse_scan_model(label: str) -> tuple[str, dict]:
+    """``"model"`` or ``"model:key=value[:key=value…]"`` → (model, options); values are JSON
+    (numbers, true/false, null) or else strings. ``so3krates:local_slices=2`` → ("so3krates",
+    {"local_slices": 2})."""
+    name, *items = label.split(":")
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"scan model {label!r}: expected model:key=value, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return name, options
+
+
+def scan_labels(models: tuple[str, ...], scan_models: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The size scan's models: ``scan_models`` if given, else ``models`` and their SCAN_VARIANTS."""
+    if scan_models is not None:
+        return tuple(scan_models)
+    return tuple(models) + tuple(v for v in SCAN_VARIANTS if parse_scan_model(v)[0] in models)
+
+
+def scan_stage(run: Run, label: str) -> None:
+    """One subprocess per size (fresh peak-memory counter), see :mod:`equimol.benchmark.memory`.
+    ``label``: a model name, optionally with options (:func:`parse_scan_model`)."""
+    name, options = parse_scan_model(label)
     o = run.opts
     previous: dict | None = None
     for n in o.sizes:
@@ -24,8 +56,8 @@ def scan_stage(run: Run, name: str) -> None:
         available = available_mib(o.device)
         if projected is not None and available is not None and projected > 0.8 * available:
             msg = f"skipped: projected peak {projected / 1024:.1f} GiB > 80% of available {available / 1024:.1f} GiB"
-            run.results["errors"].append({"model": name, "stage": f"size_scan/{n}", "error": msg})
-            run.log(f"  ! {name} {n} atoms: {msg}")
+            run.results["errors"].append({"model": label, "stage": f"size_scan/{n}", "error": msg})
+            run.log(f"  ! {label} {n} atoms: {msg}")
             break
         cmd = [
             sys.executable,
@@ -45,6 +77,8 @@ def scan_stage(run: Run, name: str) -> None:
             str(min(o.warmup, 2)),
             "--malloc",
             o.malloc,
+            "--options",
+            json.dumps(options),
         ]
         if o.threads:
             cmd += ["--threads", str(o.threads)]
@@ -53,13 +87,13 @@ def scan_stage(run: Run, name: str) -> None:
         if proc.returncode != 0 or not lines:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
             msg = "killed (out of memory?)" if proc.returncode in (-9, 137) else tail[0]
-            run.results["errors"].append({"model": name, "stage": f"size_scan/{n}", "error": msg})
-            run.log(f"  ! {name} {n} atoms: {msg}")
+            run.results["errors"].append({"model": label, "stage": f"size_scan/{n}", "error": msg})
+            run.log(f"  ! {label} {n} atoms: {msg}")
             break  # larger sizes would fail too
-        row = json.loads(lines[-1])
+        row = {**json.loads(lines[-1]), "model": label, "options": options}
         run.results["size_scan"].append(row)
         previous = row
-        run.log(f"  {name:9s} {n:6d} atoms {1000 * row['median_s']:11.2f} ms {row['peak_mib']:9.1f} MiB")
+        run.log(f"  {label:9s} {n:6d} atoms {1000 * row['median_s']:11.2f} ms {row['peak_mib']:9.1f} MiB")
 
 
 def _projected_mib(previous: dict | None, n_atoms: int) -> float | None:

@@ -43,7 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--sizes", type=_ints, default=None, help="size scan, atoms (default 100,300,1000,3000,10000)"
     )
     p.add_argument(
-        "--scan-models", type=_csv, default=None, help="models of the size scan (default: --models)"
+        "--scan-models", type=_csv, default=None, help=(
+            "models of the size scan, each optionally with options as model:key=value "
+            "(default: --models and so3krates:local_slices=2)"
+        ),
     )
     p.add_argument("--scan-repeats", type=int, default=None, help="timed calls per size (default: --repeats)")
     p.add_argument(
@@ -95,6 +98,14 @@ def run(args: argparse.Namespace) -> int:
     unknown = [m for m in args.models if m not in MODELS]
     if unknown:
         raise ConfigError(f"unknown model(s) {unknown}; available: {', '.join(MODELS)}")
+    from equimol.benchmark.scan import parse_scan_model
+
+    try:
+        bad_scan = [m for m in (args.scan_models or ()) if parse_scan_model(m)[0] not in MODELS]
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if bad_scan:
+        raise ConfigError(f"unknown model(s) in --scan-models {bad_scan}; available: {', '.join(MODELS)}")
     if args.device.startswith("cuda"):
         import torch
 

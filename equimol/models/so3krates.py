@@ -84,6 +84,10 @@ class So3kratesConfig:
     non_local: bool = False
     chi_cut_kappa: float = 1.0  # non-local SPHC cutoff χ_cut = κ / n (n atoms of the molecule)
     non_local_chunk: int | None = 65536  # pairs per checkpointed chunk (memory bound); None: one chunk
+    # local edges in this many checkpointed slices for the attention (less memory per edge for
+    # large systems, e.g. 10,000 atoms, for extra time, see benchmarks/README.md); 1: no slicing.
+    # A count, not a size: the per-slice overhead (O(N + E) gradient buffers) stays linear in N.
+    local_slices: int = 1
     sphc_normalization: float | None = None  # None: C_i = 1 + Σ_j φ_rcut(r_ij); else constant C
     parity: bool = True  # keep only CG paths with l1 + l2 + l even (reflection invariant)
     vector_features: bool = True
@@ -107,6 +111,8 @@ class So3kratesConfig:
             raise ConfigError("so3krates: cutoff and chi_cut_kappa must be positive")
         if self.non_local_chunk is not None and self.non_local_chunk < 1:
             raise ConfigError("so3krates: non_local_chunk must be ≥ 1 (or None)")
+        if self.local_slices < 1:
+            raise ConfigError(f"so3krates: local_slices must be ≥ 1, got {self.local_slices}")
         if self.sphc_normalization is not None and self.sphc_normalization <= 0:
             raise ConfigError("so3krates: sphc_normalization must be positive (or None)")
 
@@ -151,6 +157,7 @@ class So3krates(nn.Module):
                 cfg.parity,
                 cfg.chi_cut_kappa,
                 cfg.non_local_chunk,
+                cfg.local_slices,
             )
             for _ in range(cfg.n_layers)
         )

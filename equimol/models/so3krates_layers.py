@@ -4,8 +4,8 @@ passing on features and SPHCs, atomwise interaction, and the non-local SPHC-spac
 Notation: N atoms, F features, h heads, |L| SPHC degrees, m_tot = Σ_l (2l+1), E local edges
 (i receives from j within r_cut), P intramolecular atom pairs (non-local corrections).
 All sums over pairs are segment sums (``index_add``); there are no loops over atoms, edges
-or molecules (only, for very large molecules, over fixed-size tiles of non-local pairs to
-bound memory, see ``So3kratesLayer._chunked_messages``).
+or molecules (only, to bound memory, over fixed-size tiles of non-local pairs, see
+``So3kratesLayer._chunked_messages``, and optionally of local edges, ``_chunked_attention``).
 """
 
 from __future__ import annotations
@@ -246,9 +246,11 @@ class So3kratesLayer(nn.Module):
         parity: bool,
         kappa: float,
         chunk: int | None = None,
+        local_slices: int = 1,
     ):
         super().__init__()
         self.chunk = chunk
+        self.local_slices = local_slices
         n_deg = len(degree_ops.degrees)
         self.ops = degree_ops
         self.kappa = float(kappa)
@@ -258,16 +260,48 @@ class So3kratesLayer(nn.Module):
         self.sphc_attention = SphcAttention(n_features, degree_ops)
         self.interaction = AtomwiseInteraction(n_features, degree_ops, parity)
 
-    def _messages(self, n_atoms: int, qkv, qk, index, rbf, sh, dchi, weight, pair=None):
+    def _messages(self, n_atoms: int, qkv, qk, index, rbf, sh, dchi, weight, pair=None, slices: int = 1):
         """Filters (So3krates Eq. 16) and both attention updates; with ``pair``, ``rbf`` and
-        ``dchi`` are per unordered pair and the filters are gathered onto the edges."""
+        ``dchi`` are per unordered pair and the filters are gathered onto the edges. With
+        ``slices`` > 1, the attention runs over that many checkpointed slices of the edges (see
+        :meth:`_chunked_attention`)."""
         wf = self.feature_filter(rbf, dchi)
         wg = self.sphc_filter(rbf, dchi)
+        if slices > 1 and index.shape[1] >= slices:
+            chunk = -(-index.shape[1] // slices)
+            return self._chunked_attention(n_atoms, qkv, qk, index, wf, wg, weight, sh, pair, chunk)
+        return self._attention(n_atoms, qkv, qk, index, wf, wg, weight, sh, pair)
+
+    def _attention(self, n_atoms: int, qkv, qk, index, wf, wg, weight, sh, pair=None):
+        """Both attention updates (So3krates Eqs. 12–13) from the filters ``wf``, ``wg`` (per edge,
+        or per unordered pair with ``pair``)."""
         if pair is not None:
             wf, wg = wf.index_select(0, pair), wg.index_select(0, pair)
         df, a_f = self.feature_attention.aggregate(qkv, index, wf, weight, n_atoms)
         dx, a_g = self.sphc_attention.aggregate(qk, index, wg, weight, sh, n_atoms)
         return df, dx, a_f, a_g
+
+    def _chunked_attention(self, n_atoms: int, qkv, qk, index, wf, wg, weight, sh, pair, chunk: int):
+        """``_attention`` over slices of ``chunk`` edges, each recomputed in the backward pass
+        (activation checkpointing): the (E, F) gathered projections, filters and products of
+        all edges are never stored at once; the filters themselves are (once per pair)."""
+        df = dx = 0.0
+        a_f, a_g = [], []
+        for s in range(0, index.shape[1], chunk):
+            sl = slice(s, s + chunk)
+            if pair is None:
+                args = (wf[sl], wg[sl], weight[sl], sh[sl], None)
+            else:
+                args = (wf, wg, weight[sl], sh[sl], pair[sl])
+            args = (n_atoms, qkv, qk, index[:, sl], *args)
+            if torch.is_grad_enabled():
+                out = checkpoint(self._attention, *args, use_reentrant=False)
+            else:
+                out = self._attention(*args)
+            df, dx = df + out[0], dx + out[1]
+            a_f.append(out[2])
+            a_g.append(out[3])
+        return df, dx, torch.cat(a_f), torch.cat(a_g)
 
     def _chunked_messages(self, n_atoms: int, qkv, qk, index, rbf, sh, dchi, weight):
         """``_messages`` over slices of ``chunk`` pairs, each recomputed in the backward pass
@@ -303,7 +337,8 @@ class So3kratesLayer(nn.Module):
         i, j = local.index if local.pair_edge is None else local.index.index_select(1, local.pair_edge)
         dchi_local = self.ops.sq_norms(chi.index_select(0, j) - chi.index_select(0, i))
         df, dchi, a_f, a_g = self._messages(
-            f.shape[0], qkv, qk, local.index, local.rbf, local.sh, dchi_local, local.weight, local.pair
+            f.shape[0], qkv, qk, local.index, local.rbf, local.sh, dchi_local, local.weight, local.pair,
+            self.local_slices,
         )
         if record is not None:
             record.update(sphc_in=chi, attention=a_f, sphc_attention=a_g)
