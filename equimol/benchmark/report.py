@@ -101,11 +101,25 @@ def markdown(results: dict) -> str:
         ),
         (
             f"Median of {opts.get('repeats')} timed calls after {opts.get('warmup')} warm-up calls, in "
-            f"{opts.get('rounds')} rounds interleaved with the other contestants of the same case; matmul peak "
-            f"{peak.get('flops_per_s', 0) / 1e9:.1f} GFLOP/s (float32 {peak.get('n')}² matmul)."
-        ),
+            f"{opts.get('rounds')} rounds interleaved with the other contestants of the same case; "
+            if results.get("energy_forces") or results.get("train_step")
+            else ""
+        )
+        + f"matmul peak {peak.get('flops_per_s', 0) / 1e9:.1f} GFLOP/s (float32 {peak.get('n')}² matmul).",
         *([f"**Warning:** {env['warning']}", ""] if env.get("warning") else []),
         "",
+    ]
+    lines += _energy_forces_table(results)
+    lines += _train_table(results) + _peer_only(results) + _scan_table(results) + _flops_table(results)
+    lines += _profile_table(results) + _targets_table(results) + _errors(results)
+    return "\n".join(lines) + "\n"
+
+
+def _energy_forces_table(results: dict) -> list[str]:
+    ef = results.get("energy_forces", [])
+    if not ef:
+        return []
+    lines = [
         "## Energy + forces (ms)",
         "",
         (
@@ -116,7 +130,6 @@ def markdown(results: dict) -> str:
         "| model | case | structures | atoms | edges | model | with_nl | compiled | peer (model) | peer (with_nl) | speed-up |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    ef = results.get("energy_forces", [])
     comps = results.get("comparisons", [])
     keys = []
     for r in ef:
@@ -152,9 +165,7 @@ def markdown(results: dict) -> str:
         "Speed-up: peer model-call time / best equimol model-call time (eager or compiled), same inputs.",
         "",
     ]
-    lines += _train_table(results) + _peer_only(results) + _scan_table(results) + _flops_table(results)
-    lines += _profile_table(results) + _targets_table(results) + _errors(results)
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _train_table(results: dict) -> list[str]:
@@ -216,7 +227,8 @@ def _scan_table(results: dict) -> list[str]:
         "",
         (
             f"Peak memory: {method}, over the first call (glibc's default allocator), one process per size; "
-            "the timed calls use the allocator of the `malloc` column."
+            "the timed calls (after at most 2 warm-up calls, one round) use the allocator of the `malloc` "
+            "column. A model name with `:key=value` is that model with those options."
         ),
         "",
         "| model | atoms | edges | E+F ms | µs / edge | peak MiB | kB / edge | malloc |",

@@ -64,6 +64,7 @@ import numpy as np
 import yaml
 
 from equimol.train.checkpoint import run_state
+from equimol.train.resume import train_or_resume
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -216,21 +217,7 @@ def check_flags(a, lay: Layout) -> None:
 
 def train_run(name: str, cfg_path: Path) -> None:
     """``equimol train CONFIG [--resume]`` unless the run is finished."""
-    from equimol.train.config import load_config
-
-    cfg = load_config(cfg_path)
-    run_dir = Path(cfg.output_dir)
-    state = run_state(run_dir, cfg.training.epochs)
-    if state["done"]:
-        print(f"[{name}] {state['status']}: skipping training")
-        return
-    exe = Path(sys.executable).with_name("equimol")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "equimol.cli.main"]
-    cmd += ["train", str(cfg_path)]
-    if (run_dir / "last.pt").exists():
-        cmd.append("--resume")
-    print(f"[{name}] {' '.join(cmd)}", flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    train_or_resume(name, cfg_path, cwd=ROOT)
 
 
 # ----------------------------------------------------------------------------- evaluation

@@ -50,6 +50,7 @@ from pathlib import Path
 import yaml
 
 from equimol.train.checkpoint import run_state
+from equimol.train.resume import train_or_resume
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -139,26 +140,9 @@ def write_configs(variants: list[str], n_features: int, epochs: int, lay: Layout
 # ----------------------------------------------------------------------------- training
 
 
-def equimol_command() -> list[str]:
-    exe = Path(sys.executable).with_name("equimol")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "equimol.cli.main"]
-
-
 def train_run(name: str, cfg_path: Path) -> None:
     """``equimol train CONFIG [--resume]`` unless the run is finished."""
-    from equimol.train.config import load_config
-
-    cfg = load_config(cfg_path)
-    run_dir = Path(cfg.output_dir)
-    state = run_state(run_dir, cfg.training.epochs)
-    if state["done"]:
-        print(f"[{name}] {state['status']}: skipping training")
-        return
-    cmd = equimol_command() + ["train", str(cfg_path)]
-    if (run_dir / "last.pt").exists():
-        cmd.append("--resume")
-    print(f"[{name}] {' '.join(cmd)}", flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    train_or_resume(name, cfg_path, cwd=ROOT)
 
 
 # ----------------------------------------------------------------------------- evaluation

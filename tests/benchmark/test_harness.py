@@ -57,6 +57,48 @@ def test_allocator_env_keeps_existing_tunables():
     assert env["GLIBC_TUNABLES"] == "glibc.pthread.rseq=0:" + GLIBC_TUNABLES and env["X"] == "1"
 
 
+def test_allocator_tunables_never_trim():
+    """The child-process tunables set glibc's trim threshold to SIZE_MAX: a cap at 2^31 − 1 bytes
+    let a call that frees more than 2 GiB give it back, to page-fault it in again next call."""
+    from equimol.benchmark.fast import GLIBC_TUNABLES
+
+    tunables = dict(item.split("=") for item in GLIBC_TUNABLES.split(":"))
+    assert int(tunables["glibc.malloc.trim_threshold"]) == 2**64 - 1
+    assert tunables["glibc.malloc.mmap_max"] == "0"
+
+
+def test_scan_model_labels():
+    from equimol.benchmark.scan import SCAN_VARIANTS, parse_scan_model, scan_labels
+
+    assert parse_scan_model("painn") == ("painn", {})
+    assert parse_scan_model("so3krates:local_slices=2:non_local=true:x=abc") == (
+        "so3krates",
+        {"local_slices": 2, "non_local": True, "x": "abc"},
+    )
+    with pytest.raises(ValueError):
+        parse_scan_model("so3krates:local_slices")
+    assert scan_labels(("painn",), None) == ("painn",)
+    assert scan_labels(("painn", "so3krates"), None) == ("painn", "so3krates", *SCAN_VARIANTS)
+    assert scan_labels(("painn", "so3krates"), ("schnet",)) == ("schnet",)
+
+
+def test_scan_variant_runs_with_its_options(tmp_path):
+    rc = main(
+        ["benchmark", "--quick", "--models", "so3krates", "--stages", "scan", "--sizes", "12",
+         "--scan-models", "so3krates:local_slices=2", "--threads", "1", "--output", str(tmp_path),
+         "--malloc", "system"]
+    )  # fmt: skip
+    assert rc == 0
+    (row,) = json.loads((tmp_path / "quick.json").read_text())["size_scan"]
+    assert row["model"] == "so3krates:local_slices=2" and row["options"] == {"local_slices": 2}
+    assert row["median_s"] > 0 and row["peak_mib"] > 0
+
+
+def test_bad_scan_model_is_a_clear_error(tmp_path, capsys):
+    assert main(["benchmark", "--quick", "--scan-models", "nope:x=1", "--output", str(tmp_path)]) == 2
+    assert "unknown model" in capsys.readouterr().err
+
+
 def test_bad_model_name_is_a_clear_error(tmp_path, capsys):
     assert main(["benchmark", "--quick", "--models", "nope", "--output", str(tmp_path)]) == 2
     assert "unknown model" in capsys.readouterr().err

@@ -26,6 +26,11 @@ class TestSo3kratesNonLocal(ContractTests):
     options = {**SMALL, "non_local": True}
 
 
+class TestSo3kratesLocalSlices(ContractTests):
+    model_name = "so3krates"
+    options = {**SMALL, "local_slices": 3}
+
+
 class TestSo3kratesL0To3(ContractTests):
     model_name = "so3krates"
     options = {"n_features": 16, "n_layers": 1, "l_min": 0, "l_max": 3, "n_heads": 2, "radial_hidden": 16}
@@ -197,7 +202,13 @@ def test_default_hyperparameters_match_paper():
 
 @pytest.mark.parametrize(
     "options",
-    [{"n_features": 15}, {"l_min": 3, "l_max": 2}, {"chi_cut_kappa": 0.0}, {"sphc_normalization": -1.0}],
+    [
+        {"n_features": 15},
+        {"l_min": 3, "l_max": 2},
+        {"chi_cut_kappa": 0.0},
+        {"sphc_normalization": -1.0},
+        {"local_slices": 0},
+    ],
 )
 def test_bad_config(options):
     with pytest.raises(ConfigError):
@@ -246,16 +257,28 @@ def test_inspect_and_plot(mixed_structures):
         inspect_so3krates(equimol.build_model("painn", n_features=8), batch)
 
 
-def test_non_local_chunking_is_exact(mixed_structures):
-    """Checkpointed chunks of pairs give the same energies, forces and (force-loss) weight gradients,
-    also through the double backward of force training."""
+@pytest.mark.parametrize(
+    "plain, checkpointed, edge_pairs",
+    [
+        ({"non_local": True, "non_local_chunk": None}, {"non_local": True, "non_local_chunk": 7}, True),
+        ({}, {"local_slices": 3}, True),  # filters per unordered pair, gathered in each slice
+        ({}, {"local_slices": 4}, False),  # filters per edge, sliced
+        ({"non_local": True}, {"non_local": True, "non_local_chunk": 7, "local_slices": 2}, True),
+    ],
+)
+def test_checkpointed_chunks_are_exact(mixed_structures, plain, checkpointed, edge_pairs):
+    """Checkpointed chunks of non-local pairs or slices of local edges give the same energies,
+    forces and (force-loss) weight gradients, also through the double backward of force training."""
     grads = []
-    for chunk in (None, 7):
+    for options in (plain, checkpointed):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            model = equimol.build_model("so3krates", **SMALL, non_local=True, non_local_chunk=chunk).double()
+            model = equimol.build_model("so3krates", **SMALL, **options).double()
         model.train()
-        out = model(make_batch(mixed_structures, model.cutoff))
+        batch = make_batch(mixed_structures, model.cutoff)
+        if not edge_pairs:
+            batch = {k: v for k, v in batch.items() if k not in (K.EDGE_PAIR, K.PAIR_EDGE)}
+        out = model(batch)
         loss = out[K.ENERGY].sum() + (out[K.FORCES] ** 2).sum()
         g = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
         grads.append((out[K.ENERGY].detach(), out[K.FORCES].detach(), g))

@@ -102,3 +102,19 @@ def test_cli_train_evaluate_predict(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.xyz" in r.stderr and "Traceback" not in r.stderr
     r = run("evaluate", str(p), str(rmd17_path("ethanol")))  # a YAML is not a checkpoint
     assert r.returncode == 2 and "cfg.yaml" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_or_resume_starts_resumes_and_skips(tmp_path, monkeypatch, capsys):
+    from equimol.train import resume
+
+    calls = []
+    monkeypatch.setattr(resume.subprocess, "run", lambda cmd, **kw: calls.append((cmd, kw)))
+    cfg_path = small_config(tmp_path)
+    resume.train_or_resume("x", cfg_path)  # not started: plain train
+    assert calls[-1][0][-2:] == ["train", str(cfg_path)] and calls[-1][1]["check"]
+    train(load_config(cfg_path, ["training.epochs=2"]), log=lambda *_: None)
+    resume.train_or_resume("x", cfg_path)  # 2 of 4 epochs: resume
+    assert calls[-1][0][-3:] == ["train", str(cfg_path), "--resume"]
+    train(load_config(cfg_path), resume=True, log=lambda *_: None)
+    resume.train_or_resume("x", cfg_path)  # finished: nothing to run
+    assert len(calls) == 2 and "finished 4 epochs: skipping training" in capsys.readouterr().out
