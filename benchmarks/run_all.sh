@@ -12,9 +12,11 @@
 #
 # 1. installs the peers' venv if it is missing (benchmarks/peers/setup.sh, once);
 # 2. `equimol benchmark`: PaiNN, So3krates, SchNet and the peers (schnetpack, so3krates-torch)
-#    on identical inputs, the torch.compile fast path, the size scan (100 … 10,000 atoms),
-#    FLOP rate, profile -> benchmarks/results/benchmark.{json,md};
-# 3. MD throughput (classical and 64-bead RPMD, eager and compiled) -> benchmarks/md/results.json.
+#    on identical inputs, the torch.compile fast path, FLOP rate, profile
+#    -> benchmarks/results/benchmark.{json,md};
+# 3. the size scan (100 … 10,000 atoms; So3krates also with local_slices=2)
+#    -> benchmarks/results/scan.{json,md};
+# 4. MD throughput (classical and 64-bead RPMD, eager and compiled) -> benchmarks/md/results.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 THREADS="${THREADS:-1}"
@@ -28,6 +30,10 @@ if [ "$THREADS" -gt 1 ] && [ -z "${OMP_WAIT_POLICY:-}" ] && awk "BEGIN{exit !($L
   export OMP_WAIT_POLICY=PASSIVE
 fi
 [ -x peers/venv/bin/python ] || bash benchmarks/peers/setup.sh
-"$PY" -m equimol.cli.main benchmark --threads "$THREADS" --output benchmarks/results "$@"
+"$PY" -m equimol.cli.main benchmark --threads "$THREADS" --stages energy_forces,train,flops \
+  --output benchmarks/results "$@"
+# the size scan (one process per size; PaiNN at 10,000 atoms holds ~21 GB with the retained heap)
+"$PY" -m equimol.cli.main benchmark --threads "$THREADS" --stages scan --no-peers \
+  --output benchmarks/results --name scan "$@"
 "$PY" benchmarks/md_throughput.py --threads "$THREADS" --steps 200 --compile --output benchmarks/md/results.json \
   | tee benchmarks/md/results.md
