@@ -390,7 +390,7 @@ def run(opts: BenchmarkOptions, log=print) -> dict:
     if opts.malloc == "retain":
         ok = retain_freed_memory()
         res["environment"]["malloc"] = (
-            "glibc retains freed memory (mmap_max=0, trim_threshold=2 GiB)" if ok else "system"
+            "glibc retains freed memory (mmap_max=0, heap never trimmed)" if ok else "system"
         )
     else:
         res["environment"]["malloc"] = "system"
