@@ -94,9 +94,12 @@ def test_scan_variant_runs_with_its_options(tmp_path):
     assert row["median_s"] > 0 and row["peak_mib"] > 0
 
 
-def test_bad_scan_model_is_a_clear_error(tmp_path, capsys):
+def test_bad_scan_model_or_threads_is_a_clear_error(tmp_path, capsys):
     assert main(["benchmark", "--quick", "--scan-models", "nope:x=1", "--output", str(tmp_path)]) == 2
     assert "unknown model" in capsys.readouterr().err
+    assert main(["benchmark", "--quick", "--threads", "-1", "--output", str(tmp_path)]) == 2
+    assert "--threads" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_bad_model_name_is_a_clear_error(tmp_path, capsys):
