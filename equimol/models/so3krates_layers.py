@@ -231,6 +231,21 @@ class AtomwiseInteraction(nn.Module):
         return a, dchi
 
 
+def _checkpointed_slices(fn, n: int, chunk: int, args_of) -> tuple[torch.Tensor, ...]:
+    """``fn(*args_of(slice))`` → (Δf, Δχ, α_f, α_χ) over slices of ``chunk`` of ``n`` items, each
+    recomputed in the backward pass (activation checkpointing) when gradients are on: the
+    updates summed, the attention coefficients concatenated."""
+    df = dx = 0.0
+    a_f, a_g = [], []
+    for s in range(0, n, chunk):
+        args = args_of(slice(s, s + chunk))
+        out = checkpoint(fn, *args, use_reentrant=False) if torch.is_grad_enabled() else fn(*args)
+        df, dx = df + out[0], dx + out[1]
+        a_f.append(out[2])
+        a_g.append(out[3])
+    return df, dx, torch.cat(a_f), torch.cat(a_g)
+
+
 class So3kratesLayer(nn.Module):
     """One So3krates block: local (and optionally non-local) self-attention updates of features and
     SPHCs with a skip connection, then the atomwise interaction with a second skip connection."""
@@ -285,23 +300,13 @@ class So3kratesLayer(nn.Module):
         """``_attention`` over slices of ``chunk`` edges, each recomputed in the backward pass
         (activation checkpointing): the (E, F) gathered projections, filters and products of
         all edges are never stored at once; the filters themselves are (once per pair)."""
-        df = dx = 0.0
-        a_f, a_g = [], []
-        for s in range(0, index.shape[1], chunk):
-            sl = slice(s, s + chunk)
-            if pair is None:
-                args = (wf[sl], wg[sl], weight[sl], sh[sl], None)
-            else:
-                args = (wf, wg, weight[sl], sh[sl], pair[sl])
-            args = (n_atoms, qkv, qk, index[:, sl], *args)
-            if torch.is_grad_enabled():
-                out = checkpoint(self._attention, *args, use_reentrant=False)
-            else:
-                out = self._attention(*args)
-            df, dx = df + out[0], dx + out[1]
-            a_f.append(out[2])
-            a_g.append(out[3])
-        return df, dx, torch.cat(a_f), torch.cat(a_g)
+
+        def args(sl: slice) -> tuple:
+            if pair is None:  # filters per edge: sliced; else per pair, gathered in the slice
+                return (n_atoms, qkv, qk, index[:, sl], wf[sl], wg[sl], weight[sl], sh[sl], None)
+            return (n_atoms, qkv, qk, index[:, sl], wf, wg, weight[sl], sh[sl], pair[sl])
+
+        return _checkpointed_slices(self._attention, index.shape[1], chunk, args)
 
     def _chunked_messages(self, n_atoms: int, qkv, qk, index, rbf, sh, dchi, weight):
         """``_messages`` over slices of ``chunk`` pairs, each recomputed in the backward pass
@@ -309,19 +314,11 @@ class So3kratesLayer(nn.Module):
         chunk = self.chunk
         if not chunk or index.shape[1] <= chunk:
             return self._messages(n_atoms, qkv, qk, index, rbf, sh, dchi, weight)
-        df = dx = 0.0
-        a_f, a_g = [], []
-        for s in range(0, index.shape[1], chunk):
-            args = (n_atoms, qkv, qk, index[:, s : s + chunk], rbf[s : s + chunk], sh[s : s + chunk])
-            args += (dchi[s : s + chunk], weight[s : s + chunk])
-            if torch.is_grad_enabled():
-                out = checkpoint(self._messages, *args, use_reentrant=False)
-            else:
-                out = self._messages(*args)
-            df, dx = df + out[0], dx + out[1]
-            a_f.append(out[2])
-            a_g.append(out[3])
-        return df, dx, torch.cat(a_f), torch.cat(a_g)
+
+        def args(sl: slice) -> tuple:
+            return (n_atoms, qkv, qk, index[:, sl], rbf[sl], sh[sl], dchi[sl], weight[sl])
+
+        return _checkpointed_slices(self._messages, index.shape[1], chunk, args)
 
     def forward(
         self,
