@@ -50,6 +50,11 @@ with paper hyperparameters, float32, energy + forces, CPU 1 thread (shared 2-cor
 
 (peak resident memory above the level before the first call). Small molecules, same setup:
 ethanol (9 atoms) 34 ms, aspirin (21 atoms) 75 ms local; 52 ms / 152 ms with non-local.
+
+Local edges of large systems can be processed the same way, in ``local_slices`` checkpointed
+slices of the attention: with 2 slices, a 10,000-atom water droplet (497,558 edges) needs
+6.0 GiB instead of a projected 20 GiB, for 28–33 % more time per edge (benchmarks/README.md,
+size scan: ``equimol benchmark --stages scan --scan-models so3krates:local_slices=2``).
 """
 
 from __future__ import annotations
