@@ -56,8 +56,7 @@ def scan_stage(run: Run, label: str) -> None:
         available = available_mib(o.device)
         if projected is not None and available is not None and projected > 0.8 * available:
             msg = f"skipped: projected peak {projected / 1024:.1f} GiB > 80% of available {available / 1024:.1f} GiB"
-            run.results["errors"].append({"model": label, "stage": f"size_scan/{n}", "error": msg})
-            run.log(f"  ! {label} {n} atoms: {msg}")
+            _stop(run, label, n, msg)
             break
         cmd = [
             sys.executable,
@@ -86,14 +85,18 @@ def scan_stage(run: Run, label: str) -> None:
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if proc.returncode != 0 or not lines:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-            msg = "killed (out of memory?)" if proc.returncode in (-9, 137) else tail[0]
-            run.results["errors"].append({"model": label, "stage": f"size_scan/{n}", "error": msg})
-            run.log(f"  ! {label} {n} atoms: {msg}")
+            _stop(run, label, n, "killed (out of memory?)" if proc.returncode in (-9, 137) else tail[0])
             break  # larger sizes would fail too
         row = {**json.loads(lines[-1]), "model": label, "options": options}
         run.results["size_scan"].append(row)
         previous = row
         run.log(f"  {label:9s} {n:6d} atoms {1000 * row['median_s']:11.2f} ms {row['peak_mib']:9.1f} MiB")
+
+
+def _stop(run: Run, label: str, n_atoms: int, msg: str) -> None:
+    """Record why the scan of ``label`` stops at ``n_atoms`` (an error row and a log line)."""
+    run.results["errors"].append({"model": label, "stage": f"size_scan/{n_atoms}", "error": msg})
+    run.log(f"  ! {label} {n_atoms} atoms: {msg}")
 
 
 def _projected_mib(previous: dict | None, n_atoms: int) -> float | None:

@@ -20,12 +20,13 @@ def equimol_command() -> list[str]:
 
 def train_or_resume(name: str, cfg_path: str | os.PathLike, cwd: str | os.PathLike | None = None) -> None:
     """``equimol train CONFIG`` (with ``--resume`` once OUTPUT_DIR/last.pt exists) unless the
-    run in the config's output_dir is done (:func:`run_state`); ``name`` labels the log lines.
-    A relative output_dir is read relative to ``cwd`` (default: the current directory)."""
+    run in the config's output_dir is done (:func:`run_state`); ``name`` labels the log lines,
+    ``cwd`` is the working directory of the training process. (``load_config`` has already
+    resolved a relative output_dir against the config file's folder, as ``equimol train`` does.)"""
     from equimol.train.config import load_config
 
     cfg = load_config(cfg_path)
-    run_dir = Path(cwd or ".") / cfg.output_dir
+    run_dir = Path(cfg.output_dir)
     state = run_state(run_dir, cfg.training.epochs)
     if state["done"]:
         print(f"[{name}] {state['status']}: skipping training")
