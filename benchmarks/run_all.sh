@@ -32,7 +32,7 @@ fi
 [ -x peers/venv/bin/python ] || bash benchmarks/peers/setup.sh
 "$PY" -m equimol.cli.main benchmark --threads "$THREADS" --stages energy_forces,train,flops \
   --output benchmarks/results "$@"
-# the size scan (one process per size; PaiNN at 10,000 atoms holds ~21 GB with the retained heap)
+# the size scan (one process per size; PaiNN at 10,000 atoms holds ~18 GiB with the retained heap)
 "$PY" -m equimol.cli.main benchmark --threads "$THREADS" --stages scan --no-peers \
   --output benchmarks/results --name scan "$@"
 "$PY" benchmarks/md_throughput.py --threads "$THREADS" --steps 200 --compile --output benchmarks/md/results.json \

@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/ab/trim_threshold.py --trim 2gib --atoms 3000
     .venv/bin/python benchmarks/ab/trim_threshold.py --trim never --atoms 3000
 
-Prints wall time, minor page faults and user / system CPU time of each call. With the 2 GiB cap
+Prints wall time, minor page faults, user / system CPU time of each call and the process's
+maximum resident size so far. With the 2 GiB cap
 a call that frees more than 2 GiB at the top of the heap returns it to the kernel and faults it
 in again on the next call (system time); with no trimming the calls after the first fault nothing.
 """
@@ -39,6 +40,7 @@ for k in range(a.calls):
     dt, r1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF)
     print(
         f"call {k}: {dt:6.2f} s  {dt / E * 1e6:5.1f} us/edge  minor faults {r1.ru_minflt - r0.ru_minflt:8d}  "
-        f"user {r1.ru_utime - r0.ru_utime:5.2f} s  sys {r1.ru_stime - r0.ru_stime:5.2f} s",
+        f"user {r1.ru_utime - r0.ru_utime:5.2f} s  sys {r1.ru_stime - r0.ru_stime:5.2f} s  "
+        f"max resident {r1.ru_maxrss / 2**20:.1f} GiB",
         flush=True,
     )
