@@ -37,9 +37,9 @@ PAPER_STEPS = 250_000  # 50 ps at 0.2 fs
 PAPER_V100_HOURS = 1.0  # "about one hour on a V100" for the 64-bead run
 
 
-def setup(n_beads: int, warmup_steps: int, device: str, compiled: bool) -> dict:
+def setup(n_beads: int, warmup_steps: int, device: str, compiled: bool, data_dir: str | None = None) -> dict:
     """A simulation after ``warmup_steps`` (and compilation), ready to be timed."""
-    ethanol = rmd17("ethanol")[0]
+    ethanol = rmd17("ethanol", data_dir=data_dir)[0]
     potential = freeze(build("painn", torch.float32, device).eval())
     model = CompiledPotential(potential, dynamic=None) if compiled else potential
     force_fn = ModelForceFn(model, ethanol[K.ATOMIC_NUMBERS], skin=0.5, dtype=torch.float32, device=device)
@@ -96,11 +96,17 @@ def summary(run: dict) -> dict:
 
 
 def measure(
-    n_beads: int, steps: int, warmup_steps: int, device: str, modes: tuple[bool, ...], rounds: int = 4
+    n_beads: int,
+    steps: int,
+    warmup_steps: int,
+    device: str,
+    modes: tuple[bool, ...],
+    rounds: int = 4,
+    data_dir: str | None = None,
 ) -> list[dict]:
     """Steps/s of each mode (eager / compiled); the modes advance in alternating chunks of
     steps / rounds so that changes of machine load hit them alike."""
-    runs = [setup(n_beads, warmup_steps, device, compiled) for compiled in modes]
+    runs = [setup(n_beads, warmup_steps, device, compiled, data_dir) for compiled in modes]
     chunk = max(steps // rounds, 1)
     while runs[0]["steps"] < steps:
         for run in runs:
@@ -135,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--compile", action="store_true", help="also time the torch.compile fast path")
     p.add_argument("--output", default=None, help="JSON file for the results")
+    p.add_argument("--data", default=None, help="folder with rmd17/ (default: $EQUIMOL_SHARED/data)")
     p.add_argument(
         "--system-malloc",
         action="store_true",
@@ -152,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     modes = (False, True) if args.compile else (False,)
     for n_beads in (int(b) for b in args.beads.split(",")):
-        for row in measure(n_beads, args.steps, args.warmup_steps, args.device, modes):
+        for row in measure(n_beads, args.steps, args.warmup_steps, args.device, modes, data_dir=args.data):
             rows.append(row)
             print(
                 f"beads {n_beads:3d} {row['mode']:8s} {row['ms_per_step']:8.1f} ms/step  "

@@ -23,3 +23,9 @@ class DataError(EquimolError, ValueError):
 
 class ConfigError(EquimolError, ValueError):
     """Invalid configuration value or unknown option."""
+
+
+class DataWarning(UserWarning):
+    """Data that can be read but look wrong (e.g. positions in another length unit).
+
+    The CLI prints these as one line (``equimol CMD: warning: …``)."""

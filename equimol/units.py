@@ -17,6 +17,7 @@ MEV: float = 1e-3
 # length -> Å
 BOHR: float = _ase.Bohr  # 1 a0 in Å
 NM: float = 10.0
+PM: float = 0.01
 # dipole -> e·Å
 DEBYE: float = _ase.Debye  # 1 D in e·Å
 E_BOHR: float = _ase.Bohr  # 1 e·a0 in e·Å
@@ -43,7 +44,7 @@ ENERGY_UNITS: dict[str, float] = {
     "Hartree": HARTREE,
     "Ha": HARTREE,
 }
-LENGTH_UNITS: dict[str, float] = {"Å": 1.0, "Angstrom": 1.0, "A": 1.0, "Bohr": BOHR, "bohr": BOHR, "nm": NM}
+LENGTH_UNITS: dict[str, float] = {"Å": 1.0, "Angstrom": 1.0, "A": 1.0, "Bohr": BOHR, "bohr": BOHR, "nm": NM, "pm": PM}
 DIPOLE_UNITS: dict[str, float] = {"e·Å": 1.0, "eA": 1.0, "Debye": DEBYE, "D": DEBYE, "e·bohr": E_BOHR, "au": E_BOHR}
 POLARIZABILITY_UNITS: dict[str, float] = {"Å^3": 1.0, "A^3": 1.0, "bohr^3": BOHR3, "au": BOHR3}
 

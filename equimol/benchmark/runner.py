@@ -53,6 +53,7 @@ class BenchmarkOptions:
     compile_cases: tuple[str, ...] = ("ethanol", "aspirin", "qm9", "ring_polymer")  # prefixes of case names
     profile: bool = True
     train_batch: int = 10
+    data_dir: str | None = None  # rmd17/ and qm9/ in shared/data's layout (None: EQUIMOL_SHARED)
     stages: tuple[str, ...] = STAGES  # which parts to run (e.g. ("train",) to time training steps only)
     extra: dict = field(default_factory=dict)
 
@@ -404,8 +405,8 @@ def run(opts: BenchmarkOptions, log=print) -> dict:
     if warning:
         res["environment"]["warning"] = warning
         log(f"  ! {warning}")
-    systems = S.inference_systems(quick=opts.quick)
-    train = S.train_batch(opts.train_batch)
+    systems = S.inference_systems(quick=opts.quick, data_dir=opts.data_dir)
+    train = S.train_batch(opts.train_batch, opts.data_dir)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         if opts.peers:

@@ -14,30 +14,35 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from equimol import keys as K
+from equimol.data.shared import shared_data
 from equimol.errors import DataError
 from equimol.units import KCAL_PER_MOL
 
 Structure = dict[str, np.ndarray]
 
-SHARED = Path(os.environ.get("EQUIMOL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-RMD17 = SHARED / "data" / "rmd17"
-QM9_TAR = SHARED / "data" / "qm9" / "qm9_geometries_ppqm.tar.gz"
+QM9_TARBALL = "qm9_geometries_ppqm.tar.gz"
 
 WATER_SPACING = (1.0 / 0.0334) ** (1.0 / 3.0)  # Å, one molecule per cube at liquid density
 WATER_GEOMETRY = np.array([[0.0, 0.0, 0.0], [0.9572, 0.0, 0.0], [-0.2400, 0.9266, 0.0]])  # O, H, H (Å)
 
 
-def rmd17(name: str, frames: int | slice = 0, root: Path | str = RMD17) -> list[Structure]:
+def data_root(data_dir: Path | str | None = None) -> Path:
+    """The folder holding ``rmd17/`` and ``qm9/`` in the layout of ``shared/data``: ``data_dir``,
+    or the development checkout's shared data (``EQUIMOL_SHARED``; ``tests/data/fixtures`` is a
+    small copy that a bare clone has)."""
+    return Path(data_dir) if data_dir is not None else shared_data()
+
+
+def rmd17(name: str, frames: int | slice = 0, data_dir: Path | str | None = None) -> list[Structure]:
     """rMD17 frames of molecule ``name`` with energy (eV) and forces (eV/Å); the file is in kcal/mol."""
-    path = Path(root) / f"rmd17_{name}_train_01.npz"
+    path = data_root(data_dir) / "rmd17" / f"rmd17_{name}_train_01.npz"
     if not path.exists():
-        raise DataError("rMD17 file not found (set EQUIMOL_SHARED)", str(path))
+        raise DataError("rMD17 file not found (pass --data DIR or set EQUIMOL_SHARED)", str(path))
     d = np.load(path)
     idx = range(frames) if isinstance(frames, int) and frames > 0 else [0]
     if isinstance(frames, slice):
@@ -54,12 +59,13 @@ def rmd17(name: str, frames: int | slice = 0, root: Path | str = RMD17) -> list[
     return out
 
 
-def qm9(n: int = 50, path: Path | str = QM9_TAR) -> list[Structure]:
+def qm9(n: int = 50, data_dir: Path | str | None = None) -> list[Structure]:
     """The first ``n`` QM9 molecules of the shared tarball (geometries only)."""
     from equimol.data.qm9 import read_qm9
 
-    if not Path(path).exists():
-        raise DataError("QM9 tarball not found (set EQUIMOL_SHARED)", str(path))
+    path = data_root(data_dir) / "qm9" / QM9_TARBALL
+    if not path.exists():
+        raise DataError("QM9 tarball not found (pass --data DIR or set EQUIMOL_SHARED)", str(path))
     mols = read_qm9(path, labels=(), limit=n, seed=None)
     return [{K.ATOMIC_NUMBERS: m[K.ATOMIC_NUMBERS], K.POSITIONS: m[K.POSITIONS]} for m in mols]
 
@@ -105,21 +111,24 @@ def water_droplet(n_atoms: int, seed: int = 0) -> Structure:
     return {K.ATOMIC_NUMBERS: z[:n_atoms].astype(np.int64), K.POSITIONS: pos.reshape(-1, 3)[:n_atoms]}
 
 
-def inference_systems(quick: bool = False) -> dict[str, list[Structure]]:
+def inference_systems(quick: bool = False, data_dir: Path | str | None = None) -> dict[str, list[Structure]]:
     """The fixed-input energy+forces cases: name -> structures of one batch."""
-    ethanol = rmd17("ethanol")[0]
+    ethanol = rmd17("ethanol", data_dir=data_dir)[0]
     ethanol = {K.ATOMIC_NUMBERS: ethanol[K.ATOMIC_NUMBERS], K.POSITIONS: ethanol[K.POSITIONS]}
-    aspirin = rmd17("aspirin")[0]
+    aspirin = rmd17("aspirin", data_dir=data_dir)[0]
     aspirin = {K.ATOMIC_NUMBERS: aspirin[K.ATOMIC_NUMBERS], K.POSITIONS: aspirin[K.POSITIONS]}
     n_qm9, n_beads = (5, 4) if quick else (50, 64)
     return {
         "ethanol": [ethanol],
         "aspirin": [aspirin],
-        f"qm9_{n_qm9}": qm9(n_qm9),
+        f"qm9_{n_qm9}": qm9(n_qm9, data_dir),
         f"ring_polymer_{n_beads}": ring_polymer(ethanol, n_beads),
     }
 
 
-def train_batch(n: int = 10) -> list[Structure]:
-    """``n`` rMD17 ethanol frames (every 100th) with energy and forces."""
-    return rmd17("ethanol", slice(0, 100 * n, 100))
+def train_batch(n: int = 10, data_dir: Path | str | None = None) -> list[Structure]:
+    """``n`` rMD17 ethanol frames spread evenly over the file (every 100th of the 1000 frames of
+    the full set) with energy and forces."""
+    every = rmd17("ethanol", slice(None), data_dir)
+    stride = max(1, len(every) // n)
+    return every[: stride * n : stride]

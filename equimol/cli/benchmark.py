@@ -92,6 +92,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "process alike (large systems page-fault far less); system: glibc's defaults",
     )
     p.add_argument("--no-profile", action="store_true", help="skip the torch.profiler table")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="folder with rmd17/ and qm9/ in the layout of shared/data (default: $EQUIMOL_SHARED/data, "
+        "else ../shared/data; tests/data/fixtures is a small copy)",
+    )
     p.add_argument("--output", default="benchmarks/results", help="folder for the JSON and Markdown")
     p.add_argument("--name", default=None, help="file stem (default: benchmark, or quick)")
 
@@ -126,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         "threads": args.threads or None,
         "profile": not args.no_profile,
         "peers_python": args.peers_python,
+        "data_dir": args.data,
     }
     overrides["peer_models"] = args.peer_models or (*args.models, "so3net")
     for key in (

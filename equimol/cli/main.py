@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 # command -> module with add_arguments(parser) and run(args) -> int
 COMMANDS = {
@@ -37,6 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(command: str, default):
+    """Show equimol's data warnings as one line on stderr; other warnings as Python does."""
+    from equimol.errors import DataWarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DataWarning):
+            print(f"equimol {command}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -45,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
-        return int(module.run(args) or 0)
+        with warnings.catch_warnings():  # restored on return: the CLI only formats its own warnings
+            warnings.showwarning = _one_line_warning(args.command, warnings.showwarning)
+            return int(module.run(args) or 0)
     except KeyboardInterrupt:
         print("equimol: interrupted", file=sys.stderr)
         return 130

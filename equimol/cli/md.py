@@ -14,6 +14,8 @@ from equimol.cli.options import add_malloc_option, apply_malloc_option
 
 
 def add_arguments(p) -> None:
+    from equimol.md.config import THERMOSTAT_ALIASES, thermostat_spelling
+
     p.add_argument("checkpoint", help="equimol checkpoint (.pt)")
     p.add_argument("structure", help="starting structure: any readable file (first frame, see --index)")
     p.add_argument("--index", type=int, default=0, help="frame of STRUCTURE to start from")
@@ -21,8 +23,9 @@ def add_arguments(p) -> None:
     p.add_argument("--steps", type=int, help="number of MD steps (default 1000; preset: 50 ps)")
     p.add_argument("--dt-fs", type=float, help="time step in fs (default 0.5; preset 0.2)")
     p.add_argument("--temperature-k", type=float, help="temperature in K (default 300)")
-    p.add_argument("--thermostat", choices=("nve", "langevin", "csvr", "bussi", "nhc", "pile_l", "pile_g"),
-                   help="default nhc (RPMD: NHC on the centroid + PILE-L on internal modes)")
+    p.add_argument("--thermostat", type=thermostat_spelling, choices=sorted(THERMOSTAT_ALIASES), metavar="NAME",
+                   help="one of: " + ", ".join(sorted(THERMOSTAT_ALIASES)) + " ('-' or '_', any case: pile-l = "
+                   "PILE_L); default nhc (RPMD: NHC on the centroid + PILE-L on internal modes)")
     p.add_argument("--tau-fs", type=float, help="thermostat time constant in fs (default 100)")
     p.add_argument("--chain-length", type=int, help="Nose–Hoover chain length (default 3)")
     p.add_argument("--beads", type=int, help="ring-polymer beads (1 = classical MD; preset 64)")

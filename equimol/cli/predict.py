@@ -10,6 +10,7 @@ def add_arguments(p) -> None:
     p.add_argument("structures", help="any readable structure file (labels, if present, are ignored)")
     p.add_argument("--output", "-o", help="write predictions: .extxyz/.xyz/.h5 (structures with predicted labels) or .json")
     p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--length-unit", default="Å", help="length unit of the positions: Å (default), bohr, nm, pm")
 
 
 def run(args) -> int:
@@ -25,7 +26,7 @@ def run(args) -> int:
     potential = load(args.checkpoint)
     structures = [{K.ATOMIC_NUMBERS: s[K.ATOMIC_NUMBERS], K.POSITIONS: s[K.POSITIONS],
                    **({K.CELL: s[K.CELL], K.PBC: s[K.PBC]} if K.CELL in s else {})}
-                  for s in read_structures(args.structures)]
+                  for s in read_structures(args.structures, length_unit=args.length_unit)]
     keys = [k for k in (K.ENERGY, K.FORCES, K.DIPOLE, K.POLARIZABILITY) if k in potential.outputs]
     results = []
     for batch in batches(GraphDataset(structures, potential.cutoff, cache=False), args.batch_size, torch.float32):

@@ -31,7 +31,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from equimol.spectra import read_jcamp
     from equimol.spectra.plot import plot_spectra
-    from equimol.spectra.trajectory import load_trajectory, spectra_from_trajectory, write_csv
+    from equimol.spectra.trajectory import describe_trajectory, load_trajectory, spectra_from_trajectory, write_csv
 
     if not (args.ir or args.raman or args.power):
         raise ValueError("choose at least one of --ir, --raman, --power")
@@ -46,11 +46,9 @@ def run(args) -> int:
     write_csv(csv, spectra, normalise=not args.absolute)
     print(f"wrote {', '.join(spectra)} to {csv}")
     if args.plot:
-        curves = list(spectra.values())
-        if args.experimental:
-            curves.append(read_jcamp(args.experimental, label="experiment"))
-        plot_spectra(curves, args.plot, normalise=not args.absolute, xlim_cm1=tuple(args.xlim),
-                     title=Path(args.trajectory).name)
+        experiment = read_jcamp(args.experimental, label="experiment") if args.experimental else None
+        plot_spectra(list(spectra.values()), args.plot, normalise=not args.absolute, xlim_cm1=tuple(args.xlim),
+                     title=f"{Path(args.trajectory).name}: {describe_trajectory(traj)}", experiment=experiment)
         print(f"wrote plot {args.plot}")
     return 0
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from equimol import keys as K
 from equimol import units as U
-from equimol.data.validate import validate_structure
+from equimol.data.validate import validate_structure, warn_if_length_unit_implausible
 from equimol.errors import DataError
 
 Structure = dict[str, np.ndarray]
@@ -57,6 +57,8 @@ def read_structures(
     if not path.exists():
         raise DataError("file not found", str(path))
     fmt = detect_format(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError("empty file: it holds no structures", str(path))
     if fmt == "npz":
         out = _read_rmd17(path, energy_unit or "kcal/mol", length_unit)
     elif fmt == "qm9_tar":
@@ -69,9 +71,12 @@ def read_structures(
         out = list(Store(path))
     else:
         out = _read_ase(path, fmt, energy_unit or "eV", length_unit)
+    if not out:
+        raise DataError("the file holds no structures (empty file?)", str(path))
     if index is not None:
         out = out[index]
     if validate:
+        warn_if_length_unit_implausible(out, str(path), length_unit)
         for i, s in enumerate(out):
             validate_structure(s, str(path), i)
     return out
@@ -81,7 +86,7 @@ def _read_rmd17(path: Path, energy_unit: str, length_unit: str) -> list[Structur
     try:
         data = np.load(path, allow_pickle=False)
         missing = [k for k in ("nuclear_charges", "coords") if k not in data.files]
-    except (zipfile.BadZipFile, ValueError, OSError) as e:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
         raise DataError(f"cannot read npz file ({e})", str(path)) from None
     if missing:
         raise DataError(

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from ase.data import atomic_numbers
 
-from equimol.data.shared import SHARED
+from equimol.data.shared import shared_data
 from equimol.data.formats import read_extxyz_frames
 from equimol import keys as K
 from equimol import units as U
@@ -33,7 +33,6 @@ from equimol.errors import DataError
 
 Structure = dict[str, np.ndarray]
 
-SHARED_POLARIZABILITY = SHARED / "data" / "polarizability"
 MAX_ASYMMETRY = 1e-2  # a0³, largest |α_ab − α_ba| accepted before symmetrising
 MALONALDEHYDE_ORDER = ["C", "C", "O", "C", "O", "H", "H", "H", "H"]
 # name -> (coordinate file stem, alpha file stem, atom-order text file), per split
@@ -144,11 +143,12 @@ def read_tensoap_xyz(path: str | os.PathLike, total_charge: float = 0.0) -> list
 
 
 def read_polarizability_set(
-    name: str, split: str = "train", data_dir: str | os.PathLike = SHARED_POLARIZABILITY
+    name: str, split: str = "train", data_dir: str | os.PathLike | None = None
 ) -> list[Structure]:
     """One shared set by name: ``malonaldehyde`` or ``biphenyl`` (split ``train``/``test``),
-    or ``water_monomer``, ``water_dimer``, ``zundel`` (one file each; ``split`` is ignored)."""
-    data_dir = Path(data_dir)
+    or ``water_monomer``, ``water_dimer``, ``zundel`` (one file each; ``split`` is ignored).
+    ``data_dir`` defaults to the development checkout's ``shared/data/polarizability``."""
+    data_dir = Path(data_dir) if data_dir is not None else shared_data("polarizability")
     if name in BPM_SETS:
         if split not in BPM_SETS[name]:
             raise DataError(

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from ase.data import atomic_numbers
 
-from equimol.data.shared import SHARED
+from equimol.data.shared import shared_data
 from equimol.data.formats import read_extxyz_frames
 from equimol import keys as K
 from equimol import units as U
@@ -85,7 +85,6 @@ QM9_ATOM_REFS_HARTREE: dict[str, dict[int, float]] = {
     "G": {1: -0.510927, 6: -37.861317, 7: -54.598897, 8: -75.079532, 9: -99.733544},
 }
 
-SHARED_QM9 = SHARED / "data" / "qm9"
 TARBALL = "qm9_geometries_ppqm.tar.gz"
 ENERGY_CSV = "champs_potential_energy.csv"
 DIPOLE_CSV = "champs_dipole_moments.csv"
@@ -288,13 +287,15 @@ def read_qm9_labels(csv_dir: str | os.PathLike, labels: Sequence[str]) -> dict[s
 
 
 def read_qm9_records(
-    tar_path: str | os.PathLike = SHARED_QM9 / TARBALL,
+    tar_path: str | os.PathLike | None = None,
     labels: Sequence[str] = ("energy", "dipole_magnitude"),
     csv_dir: str | os.PathLike | None = None,
     limit: int | None = None,
     seed: int | None = 0,
 ) -> list[tuple[str, Structure]]:
     """Like :func:`read_qm9`, but returns ``(molecule name, structure)`` pairs."""
+    if tar_path is None:
+        tar_path = shared_data("qm9", TARBALL)
     csv_dir = Path(csv_dir) if csv_dir is not None else Path(tar_path).parent
     table = read_qm9_labels(csv_dir, labels) if labels else None
     names = None if table is None else list(table)
@@ -336,7 +337,7 @@ def _take(it: Iterator[Qm9Molecule], limit: int) -> list[Qm9Molecule]:
 
 
 def read_qm9(
-    tar_path: str | os.PathLike = SHARED_QM9 / TARBALL,
+    tar_path: str | os.PathLike | None = None,
     labels: Sequence[str] = ("energy", "dipole_magnitude"),
     csv_dir: str | os.PathLike | None = None,
     limit: int | None = None,
@@ -346,7 +347,8 @@ def read_qm9(
 
     Only molecules with a geometry and every requested label are returned (see
     :func:`read_qm9_labels` for the labels: ``energy`` eV, ``dipole_magnitude`` e·Å,
-    ``dipole`` e·Å). ``csv_dir`` defaults to the tarball's folder. ``limit`` molecules are
+    ``dipole`` e·Å). ``tar_path`` defaults to the development checkout's shared data
+    (:func:`equimol.data.shared.shared_data`); ``csv_dir`` defaults to the tarball's folder. ``limit`` molecules are
     drawn at random with ``seed`` (in archive order); with ``seed=None`` the first ``limit``
     are taken, which is fast but biased towards the smallest molecules. A full pass over the
     archive takes about 10 s.

@@ -23,8 +23,15 @@ THERMOSTAT_ALIASES: dict[str, str] = {
     "svr": "csvr",
     "pile_g": "csvr",
     "nhc": "nhc",
+    "nose_hoover": "nhc",
     "nose_hoover_chain": "nhc",
 }
+
+
+def thermostat_spelling(name: str) -> str:
+    """A thermostat name as users type it, in the form of :data:`THERMOSTAT_ALIASES`' keys:
+    lower case, ``-`` and spaces as ``_`` (``PILE-L`` → ``pile_l``, ``Nose-Hoover`` → ``nose_hoover``)."""
+    return str(name).strip().lower().replace("-", "_").replace(" ", "_").replace("é", "e")
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -70,7 +77,7 @@ class MDConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        name = THERMOSTAT_ALIASES.get(str(self.thermostat).lower())
+        name = THERMOSTAT_ALIASES.get(thermostat_spelling(self.thermostat))
         if name is None:
             raise ValueError(
                 f"unknown thermostat {self.thermostat!r}; known: {', '.join(sorted(THERMOSTAT_ALIASES))}"

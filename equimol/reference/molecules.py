@@ -11,12 +11,36 @@ from pathlib import Path
 
 import numpy as np
 
-from equimol.data.shared import SHARED
 from equimol import keys
 
 Structure = dict[str, np.ndarray]
 
-RMD17_ASPIRIN = SHARED / "data" / "rmd17" / "rmd17_aspirin_train_01.npz"
+# Aspirin, frame 0 of rMD17 split 01 (PBE/def2-SVP; Christensen & von Lilienfeld, Mach. Learn.:
+# Sci. Technol. 1, 045018, 2020): shipped so that aspirin() needs no data file.
+ASPIRIN_NUMBERS = [6, 6, 6, 6, 6, 6, 6, 8, 8, 8, 6, 6, 8, 1, 1, 1, 1, 1, 1, 1, 1]
+ASPIRIN_POSITIONS = [  # Å
+    [2.01027426, -1.18453722, -0.02036833],
+    [1.21364840, 1.29426520, -0.66417450],
+    [2.94557393, -0.43489822, -0.73742429],
+    [2.45401497, 0.73079857, -1.20488069],
+    [-2.79762803, 2.46456104, 0.39834972],
+    [0.64294004, -0.82327361, 0.28778019],
+    [0.33980296, 0.52487124, 0.00695205],
+    [-1.38165053, -1.61878234, 1.39406405],
+    [-1.67663124, 1.39267312, -1.46346293],
+    [0.21389603, -3.04989846, 0.52461353],
+    [-0.29373411, -1.78542127, 0.86181240],
+    [-1.71559253, 1.65633549, -0.30908013],
+    [-0.82273230, 1.12130202, 0.59960669],
+    [-0.17805377, -3.73259075, 1.04503223],
+    [2.36724216, -2.09260339, 0.43638118],
+    [0.92702049, 2.29867516, -0.92455831],
+    [3.91471788, -0.86695610, -0.96616177],
+    [3.13064453, 1.48769529, -1.68450791],
+    [-2.61561127, 3.47421207, 0.54971280],
+    [-3.75521981, 2.57036915, -0.16302439],
+    [-2.76727165, 1.96117279, 1.41993539],
+]
 
 # Ferrocene geometry (gas-phase electron diffraction, rounded): Fe–ring centroid, ring C–C,
 # C–H and a typical aromatic C–F bond, all in Å.
@@ -45,8 +69,13 @@ def ethanol() -> Structure:
     return _structure(atoms.numbers, atoms.positions)
 
 
-def aspirin(path: str | os.PathLike[str] = RMD17_ASPIRIN, frame: int = 0) -> Structure:
-    """Aspirin (21 atoms) from frame ``frame`` of an rMD17 npz (keys nuclear_charges, coords Å)."""
+def aspirin(path: str | os.PathLike[str] | None = None, frame: int = 0) -> Structure:
+    """Aspirin (21 atoms): frame ``frame`` of an rMD17 npz (keys nuclear_charges, coords Å), or
+    with ``path=None`` the shipped frame 0 of rMD17 split 01 (:data:`ASPIRIN_POSITIONS`)."""
+    if path is None:
+        if frame != 0:
+            raise ValueError("the shipped aspirin geometry is frame 0; pass the rMD17 npz for other frames")
+        return _structure(ASPIRIN_NUMBERS, np.array(ASPIRIN_POSITIONS))
     with np.load(path) as data:
         return _structure(data["nuclear_charges"], data["coords"][frame])
 

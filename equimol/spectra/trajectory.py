@@ -34,6 +34,16 @@ def _masses_amu(data: Mapping[str, Any]) -> np.ndarray:
     return atomic_masses[np.asarray(data["atomic_numbers"], dtype=int)]
 
 
+def describe_trajectory(traj: Mapping[str, Any]) -> str:
+    """A short human description for plot titles, e.g. ``"RPMD, 8 beads, 1.0 ps"``."""
+    _, replicas, beads = traj["positions"].shape[:3]
+    time = np.asarray(traj["time_fs"], dtype=float)
+    length_ps = (time[-1] - time[0]) / 1000.0 if time.size > 1 else 0.0
+    kind = f"RPMD, {beads} beads" if beads > 1 else "classical MD"
+    more = f", {replicas} replicas" if replicas > 1 else ""
+    return f"{kind}{more}, {length_ps:.1f} ps"
+
+
 def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load an HDF5 trajectory into a dict of NumPy arrays.
 

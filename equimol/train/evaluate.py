@@ -49,9 +49,10 @@ def evaluate_structures(potential: Potential, structures: list[dict], batch_size
 
 
 def evaluate_file(potential: Potential, path: str, energy_unit: str | None = None, batch_size: int = 50,
-                  dtype: torch.dtype = torch.float32) -> dict:
-    """Evaluate on any supported file; also reports energies/forces in the file's own unit."""
-    structures = read_structures(path, energy_unit=energy_unit)
+                  dtype: torch.dtype = torch.float32, length_unit: str = "Å") -> dict:
+    """Evaluate on any supported file; also reports energies/forces in the file's own unit.
+    ``length_unit`` is the unit of the file's positions (converted to Å on reading)."""
+    structures = read_structures(path, energy_unit=energy_unit, length_unit=length_unit)
     out = evaluate_structures(potential, structures, batch_size, dtype)
     data_unit = energy_unit or ("kcal/mol" if detect_format(__import__("pathlib").Path(path)) == "npz" else "eV")
     if data_unit != "eV":

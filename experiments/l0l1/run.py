@@ -109,7 +109,8 @@ def prepare(lay: Layout, mu_size: int) -> None:
         return
     from equimol import keys as K
     from equimol.data.formats import write_structures
-    from equimol.data.qm9 import SHARED_QM9, read_qm9_labels, read_qm9_records
+    from equimol.data.qm9 import read_qm9_labels, read_qm9_records
+    from equimol.data.shared import shared_data
     from equimol.data.store import Store
 
     print(f"reading {mu_size} QM9 molecules (the selection of experiments/tensors/prepare.py)", flush=True)
@@ -117,7 +118,7 @@ def prepare(lay: Layout, mu_size: int) -> None:
     perm = np.random.default_rng(0).permutation(len(records))  # prepare.split_write, seed 0
     n_test = min(2000, len(records) // 10)
     split = {"test": perm[:n_test], "train": perm[n_test:]}
-    energies = read_qm9_labels(SHARED_QM9, ["energy"])
+    energies = read_qm9_labels(shared_data("qm9"), ["energy"])
     missing = [name for name, _ in records if name not in energies]
     if missing:
         raise SystemExit(f"{len(missing)} molecules have no energy label, e.g. {missing[:3]}")

@@ -11,6 +11,7 @@ from equimol.benchmark import report
 from equimol.benchmark import systems as S
 from equimol.benchmark.peers import PeerServer, write_inputs
 from equimol.cli.main import main
+from tests.conftest import FIXTURES
 
 
 def test_quick_benchmark_writes_json_and_markdown(tmp_path, capsys):
@@ -26,6 +27,8 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path, capsys):
             "1",
             "--output",
             str(tmp_path),
+            "--data",
+            str(FIXTURES),
             "--no-peers",
             "--malloc",
             "system",  # the test process must keep glibc's defaults
@@ -86,7 +89,7 @@ def test_scan_variant_runs_with_its_options(tmp_path):
     rc = main(
         ["benchmark", "--quick", "--models", "so3krates", "--stages", "scan", "--sizes", "12",
          "--scan-models", "so3krates:local_slices=2", "--threads", "1", "--output", str(tmp_path),
-         "--malloc", "system"]
+         "--data", str(FIXTURES), "--malloc", "system"]
     )  # fmt: skip
     assert rc == 0
     (row,) = json.loads((tmp_path / "quick.json").read_text())["size_scan"]
@@ -123,16 +126,18 @@ def test_water_droplet_size_density_no_overlap():
 
 
 def test_ring_polymer_and_training_inputs():
-    base = S.rmd17("ethanol")[0]
+    base = S.rmd17("ethanol", data_dir=FIXTURES)[0]
     beads = S.ring_polymer(base, 64)
     assert len(beads) == 64 and not np.allclose(beads[0][K.POSITIONS], beads[1][K.POSITIONS])
-    train = S.train_batch(10)
+    train = S.train_batch(10, FIXTURES)
     assert len(train) == 10 and train[0][K.FORCES].shape == (9, 3)
+    every = S.rmd17("ethanol", slice(None), FIXTURES)  # spread evenly over the file
+    np.testing.assert_array_equal(train[1][K.POSITIONS], every[5][K.POSITIONS])
     assert abs(float(train[0][K.ENERGY])) > 1000  # eV (converted from kcal/mol)
 
 
 def test_peer_inputs_roundtrip(tmp_path):
-    cases = {"a": [S.water_droplet(6), S.water_droplet(9)], "train": S.train_batch(2)}
+    cases = {"a": [S.water_droplet(6), S.water_droplet(9)], "train": S.train_batch(2, FIXTURES)}
     write_inputs(tmp_path / "in.npz", cases)
     d = np.load(tmp_path / "in.npz")
     assert list(d["cases"]) == ["a", "train"]

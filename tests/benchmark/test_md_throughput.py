@@ -4,6 +4,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+from tests.conftest import FIXTURES
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "md_throughput.py"
 
 
@@ -26,6 +28,8 @@ def test_md_throughput_smoke(tmp_path, capsys):
                 "--output",
                 str(out),
                 "--system-malloc",
+                "--data",
+                str(FIXTURES),
             ]
         )
         == 0

@@ -60,3 +60,43 @@ def test_demo_quick(tmp_path):
     for name in ("ir.png", "raman.png", "spectrum_classical.csv", "spectrum_rpmd.csv", "spectrum_xtb.csv",
                  "report.md", "md_classical.h5", "md_rpmd.h5", "md_xtb.h5"):
         assert (tmp_path / "demo" / name).stat().st_size > 0, name
+
+
+def test_thermostat_spellings_users_type(tmp_path):
+    from equimol.md.config import MDConfig
+
+    for typed, name in (("pile-l", "langevin"), ("PILE_G", "csvr"), ("Nose-Hoover", "nhc"), ("nose hoover chain", "nhc")):
+        assert MDConfig(thermostat=typed).thermostat == name
+    r = run("md", "--help")
+    assert "pile_l" in r.stdout and "'-' or '_'" in r.stdout
+    model = equimol.build_model("painn", n_features=8, n_interactions=1)
+    save_checkpoint(tmp_path / "m.pt", model)
+    r = run("md", tmp_path / "m.pt", f"{ASSETS}/rmd17_ethanol_heldout.npz", "--steps", 4, "--beads", 2,
+            "--thermostat", "pile-l", "--output", tmp_path / "t.h5", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = run("md", tmp_path / "m.pt", f"{ASSETS}/rmd17_ethanol_heldout.npz", "--thermostat", "pile-x",
+            "--output", tmp_path / "u.h5")
+    assert r.returncode == 2 and "invalid choice: 'pile_x'" in r.stderr and not (tmp_path / "u.h5").exists()
+
+
+def test_empty_and_wrong_unit_files_on_the_command_line(tmp_path):
+    from equimol.data.formats import read_structures, write_structures
+
+    model = equimol.build_model("painn", n_features=8, n_interactions=1)
+    save_checkpoint(tmp_path / "m.pt", model)
+    for name in ("e.xyz", "e.extxyz", "e.npz", "e.db", "e.h5"):
+        (tmp_path / name).write_bytes(b"")
+        r = run("evaluate", tmp_path / "m.pt", tmp_path / name)
+        assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+        assert "empty file" in r.stderr
+    (tmp_path / "blank.xyz").write_text("\n\n")
+    r = run("predict", tmp_path / "m.pt", tmp_path / "blank.xyz")
+    assert r.returncode == 2 and "holds no structures" in r.stderr
+    frames = read_structures(f"{ASSETS}/rmd17_ethanol_heldout.npz")[:3]
+    write_structures(tmp_path / "pm.extxyz", [{**s, "positions": 100 * s["positions"]} for s in frames])
+    r = run("evaluate", tmp_path / "m.pt", tmp_path / "pm.extxyz")
+    assert r.returncode == 0
+    (warning,) = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert "look like pm" in warning and "--length-unit pm" in warning
+    r = run("evaluate", tmp_path / "m.pt", tmp_path / "pm.extxyz", "--length-unit", "pm", "--json", tmp_path / "o.json")
+    assert r.returncode == 0 and "warning" not in r.stderr

@@ -6,14 +6,21 @@ from equimol import units as U
 from equimol.data.formats import read_structures, write_structures
 from equimol.data.store import Store, StoreWriter
 from equimol.errors import DataError
-from tests.conftest import rmd17_path
+from tests.conftest import rmd17_path, shared_path
 
 
-def test_rmd17_units_converted_once():
-    path = rmd17_path("ethanol")
+@pytest.mark.parametrize(
+    ("path", "n_frames"),
+    [
+        pytest.param(rmd17_path("ethanol"), 50, id="fixture"),
+        pytest.param(shared_path("rmd17", "rmd17_ethanol_train_01.npz"), 1000, id="full",
+                     marks=pytest.mark.shared_data),
+    ],
+)
+def test_rmd17_units_converted_once(path, n_frames):
     raw = np.load(path)
     s = read_structures(path)
-    assert len(s) == 1000
+    assert len(s) == n_frames
     assert s[0][K.ATOMIC_NUMBERS].tolist() == raw["nuclear_charges"].tolist()
     assert s[3][K.ENERGY] == pytest.approx(raw["energies"][3] * U.KCAL_PER_MOL)
     np.testing.assert_allclose(s[3][K.FORCES], raw["forces"][3] * U.KCAL_PER_MOL)
@@ -139,3 +146,34 @@ def test_unknown_suffix(tmp_path):
     p.write_text("")
     with pytest.raises(DataError, match="unknown file format"):
         read_structures(p)
+
+
+def test_length_unit_guess_and_warning(tmp_path):
+    import warnings
+
+    from equimol.data.validate import guess_length_unit
+    from equimol.errors import DataWarning
+
+    s = read_structures(rmd17_path("ethanol"))[:4]
+    assert guess_length_unit(s) is None
+    for factor, unit in ((100.0, "pm"), (0.1, "nm")):
+        assert guess_length_unit([{**x, K.POSITIONS: x[K.POSITIONS] * factor} for x in s]) == unit
+    far = [{K.ATOMIC_NUMBERS: np.array([18, 18]), K.POSITIONS: np.array([[0.0, 0, 0], [40.0, 0, 0]])}]
+    assert guess_length_unit(far) == "unknown"  # no unit turns 40 into a bond
+    write_structures(tmp_path / "pm.extxyz", [{**x, K.POSITIONS: x[K.POSITIONS] * 100} for x in s])
+    with pytest.warns(DataWarning, match="look like pm"):
+        read_structures(tmp_path / "pm.extxyz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixed = read_structures(tmp_path / "pm.extxyz", length_unit="pm")
+    np.testing.assert_allclose(fixed[0][K.POSITIONS], s[0][K.POSITIONS], atol=1e-8)
+
+
+def test_empty_files_are_one_clear_error(tmp_path):
+    for name in ("a.xyz", "a.npz", "a.db", "a.h5"):
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(DataError, match="empty file"):
+            read_structures(tmp_path / name)
+    (tmp_path / "b.xyz").write_text("\n")
+    with pytest.raises(DataError, match="no structures"):
+        read_structures(tmp_path / "b.xyz")

@@ -11,16 +11,31 @@ from equimol.data.polarizability_sets import (
     symmetrize,
 )
 from equimol.errors import DataError
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES, shared_path
 
-DATA = SHARED / "data" / "polarizability"
+# frames per set: the committed fixture (20 of each, PROVENANCE.md) and the full shared files
+FRAMES = {
+    "fixture": dict.fromkeys(
+        ["malonaldehyde-train", "malonaldehyde-test", "biphenyl-train", "biphenyl-test", "water"], 20
+    ),
+    "full": {"malonaldehyde-train": 2000, "malonaldehyde-test": 500, "biphenyl-train": 2000,
+             "biphenyl-test": 501, "water": 1000},
+}  # fmt: skip
+
+
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param("fixture"), pytest.param("full", marks=pytest.mark.shared_data)],
+)
+def source(request):
+    """(folder, frame counts) of the fixture or of the full shared data."""
+    path = FIXTURES / "polarizability" if request.param == "fixture" else shared_path("polarizability")
+    return path, FRAMES[request.param]
 
 
 @pytest.fixture(scope="module")
-def data_dir():
-    if not DATA.exists():
-        pytest.fail(f"shared data missing: {DATA}")
-    return DATA
+def data_dir(source):
+    return source[0]
 
 
 def _nearest(pos):
@@ -30,17 +45,13 @@ def _nearest(pos):
 
 
 @pytest.mark.parametrize(
-    ("name", "split", "n_frames", "n_atoms"),
-    [
-        ("malonaldehyde", "train", 2000, 9),
-        ("malonaldehyde", "test", 500, 9),
-        ("biphenyl", "train", 2000, 22),
-        ("biphenyl", "test", 501, 22),
-    ],
+    ("name", "split", "n_atoms"),
+    [("malonaldehyde", "train", 9), ("malonaldehyde", "test", 9), ("biphenyl", "train", 22), ("biphenyl", "test", 22)],
 )
-def test_bpm_sets(data_dir, name, split, n_frames, n_atoms):
+def test_bpm_sets(source, name, split, n_atoms):
+    data_dir, frames = source
     structures = read_polarizability_set(name, split, data_dir)
-    assert len(structures) == n_frames
+    assert len(structures) == frames[f"{name}-{split}"]
     s = structures[0]
     assert s[K.POSITIONS].shape == (n_atoms, 3) and s[K.POLARIZABILITY].shape == (3, 3)
     alpha = np.stack([x[K.POLARIZABILITY] for x in structures])
@@ -71,7 +82,8 @@ def test_atom_orders(data_dir):
     assert len(biphenyl) == 22 and biphenyl.count("C") == 12 and biphenyl.count("H") == 10
     # malonaldehyde: H6 is the hydroxyl proton (it hops between O2 and O4 at 500 K); H5, H7, H8 sit on carbons
     for split in ("train", "test"):
-        for s in read_polarizability_set("malonaldehyde", split, data_dir)[::50]:
+        structures = read_polarizability_set("malonaldehyde", split, data_dir)
+        for s in structures[:: max(1, len(structures) // 20)]:
             nearest, _ = _nearest(s[K.POSITIONS])
             assert nearest[6] in (2, 4) and all(nearest[h] in (0, 1, 3) for h in (5, 7, 8))
 
@@ -79,9 +91,10 @@ def test_atom_orders(data_dir):
 @pytest.mark.parametrize(
     ("name", "n_atoms", "charge"), [("water_monomer", 3, 0.0), ("water_dimer", 6, 0.0), ("zundel", 7, 1.0)]
 )
-def test_tensoap_water(data_dir, name, n_atoms, charge):
+def test_tensoap_water(source, name, n_atoms, charge):
+    data_dir, frames = source
     structures = read_polarizability_set(name, data_dir=data_dir)
-    assert len(structures) == 1000
+    assert len(structures) == frames["water"]
     s = structures[0]
     assert s[K.POSITIONS].shape == (n_atoms, 3) and K.CELL not in s and K.PBC not in s
     assert s[K.DIPOLE].shape == (3,) and s[K.POLARIZABILITY].shape == (3, 3) and s[K.ENERGY].shape == ()

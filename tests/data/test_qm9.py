@@ -16,9 +16,9 @@ from equimol.data.qm9 import (
 )
 from equimol.data.stats import fit_atom_references
 from equimol.errors import ConfigError, DataError
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES, shared_path
 
-QM9 = SHARED / "data" / "qm9"
+QM9 = FIXTURES / "qm9"  # 20 molecules cut from shared/data/qm9 (PROVENANCE.md)
 EXTXYZ = QM9 / "qm9_full_properties_100.extxyz"
 TARBALL = QM9 / "qm9_geometries_ppqm.tar.gz"
 
@@ -35,12 +35,6 @@ H\t-0.5238136345\t 1.4379326443\t 0.9063972942\t 1.33923*^-1
 C\tC\t
 InChI=1S/CH4/h1H4\tInChI=1S/CH4/h1H4
 """
-
-
-def require(path):
-    if not path.exists():
-        pytest.fail(f"shared data missing: {path}")
-    return path
 
 
 def test_fortran_exponents():
@@ -70,8 +64,8 @@ def test_native_xyz_units_and_layout(tmp_path):
 
 
 def test_native_matches_extxyz_variant():
-    molecules = read_qm9_extxyz(require(EXTXYZ))
-    assert len(molecules) == 100
+    molecules = read_qm9_extxyz(EXTXYZ)
+    assert len(molecules) == 20
     native = parse_qm9_xyz(METHANE)
     for key in QM9_HEADER:
         assert molecules[0].properties[key] == pytest.approx(native.properties[key], rel=1e-9, abs=1e-12)
@@ -79,7 +73,7 @@ def test_native_matches_extxyz_variant():
 
 
 def test_extxyz_variant_units():
-    molecules = read_qm9_extxyz(require(EXTXYZ))
+    molecules = read_qm9_extxyz(EXTXYZ)
     water = molecules[2].to_structure()
     np.testing.assert_array_equal(water[K.ATOMIC_NUMBERS], [8, 1, 1])
     assert water[K.DIPOLE_MAGNITUDE] == pytest.approx(1.8511 * U.DEBYE)
@@ -93,7 +87,7 @@ def test_extxyz_variant_units():
 def test_atom_references():
     refs = qm9_atom_references()
     assert refs[6] == pytest.approx(-37.846772 * U.HARTREE) and refs[2] == 0.0
-    molecules = read_qm9_extxyz(require(EXTXYZ))
+    molecules = read_qm9_extxyz(EXTXYZ)
     atomization = [m.properties["U0"] - refs[m.structure[K.ATOMIC_NUMBERS]].sum() for m in molecules]
     # methane: −0.631066 Ha; every molecule is bound by a few eV per atom
     assert atomization[0] == pytest.approx((-40.47893 + 37.846772 + 4 * 0.500273) * U.HARTREE, abs=1e-6)
@@ -106,10 +100,10 @@ def test_atom_references():
 
 
 def test_tarball_with_labels():
-    records = read_qm9_records(require(TARBALL), labels=("energy", "dipole_magnitude"), limit=4, seed=None)
+    records = read_qm9_records(TARBALL, labels=("energy", "dipole_magnitude"), limit=4, seed=None)
     names = [n for n, _ in records]
     assert names == sorted(names) and len(names) == 4
-    by_name = {f"dsgdb9nsd_{i + 1:06d}": m for i, m in enumerate(read_qm9_extxyz(require(EXTXYZ)))}
+    by_name = {f"dsgdb9nsd_{i + 1:06d}": m for i, m in enumerate(read_qm9_extxyz(EXTXYZ))}
     for name, s in records:
         ref = by_name[name]
         np.testing.assert_allclose(s[K.POSITIONS], ref.structure[K.POSITIONS], atol=1e-6)
@@ -120,7 +114,7 @@ def test_tarball_with_labels():
 
 
 def test_tarball_rimp2_dipole_vectors():
-    structures = read_qm9(require(TARBALL), labels=("dipole",), limit=2, seed=None)
+    structures = read_qm9(TARBALL, labels=("dipole",), limit=2, seed=None)
     water = structures[0]  # dsgdb9nsd_000003 is the first RI-MP2 molecule
     np.testing.assert_array_equal(water[K.ATOMIC_NUMBERS], [8, 1, 1])
     np.testing.assert_allclose(water[K.DIPOLE], np.array([0.70719, -0.4458, -0.00913]) * U.E_BOHR)
@@ -131,7 +125,7 @@ def test_tarball_rimp2_dipole_vectors():
 
 
 def test_labels_are_joined_by_name():
-    table = read_qm9_labels(require(QM9), ("energy", "dipole"))
+    table = read_qm9_labels(QM9, ("energy", "dipole"))
     assert len(table) <= 10_000 and "dsgdb9nsd_000003" in table
     assert set(table["dsgdb9nsd_000003"]) == {K.ENERGY, K.DIPOLE}
     with pytest.raises(DataError, match="unknown QM9 label"):
@@ -187,3 +181,14 @@ def test_join_and_seeded_sampling(tmp_path):
     assert a == b and len(set(a)) == 2 and a == sorted(a)
     assert len(read_qm9(tar_path, labels=(), limit=10)) == 4
     assert read_qm9(tar_path, labels=("energy",), limit=0) == []
+
+
+@pytest.mark.shared_data
+def test_full_qm9_sets():
+    """The full files: 100 extxyz molecules; every labelled molecule of the tarball parses and joins."""
+    qm9 = shared_path("qm9")
+    assert len(read_qm9_extxyz(qm9 / "qm9_full_properties_100.extxyz")) == 100
+    records = read_qm9_records(qm9 / "qm9_geometries_ppqm.tar.gz", labels=("energy",), seed=None)
+    assert len(records) == 83_655  # names with a CHAMPS energy and a geometry (shared/data/README.md)
+    energies = np.array([float(s[K.ENERGY]) for _, s in records])
+    assert np.all((energies < 0) & (energies > -30_000))  # eV

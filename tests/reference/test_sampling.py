@@ -138,5 +138,11 @@ def test_rotate_group_about_z():
 
 
 def test_aspirin_from_rmd17():
-    a = molecules.aspirin()
+    from tests.conftest import rmd17_path
+
+    a = molecules.aspirin()  # the shipped geometry: frame 0 of rMD17 split 01
     assert a[keys.POSITIONS].shape == (21, 3) and sorted(set(a[keys.ATOMIC_NUMBERS].tolist())) == [1, 6, 8]
+    b = molecules.aspirin(rmd17_path("aspirin"))
+    np.testing.assert_allclose(a[keys.POSITIONS], b[keys.POSITIONS], atol=1e-8)
+    np.testing.assert_array_equal(a[keys.ATOMIC_NUMBERS], b[keys.ATOMIC_NUMBERS])
+    assert not np.allclose(molecules.aspirin(rmd17_path("aspirin"), frame=1)[keys.POSITIONS], a[keys.POSITIONS])

@@ -11,13 +11,14 @@ from equimol.errors import ConfigError
 from equimol.train.compiled import CompiledLoss
 from equimol.train.config import load_config
 from equimol.train.loop import train
+from tests.conftest import FIXTURES
 from tests.train.test_training import small_config
 
 
 def _setup(**options):
     torch.manual_seed(0)
     model = equimol.build_model("painn", n_features=16, n_interactions=2, cutoff=4.0, **options)
-    frames = rmd17("ethanol", slice(0, 400, 100))
+    frames = rmd17("ethanol", slice(0, 20, 5), data_dir=FIXTURES)
     batch = cases.make_batch(frames, model.cutoff, torch.float32, "cpu")
     return model, batch
 
