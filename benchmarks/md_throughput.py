@@ -121,7 +121,8 @@ def markdown(rows: list[dict], env: dict) -> str:
             f"{env['torch_threads']} torch threads, torch {env['torch']}, load average {env.get('load_average')}."
         ),
         "",
-        "| beads | mode | steps timed | ms / step | steps / s | NL rebuilds | projected 250k steps | × paper's 1 h (V100) |",
+        "| beads | mode | steps timed | ms / step | steps / s | NL rebuilds | projected 250k steps "
+        "| × paper's 1 h (V100) |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:

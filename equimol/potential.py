@@ -17,7 +17,14 @@ from equimol import keys as K
 from equimol.heads import build_head
 from equimol.models import build_representation
 
-UNITS = {"length": "Å", "energy": "eV", "forces": "eV/Å", "charge": "e", "dipole": "e·Å", "polarizability": "Å^3"}
+UNITS = {
+    "length": "Å",
+    "energy": "eV",
+    "forces": "eV/Å",
+    "charge": "e",
+    "dipole": "e·Å",
+    "polarizability": "Å^3",
+}
 
 
 def compute_forces(energy: torch.Tensor, positions: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
@@ -94,7 +101,7 @@ class Potential(nn.Module):
         return out
 
 
-def properties_and_forces(potential: "Potential", batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def properties_and_forces(potential: Potential, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Head outputs and forces −∂E/∂r (N, 3) eV/Å by :func:`torch.func.grad`: a function of the
     inputs only, so ``torch.compile`` traces energy and forces as one graph (the compiled fast
     path and the compiled training step). ``Potential.forward`` (autograd) gives the same values."""
@@ -114,7 +121,9 @@ def compute_hessian(potential: Potential, batch: dict[str, torch.Tensor]) -> tor
         energy = potential.properties({**batch, K.POSITIONS: pos})[K.ENERGY].sum()
         (grad,) = torch.autograd.grad(energy, pos, create_graph=True)
         grad = grad.reshape(-1)
-        rows = [torch.autograd.grad(grad[k], pos, retain_graph=True)[0].reshape(-1) for k in range(grad.numel())]
+        rows = [
+            torch.autograd.grad(grad[k], pos, retain_graph=True)[0].reshape(-1) for k in range(grad.numel())
+        ]
     return torch.stack(rows).detach()
 
 
@@ -125,7 +134,10 @@ def build_potential(spec: dict) -> Potential:
     n_features = representation.config.n_features
     head_specs = spec.get("heads") or [{"name": "energy"}]
     heads = [build_head(h["name"], n_features, **h.get("options", {})) for h in head_specs]
-    full = {"model": {"name": model["name"], "options": representation.hyperparameters()}, "heads": head_specs}
+    full = {
+        "model": {"name": model["name"], "options": representation.hyperparameters()},
+        "heads": head_specs,
+    }
     return Potential(representation, heads, full)
 
 

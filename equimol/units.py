@@ -44,8 +44,23 @@ ENERGY_UNITS: dict[str, float] = {
     "Hartree": HARTREE,
     "Ha": HARTREE,
 }
-LENGTH_UNITS: dict[str, float] = {"Å": 1.0, "Angstrom": 1.0, "A": 1.0, "Bohr": BOHR, "bohr": BOHR, "nm": NM, "pm": PM}
-DIPOLE_UNITS: dict[str, float] = {"e·Å": 1.0, "eA": 1.0, "Debye": DEBYE, "D": DEBYE, "e·bohr": E_BOHR, "au": E_BOHR}
+LENGTH_UNITS: dict[str, float] = {
+    "Å": 1.0,
+    "Angstrom": 1.0,
+    "A": 1.0,
+    "Bohr": BOHR,
+    "bohr": BOHR,
+    "nm": NM,
+    "pm": PM,
+}
+DIPOLE_UNITS: dict[str, float] = {
+    "e·Å": 1.0,
+    "eA": 1.0,
+    "Debye": DEBYE,
+    "D": DEBYE,
+    "e·bohr": E_BOHR,
+    "au": E_BOHR,
+}
 POLARIZABILITY_UNITS: dict[str, float] = {"Å^3": 1.0, "A^3": 1.0, "bohr^3": BOHR3, "au": BOHR3}
 
 
@@ -54,6 +69,4 @@ def factor(table: dict[str, float], unit: str, quantity: str) -> float:
     try:
         return table[unit]
     except KeyError:
-        raise ValueError(
-            f"unknown {quantity} unit {unit!r}; known: {', '.join(sorted(table))}"
-        ) from None
+        raise ValueError(f"unknown {quantity} unit {unit!r}; known: {', '.join(sorted(table))}") from None

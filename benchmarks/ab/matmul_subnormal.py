@@ -1,7 +1,8 @@
 """A (10664 x 32) @ (32 x 1936) float32 matmul with normal and with subnormal inputs (1 thread).
 
-    .venv/bin/python benchmarks/ab/matmul_subnormal.py
+.venv/bin/python benchmarks/ab/matmul_subnormal.py
 """
+
 import time
 
 import torch

@@ -4,6 +4,7 @@ alternating in one process, 1 thread, 50 QM9 molecules (or ethanol):
     .venv/bin/python benchmarks/ab/subnormal_ab.py schnet qm9
     .venv/bin/python benchmarks/ab/subnormal_ab.py so3krates qm9
 """
+
 import statistics as st
 import sys
 import time

@@ -9,6 +9,7 @@ maximum resident size so far. With the 2 GiB cap
 a call that frees more than 2 GiB at the top of the heap returns it to the kernel and faults it
 in again on the next call (system time); with no trimming the calls after the first fault nothing.
 """
+
 import argparse
 import ctypes
 import resource

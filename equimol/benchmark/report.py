@@ -127,7 +127,8 @@ def _energy_forces_table(results: dict) -> list[str]:
             "`compiled`: torch.compile fast path (model call)."
         ),
         "",
-        "| model | case | structures | atoms | edges | model | with_nl | compiled | peer (model) | peer (with_nl) | speed-up |",
+        "| model | case | structures | atoms | edges | model | with_nl | compiled | peer (model) "
+        "| peer (with_nl) | speed-up |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     comps = results.get("comparisons", [])

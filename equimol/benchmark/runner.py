@@ -241,11 +241,15 @@ def compile_training_step(run: Run, name: str, batch):
         compile_s = time.perf_counter() - t0
         ref = C.loss_gradients(model, batch)
         scale = max(float(g.abs().max()) for g in ref)
-        diff = max(C.max_abs_diff(a, b) for a, b in zip(got, ref))
+        diff = max(C.max_abs_diff(a, b) for a, b in zip(got, ref, strict=False))
         rel = diff / max(scale, 1e-30)
-        run.log(f"  {name:9s} train step       compiled in {compile_s:.0f} s, max |Δgrad| / max |grad| {rel:.1e}")
+        run.log(
+            f"  {name:9s} train step       compiled in {compile_s:.0f} s, max |Δgrad| / max |grad| {rel:.1e}"
+        )
         if len(got) != len(ref) or rel > COMPILED_RTOL:
-            raise RuntimeError(f"compiled loss gradients differ from eager by {rel:.1e} of the largest; not timed")
+            raise RuntimeError(
+                f"compiled loss gradients differ from eager by {rel:.1e} of the largest; not timed"
+            )
         info = {"compile_s": compile_s, "max_rel_grad_diff": rel}
         return run.local(C.training_step(model, batch, compiled=compiled)), info
     except Exception as exc:  # noqa: BLE001 - compilation problems are reported, the run goes on

@@ -2,8 +2,8 @@
 
 Timing: ``warmup`` untimed calls, then ``repeats`` timed calls; the median is reported (with
 min and inter-quartile range). Contestants on the same case (equimol eager / compiled / with
-neighbour list, and the peer) are interleaved in rounds, see :func:`interleave`. On CUDA every timed call is bracketed by
-``torch.cuda.synchronize()`` so kernels still queued are counted.
+neighbour list, and the peer) are interleaved in rounds, see :func:`interleave`. On CUDA every
+timed call is bracketed by ``torch.cuda.synchronize()`` so kernels still queued are counted.
 
 Memory (CPU): the peak resident set size (``VmHWM`` of /proc/self/status) above the resident
 size just before the first call, after resetting the kernel's peak counter (writing "5" to

@@ -45,13 +45,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument("--repeats", type=int, default=None, help="timed calls per case (default 20; quick 2)")
-    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 4; quick 1)")
+    p.add_argument(
+        "--rounds", type=int, default=None, help="interleaved rounds per case (default 4; quick 1)"
+    )
     p.add_argument("--warmup", type=int, default=None, help="untimed calls first (default 3; quick 1)")
     p.add_argument(
         "--sizes", type=_ints, default=None, help="size scan, atoms (default 100,300,1000,3000,10000)"
     )
     p.add_argument(
-        "--scan-models", type=_csv, default=None, help=(
+        "--scan-models",
+        type=_csv,
+        default=None,
+        help=(
             "models of the size scan, each optionally with options as model:key=value "
             "(default: --models and so3krates:local_slices=2)"
         ),

@@ -9,9 +9,13 @@ def add_arguments(p) -> None:
     p.add_argument("output", help=".extxyz/.xyz or .h5 (written atomically)")
     p.add_argument("--energy-unit", help="energy unit of the input (default: per format)")
     p.add_argument("--length-unit", default="Å")
-    p.add_argument("--neighbors", type=float, metavar="CUTOFF",
-                   help="precompute neighbour lists for this cutoff (Å) and store them in the .h5; "
-                        "training uses them when model.cutoff matches")
+    p.add_argument(
+        "--neighbors",
+        type=float,
+        metavar="CUTOFF",
+        help="precompute neighbour lists for this cutoff (Å) and store them in the .h5; "
+        "training uses them when model.cutoff matches",
+    )
     p.add_argument("--chunk", type=int, default=1024, help="structures buffered per write (memory bound)")
 
 
@@ -25,9 +29,17 @@ def run(args) -> int:
         raise ConfigError(f"--neighbors must be a positive cutoff in Å, got {args.neighbors}")
     if args.chunk < 1:
         raise ConfigError("--chunk must be a positive integer")
-    out = convert(args.input, args.output, energy_unit=args.energy_unit, length_unit=args.length_unit,
-                  neighbor_cutoff=args.neighbors, chunk=args.chunk)
+    out = convert(
+        args.input,
+        args.output,
+        energy_unit=args.energy_unit,
+        length_unit=args.length_unit,
+        neighbor_cutoff=args.neighbors,
+        chunk=args.chunk,
+    )
     extra = f", neighbour lists for {args.neighbors} Å" if args.neighbors is not None else ""
-    print(f"wrote {out['n_structures']} structures ({out['n_atoms']} atoms) to {args.output} "
-          f"(units: Å, eV, e{extra})")
+    print(
+        f"wrote {out['n_structures']} structures ({out['n_atoms']} atoms) to {args.output} "
+        f"(units: Å, eV, e{extra})"
+    )
     return 0

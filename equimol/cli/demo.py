@@ -5,7 +5,9 @@ from __future__ import annotations
 
 def add_arguments(p) -> None:
     p.add_argument("--output-dir", default="demo_output", help="where data, model, trajectories, plots go")
-    p.add_argument("--full", action="store_true", help="full-quality settings (hours): F=128, 0.2 fs, 64 beads")
+    p.add_argument(
+        "--full", action="store_true", help="full-quality settings (hours): F=128, 0.2 fs, 64 beads"
+    )
     p.add_argument("--quick", action="store_true", help="a tiny run for smoke tests (about a minute)")
     p.add_argument("--train-minutes", type=float, help="training wall-time limit")
     p.add_argument("--seed", type=int, default=0)
@@ -21,9 +23,27 @@ def run(args) -> int:
     if args.full:
         cfg = DemoSettings.full(**kw)
     elif args.quick:
-        cfg = DemoSettings(**{**dict(n_frames_300k=60, n_frames_500k=20, n_test=20, n_features=16, epochs=3,
-                                     train_minutes=0.5, md_steps=200, md_replicas=2, rpmd_beads=4, rpmd_steps=200,
-                                     xtb_md_steps=200, stride=2, depth_fs=40.0, discard_fs=10.0), **kw})
+        cfg = DemoSettings(
+            **{
+                **dict(
+                    n_frames_300k=60,
+                    n_frames_500k=20,
+                    n_test=20,
+                    n_features=16,
+                    epochs=3,
+                    train_minutes=0.5,
+                    md_steps=200,
+                    md_replicas=2,
+                    rpmd_beads=4,
+                    rpmd_steps=200,
+                    xtb_md_steps=200,
+                    stride=2,
+                    depth_fs=40.0,
+                    discard_fs=10.0,
+                ),
+                **kw,
+            }
+        )
     else:
         cfg = DemoSettings(**kw)
     report = run_demo(cfg)

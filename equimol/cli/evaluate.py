@@ -12,7 +12,9 @@ def add_arguments(p) -> None:
     p.add_argument("data", help="data file: extxyz/xyz, ASE .db, rMD17 .npz or equimol .h5")
     p.add_argument("--json", dest="json_out", help="write metrics as JSON to this file")
     p.add_argument("--energy-unit", help="energy unit of the data file (default: per format)")
-    p.add_argument("--length-unit", default="Å", help="length unit of the positions: Å (default), bohr, nm, pm")
+    p.add_argument(
+        "--length-unit", default="Å", help="length unit of the positions: Å (default), bohr, nm, pm"
+    )
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
 
@@ -28,7 +30,9 @@ def run(args) -> int:
     result = evaluate_file(potential, args.data, args.energy_unit, args.batch_size, dtype, args.length_unit)
     result["checkpoint"] = str(args.checkpoint)
     if not result["metrics"]:
-        raise ValueError(f"{args.data}: no target of the model ({', '.join(potential.outputs)}) is in the data")
+        raise ValueError(
+            f"{args.data}: no target of the model ({', '.join(potential.outputs)}) is in the data"
+        )
     for t, m in result["metrics"].items():
         line = f"{t:>18s}  MAE {m['mae']:.6g} {m['unit']}  RMSE {m['rmse']:.6g} {m['unit']}"
         if "data_unit" in m:

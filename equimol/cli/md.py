@@ -23,9 +23,14 @@ def add_arguments(p) -> None:
     p.add_argument("--steps", type=int, help="number of MD steps (default 1000; preset: 50 ps)")
     p.add_argument("--dt-fs", type=float, help="time step in fs (default 0.5; preset 0.2)")
     p.add_argument("--temperature-k", type=float, help="temperature in K (default 300)")
-    p.add_argument("--thermostat", type=thermostat_spelling, choices=sorted(THERMOSTAT_ALIASES), metavar="NAME",
-                   help="one of: " + ", ".join(sorted(THERMOSTAT_ALIASES)) + " ('-' or '_', any case: pile-l = "
-                   "PILE_L); default nhc (RPMD: NHC on the centroid + PILE-L on internal modes)")
+    p.add_argument(
+        "--thermostat",
+        type=thermostat_spelling,
+        choices=sorted(THERMOSTAT_ALIASES),
+        metavar="NAME",
+        help="one of: " + ", ".join(sorted(THERMOSTAT_ALIASES)) + " ('-' or '_', any case: pile-l = "
+        "PILE_L); default nhc (RPMD: NHC on the centroid + PILE-L on internal modes)",
+    )
     p.add_argument("--tau-fs", type=float, help="thermostat time constant in fs (default 100)")
     p.add_argument("--chain-length", type=int, help="Nose–Hoover chain length (default 3)")
     p.add_argument("--beads", type=int, help="ring-polymer beads (1 = classical MD; preset 64)")
@@ -33,8 +38,10 @@ def add_arguments(p) -> None:
     p.add_argument("--stride", type=int, help="write every n-th step (default 10)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--output", "-o", required=True, help="trajectory HDF5 file")
-    p.add_argument("--restart", help="checkpoint file for restarts (default OUTPUT.restart.pt); "
-                   "an existing one is continued")
+    p.add_argument(
+        "--restart",
+        help="checkpoint file for restarts (default OUTPUT.restart.pt); an existing one is continued",
+    )
     p.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin in Å")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="network precision")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT of a fresh run")
@@ -47,9 +54,16 @@ def md_config_from_args(args):
     from equimol.md.presets import painn_spectra
 
     opts = {
-        "n_steps": args.steps, "dt_fs": args.dt_fs, "temperature_k": args.temperature_k,
-        "thermostat": args.thermostat, "tau_fs": args.tau_fs, "chain_length": args.chain_length,
-        "n_beads": args.beads, "n_replicas": args.replicas, "stride": args.stride, "seed": args.seed,
+        "n_steps": args.steps,
+        "dt_fs": args.dt_fs,
+        "temperature_k": args.temperature_k,
+        "thermostat": args.thermostat,
+        "tau_fs": args.tau_fs,
+        "chain_length": args.chain_length,
+        "n_beads": args.beads,
+        "n_replicas": args.replicas,
+        "stride": args.stride,
+        "seed": args.seed,
     }
     opts = {k: v for k, v in opts.items() if v is not None}
     opts["progress"] = not args.no_progress
@@ -74,19 +88,36 @@ def run(args) -> int:
     potential = load(args.checkpoint, dtype=dtype)
     structures = read_structures(args.structure)
     if not -len(structures) <= args.index < len(structures):
-        raise ValueError(f"{args.structure}: --index {args.index} out of range (file has {len(structures)} frames)")
+        raise ValueError(
+            f"{args.structure}: --index {args.index} out of range (file has {len(structures)} frames)"
+        )
     s = structures[args.index]
     if K.CELL in s:
         raise ValueError(f"{args.structure}: periodic structures are not supported by equimol md yet")
     force_fn = ModelForceFn(potential, s[K.ATOMIC_NUMBERS], skin=args.skin, dtype=dtype)
     restart = args.restart or f"{args.output}.restart.pt"
     t0 = time.perf_counter()
-    sim = run_simulation(force_fn, s[K.ATOMIC_NUMBERS], s[K.POSITIONS], config=config, output=args.output,
-                         restart=restart, overwrite=args.overwrite)
+    sim = run_simulation(
+        force_fn,
+        s[K.ATOMIC_NUMBERS],
+        s[K.POSITIONS],
+        config=config,
+        output=args.output,
+        restart=restart,
+        overwrite=args.overwrite,
+    )
     wall = time.perf_counter() - t0
     obs = {k: [float(x) for x in v] for k, v in sim.observables().items()}
-    summary = {"output": args.output, "steps": config.n_steps, "dt_fs": config.dt_fs,
-               "replicas": config.n_replicas, "beads": config.n_beads, "wall_time_s": round(wall, 2),
-               "model_calls": force_fn.n_calls, "neighbor_list_builds": force_fn.n_builds, "final": obs}
+    summary = {
+        "output": args.output,
+        "steps": config.n_steps,
+        "dt_fs": config.dt_fs,
+        "replicas": config.n_replicas,
+        "beads": config.n_beads,
+        "wall_time_s": round(wall, 2),
+        "model_calls": force_fn.n_calls,
+        "neighbor_list_builds": force_fn.n_builds,
+        "final": obs,
+    }
     print(json.dumps(summary, indent=1))
     return 0

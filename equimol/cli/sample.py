@@ -14,7 +14,9 @@ import numpy as np
 
 def add_arguments(p) -> None:
     p.add_argument("method", choices=("normal-modes", "md", "torsion"))
-    p.add_argument("structure", help="file or built-in name (ethanol, aspirin, ferrocene, fluoroferrocene, cumulene-N)")
+    p.add_argument(
+        "structure", help="file or built-in name (ethanol, aspirin, ferrocene, fluoroferrocene, cumulene-N)"
+    )
     p.add_argument("output", help="geometries: .extxyz/.xyz or .h5 (label them with equimol label)")
     p.add_argument("-n", "--n-samples", type=int, default=100, help="samples / frames")
     p.add_argument("--temperature-k", type=float, default=300.0)
@@ -25,9 +27,17 @@ def add_arguments(p) -> None:
     p.add_argument("--charge", type=float, default=0.0)
     p.add_argument("--multiplicity", type=int, default=1)
     p.add_argument("--group", help="torsion: comma-separated atom indices to rotate")
-    p.add_argument("--axis", type=int, nargs=2, metavar=("I", "J"), help="torsion: axis from atom I to atom J")
-    p.add_argument("--angles", type=float, nargs=3, default=(0.0, 360.0, 37), metavar=("START", "STOP", "N"),
-                   help="torsion: N angles in degrees from START to STOP (inclusive)")
+    p.add_argument(
+        "--axis", type=int, nargs=2, metavar=("I", "J"), help="torsion: axis from atom I to atom J"
+    )
+    p.add_argument(
+        "--angles",
+        type=float,
+        nargs=3,
+        default=(0.0, 360.0, 37),
+        metavar=("START", "STOP", "N"),
+        help="torsion: N angles in degrees from START to STOP (inclusive)",
+    )
 
 
 def builtin_or_file(name: str):
@@ -57,9 +67,17 @@ def run(args) -> int:
     if args.method == "normal-modes":
         out = normal_mode_sampling(s, args.n_samples, args.temperature_k, settings, seed=args.seed)
     elif args.method == "md":
-        out = md_sampling(s, args.n_samples, args.temperature_k, every=args.every, timestep_fs=args.dt_fs,
-                          equilibration_steps=args.equilibration_steps, settings=settings, seed=args.seed,
-                          progress=True)
+        out = md_sampling(
+            s,
+            args.n_samples,
+            args.temperature_k,
+            every=args.every,
+            timestep_fs=args.dt_fs,
+            equilibration_steps=args.equilibration_steps,
+            settings=settings,
+            seed=args.seed,
+            progress=True,
+        )
     else:
         if not args.group or not args.axis:
             raise ValueError("torsion needs --group and --axis")

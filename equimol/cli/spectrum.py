@@ -14,7 +14,9 @@ from pathlib import Path
 def add_arguments(p) -> None:
     p.add_argument("trajectory", help="HDF5 trajectory written by equimol md")
     p.add_argument("--ir", action="store_true", help="infrared, from the dipole time derivative")
-    p.add_argument("--raman", action="store_true", help="Raman (isotropic + anisotropic), from the polarizability")
+    p.add_argument(
+        "--raman", action="store_true", help="Raman (isotropic + anisotropic), from the polarizability"
+    )
     p.add_argument("--power", action="store_true", help="power spectrum (vibrational DOS) from velocities")
     p.add_argument("--depth-fs", type=float, default=2048.0, help="correlation depth in fs (paper: 2048)")
     p.add_argument("--discard-fs", type=float, default=0.0, help="equilibration to drop, fs (paper: 10000)")
@@ -31,15 +33,26 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from equimol.spectra import read_jcamp
     from equimol.spectra.plot import plot_spectra
-    from equimol.spectra.trajectory import describe_trajectory, load_trajectory, spectra_from_trajectory, write_csv
+    from equimol.spectra.trajectory import (
+        describe_trajectory,
+        load_trajectory,
+        spectra_from_trajectory,
+        write_csv,
+    )
 
     if not (args.ir or args.raman or args.power):
         raise ValueError("choose at least one of --ir, --raman, --power")
     traj = load_trajectory(args.trajectory)
     temperature = args.temperature_k or _trajectory_temperature(args.trajectory)
     spectra = spectra_from_trajectory(
-        traj, ir=args.ir, raman=args.raman, power=args.power, depth_fs=args.depth_fs,
-        discard_fs=args.discard_fs, rpmd_average=args.rpmd_average, laser_nm=args.laser_nm,
+        traj,
+        ir=args.ir,
+        raman=args.raman,
+        power=args.power,
+        depth_fs=args.depth_fs,
+        discard_fs=args.discard_fs,
+        rpmd_average=args.rpmd_average,
+        laser_nm=args.laser_nm,
         temperature_k=temperature,
     )
     csv = Path(args.csv or Path(args.trajectory).with_suffix(".spectrum.csv"))
@@ -47,8 +60,14 @@ def run(args) -> int:
     print(f"wrote {', '.join(spectra)} to {csv}")
     if args.plot:
         experiment = read_jcamp(args.experimental, label="experiment") if args.experimental else None
-        plot_spectra(list(spectra.values()), args.plot, normalise=not args.absolute, xlim_cm1=tuple(args.xlim),
-                     title=f"{Path(args.trajectory).name}: {describe_trajectory(traj)}", experiment=experiment)
+        plot_spectra(
+            list(spectra.values()),
+            args.plot,
+            normalise=not args.absolute,
+            xlim_cm1=tuple(args.xlim),
+            title=f"{Path(args.trajectory).name}: {describe_trajectory(traj)}",
+            experiment=experiment,
+        )
         print(f"wrote plot {args.plot}")
     return 0
 

@@ -14,8 +14,13 @@ from equimol.cli.options import add_malloc_option, apply_malloc_option
 
 def add_arguments(p) -> None:
     p.add_argument("config", help="YAML training config")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config entry, e.g. --set training.epochs=10 --set model.name=schnet")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config entry, e.g. --set training.epochs=10 --set model.name=schnet",
+    )
     p.add_argument("--resume", action="store_true", help="continue exactly from OUTPUT_DIR/last.pt")
     p.add_argument("--output-dir", help="override output_dir")
     p.add_argument("--threads", type=int, help="torch CPU threads for this run")

@@ -38,7 +38,7 @@ def collate(
         keys &= set(s)
     for key in sorted(keys):
         if key == K.EDGE_INDEX:
-            arr = np.concatenate([s[key] + o for s, o in zip(structures, offsets)], axis=1)
+            arr = np.concatenate([s[key] + o for s, o in zip(structures, offsets, strict=False)], axis=1)
         elif key in PER_ATOM or key == K.EDGE_SHIFTS:
             arr = np.concatenate([np.asarray(s[key]) for s in structures])
         else:
@@ -53,7 +53,9 @@ def collate(
         out[key] = t
     if K.EDGE_INDEX in out:
         shifts = out.get(K.EDGE_SHIFTS)
-        pair, first = edge_pairs(out[K.EDGE_INDEX].numpy(), None if shifts is None else shifts.double().numpy())
+        pair, first = edge_pairs(
+            out[K.EDGE_INDEX].numpy(), None if shifts is None else shifts.double().numpy()
+        )
         out[K.EDGE_PAIR], out[K.PAIR_EDGE] = torch.from_numpy(pair), torch.from_numpy(first)
     if device is not None:
         out = {k: v.to(device) for k, v in out.items()}

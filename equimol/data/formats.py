@@ -35,9 +35,7 @@ def detect_format(path: Path) -> str:
         return "db"
     if name.endswith((".xyz", ".extxyz")):
         return "extxyz"
-    raise DataError(
-        "unknown file format (expected .xyz/.extxyz, .db, .npz, .h5, QM9 .tar.gz)", str(path)
-    )
+    raise DataError("unknown file format (expected .xyz/.extxyz, .db, .npz, .h5, QM9 .tar.gz)", str(path))
 
 
 def read_structures(
@@ -89,9 +87,7 @@ def _read_rmd17(path: Path, energy_unit: str, length_unit: str) -> list[Structur
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
         raise DataError(f"cannot read npz file ({e})", str(path)) from None
     if missing:
-        raise DataError(
-            f"npz file lacks key(s) {missing}; expected rMD17 keys {list(RMD17_KEYS)}", str(path)
-        )
+        raise DataError(f"npz file lacks key(s) {missing}; expected rMD17 keys {list(RMD17_KEYS)}", str(path))
     e_f = U.factor(U.ENERGY_UNITS, energy_unit, "energy")
     l_f = U.factor(U.LENGTH_UNITS, length_unit, "length")
     z = data["nuclear_charges"].astype(np.int64)

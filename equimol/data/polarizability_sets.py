@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from ase.data import atomic_numbers
 
-from equimol.data.shared import shared_data
-from equimol.data.formats import read_extxyz_frames
 from equimol import keys as K
 from equimol import units as U
+from equimol.data.formats import read_extxyz_frames
+from equimol.data.shared import shared_data
 from equimol.data.validate import validate_structure
 from equimol.errors import DataError
 

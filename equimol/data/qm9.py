@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 from ase.data import atomic_numbers
 
-from equimol.data.shared import shared_data
-from equimol.data.formats import read_extxyz_frames
 from equimol import keys as K
 from equimol import units as U
+from equimol.data.formats import read_extxyz_frames
+from equimol.data.shared import shared_data
 from equimol.data.validate import validate_structure
 from equimol.errors import ConfigError, DataError
 
@@ -147,7 +147,7 @@ def parse_qm9_xyz(text: str, source: str = "<qm9 xyz>") -> Qm9Molecule:
                 f"property line has {len(header)} fields, expected 'gdb ID' + 15 properties", source
             )
         name = f"dsgdb9nsd_{int(header[1]):06d}"
-        props = {key: float(v) * QM9_PROPERTIES[key][0] for key, v in zip(QM9_HEADER, values)}
+        props = {key: float(v) * QM9_PROPERTIES[key][0] for key, v in zip(QM9_HEADER, values, strict=False)}
     structure: Structure = {K.ATOMIC_NUMBERS: z, K.POSITIONS: pos}
     if len(charges) == n:
         structure[K.PARTIAL_CHARGES] = charges

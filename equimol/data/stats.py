@@ -49,8 +49,7 @@ def force_rms(structures: Iterable[dict[str, np.ndarray]]) -> float:
 def residual_energy_std(structures: list[dict[str, np.ndarray]], refs: np.ndarray) -> float:
     """Standard deviation (eV) of energies after subtracting atom references, per atom."""
     r = [
-        (float(s[K.ENERGY]) - refs[s[K.ATOMIC_NUMBERS]].sum()) / len(s[K.ATOMIC_NUMBERS])
-        for s in structures
+        (float(s[K.ENERGY]) - refs[s[K.ATOMIC_NUMBERS]].sum()) / len(s[K.ATOMIC_NUMBERS]) for s in structures
     ]
     return float(np.std(r)) if len(r) > 1 else 1.0
 

@@ -48,12 +48,13 @@ HDF5_CHUNK_CACHE_BYTES = 2**20  # per open dataset
 
 def _append(group: h5py.Group, name: str, arr: np.ndarray) -> None:
     if name not in group:
-        group.create_dataset(name, data=arr, maxshape=(None, *arr.shape[1:]),
-                             chunks=(CHUNK_ROWS, *arr.shape[1:]))
+        group.create_dataset(
+            name, data=arr, maxshape=(None, *arr.shape[1:]), chunks=(CHUNK_ROWS, *arr.shape[1:])
+        )
     else:
         ds = group[name]
         ds.resize(ds.shape[0] + arr.shape[0], axis=0)
-        ds[-arr.shape[0]:] = arr
+        ds[-arr.shape[0] :] = arr
 
 
 class StoreWriter:
@@ -91,11 +92,17 @@ class StoreWriter:
         if self._keys is None:
             self._keys = keys
         elif keys != self._keys:
-            raise DataError(f"structure keys {sorted(keys)} differ from the first {sorted(self._keys)}",
-                            str(self.path), self.n_structures)
+            raise DataError(
+                f"structure keys {sorted(keys)} differ from the first {sorted(self._keys)}",
+                str(self.path),
+                self.n_structures,
+            )
         if self.neighbor_cutoff is not None and K.EDGE_INDEX not in s:
-            raise DataError("neighbour list missing (writer was opened with neighbor_cutoff)",
-                            str(self.path), self.n_structures)
+            raise DataError(
+                "neighbour list missing (writer was opened with neighbor_cutoff)",
+                str(self.path),
+                self.n_structures,
+            )
         self._buffer.append(s)
         self.n_structures += 1
         if len(self._buffer) >= self._chunk:
@@ -116,7 +123,7 @@ class StoreWriter:
         sizes = np.cumsum([len(s[K.ATOMIC_NUMBERS]) for s in self._buffer]) + self._n_atoms_total
         off = f["offsets"]
         off.resize(off.shape[0] + len(sizes), axis=0)
-        off[-len(sizes):] = sizes
+        off[-len(sizes) :] = sizes
         self._n_atoms_total = int(sizes[-1])
         if self.neighbor_cutoff is not None:
             self._flush_neighbors()
@@ -132,7 +139,7 @@ class StoreWriter:
         sizes = np.cumsum([np.asarray(s[K.EDGE_INDEX]).shape[1] for s in self._buffer]) + self._n_edges_total
         off = g["offsets"]
         off.resize(off.shape[0] + len(sizes), axis=0)
-        off[-len(sizes):] = sizes
+        off[-len(sizes) :] = sizes
         self._n_edges_total = int(sizes[-1])
 
     def close(self) -> None:
@@ -146,7 +153,7 @@ class StoreWriter:
         self._f.close()
         self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "StoreWriter":
+    def __enter__(self) -> StoreWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -156,8 +163,9 @@ class StoreWriter:
             self.abort()
 
 
-def write_store(path: str | os.PathLike, structures: Iterable[dict[str, np.ndarray]],
-                neighbor_cutoff: float | None = None) -> None:
+def write_store(
+    path: str | os.PathLike, structures: Iterable[dict[str, np.ndarray]], neighbor_cutoff: float | None = None
+) -> None:
     """Write ``structures`` to a new HDF5 store at ``path`` (atomic: temp file + rename)."""
     with StoreWriter(path, neighbor_cutoff=neighbor_cutoff) as w:
         for s in structures:
@@ -177,7 +185,9 @@ class Store(Sequence):
         try:
             with h5py.File(self.path, "r") as f:
                 if "equimol_store" not in f.attrs:
-                    raise DataError("not an equimol HDF5 store (attribute 'equimol_store' missing)", str(path))
+                    raise DataError(
+                        "not an equimol HDF5 store (attribute 'equimol_store' missing)", str(path)
+                    )
                 self._offsets = f["offsets"][:]
                 self.keys = tuple(k for k in f.keys() if k not in ("offsets", NEIGHBORS))
                 nbytes = sum(f[k].size * f[k].dtype.itemsize for k in self.keys)
@@ -290,8 +300,9 @@ class Store(Sequence):
             self._blocks[b] = blk
         return blk
 
-    def iterate(self, indices: Sequence[int] | None = None,
-                neighbors: bool = False) -> Iterator[dict[str, np.ndarray]]:
+    def iterate(
+        self, indices: Sequence[int] | None = None, neighbors: bool = False
+    ) -> Iterator[dict[str, np.ndarray]]:
         """Yield structures ``indices`` (default all) reading block by block: a streaming pass
         over the file with memory bounded by one block (not cached). Sorted indices are fastest.
         With ``neighbors`` (and stored lists), EDGE_INDEX and EDGE_SHIFTS are included."""

@@ -100,8 +100,9 @@ def _iter_rmd17(path: Path, energy_unit: str, length_unit: str, chunk: int) -> I
     with zf:
         missing = [k for k in ("nuclear_charges", "coords") if k not in names]
         if missing:
-            raise DataError(f"npz file lacks key(s) {missing}; expected rMD17 keys {list(RMD17_KEYS)}",
-                            str(path))
+            raise DataError(
+                f"npz file lacks key(s) {missing}; expected rMD17 keys {list(RMD17_KEYS)}", str(path)
+            )
         z_rows = _NpyRows(zf, "nuclear_charges", str(path))
         z = z_rows.read(z_rows.shape[0]).astype(np.int64)
         z_rows.close()
@@ -180,8 +181,9 @@ def convert(
         from equimol.data.neighbors import add_neighbors  # vesin imports torch: only when needed
     stats = StreamingStatistics(polarizability=True)
     n_atoms = 0
-    structures = iter_structures(source, energy_unit=energy_unit, length_unit=length_unit, chunk=chunk,
-                                 validate=validate)
+    structures = iter_structures(
+        source, energy_unit=energy_unit, length_unit=length_unit, chunk=chunk, validate=validate
+    )
     if fmt == "hdf5":
         with StoreWriter(output, chunk=chunk, neighbor_cutoff=neighbor_cutoff) as w:
             for s in structures:

@@ -35,9 +35,7 @@ def validate_structure(
     z = np.asarray(s[K.ATOMIC_NUMBERS])
     pos = np.asarray(s[K.POSITIONS])
     if pos.ndim != 2 or pos.shape[1] != 3 or pos.shape[0] != z.shape[0]:
-        raise DataError(
-            f"positions have shape {pos.shape}, expected ({z.shape[0]}, 3)", source, index
-        )
+        raise DataError(f"positions have shape {pos.shape}, expected ({z.shape[0]}, 3)", source, index)
     if z.size == 0:
         raise DataError("structure has no atoms", source, index)
     bad = (z < 1) | (z > MAX_Z)
@@ -98,7 +96,9 @@ def guess_length_unit(structures: Sequence[dict[str, np.ndarray]], max_structure
     if not medians:
         return None
     median = float(np.median(medians))
-    fits = {u: abs(np.log(median * f / 1.2)) for u, f in LENGTH_UNIT_GUESSES.items() if 0.7 <= median * f <= 2.2}
+    fits = {
+        u: abs(np.log(median * f / 1.2)) for u, f in LENGTH_UNIT_GUESSES.items() if 0.7 <= median * f <= 2.2
+    }
     return min(fits, key=fits.get) if fits else "unknown"
 
 

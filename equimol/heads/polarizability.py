@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from equimol.heads.energy import set_scale_and_references
 from equimol import keys as K
 from equimol.heads.dipole import CentreOfMass, vector_features
+from equimol.heads.energy import set_scale_and_references
 from equimol.nn.gated import gated_output_network
 from equimol.nn.scatter import scatter_sum
 

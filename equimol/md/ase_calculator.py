@@ -29,18 +29,25 @@ class Calculator(_AseCalculator):
 
     implemented_properties = ["energy", "free_energy", "forces", "dipole", "polarizability"]
 
-    def __init__(self, model: str | os.PathLike | Potential, device: str = "cpu", dtype: str = "float32", **kwargs):
+    def __init__(
+        self, model: str | os.PathLike | Potential, device: str = "cpu", dtype: str = "float32", **kwargs
+    ):
         super().__init__(**kwargs)
         from equimol.train.checkpoint import load
 
         tdtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
-        self.potential = load(model, device=device, dtype=tdtype) if not isinstance(model, Potential) else model
+        self.potential = (
+            load(model, device=device, dtype=tdtype) if not isinstance(model, Potential) else model
+        )
         self.potential.eval()
         self.device, self.dtype = device, tdtype
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        s = {K.ATOMIC_NUMBERS: self.atoms.numbers.astype(np.int64), K.POSITIONS: self.atoms.positions.astype(np.float64)}
+        s = {
+            K.ATOMIC_NUMBERS: self.atoms.numbers.astype(np.int64),
+            K.POSITIONS: self.atoms.positions.astype(np.float64),
+        }
         if self.atoms.pbc.any():
             s[K.CELL] = np.asarray(self.atoms.cell, dtype=np.float64)
             s[K.PBC] = self.atoms.pbc.copy()

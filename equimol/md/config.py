@@ -33,6 +33,7 @@ def thermostat_spelling(name: str) -> str:
     lower case, ``-`` and spaces as ``_`` (``PILE-L`` → ``pile_l``, ``Nose-Hoover`` → ``nose_hoover``)."""
     return str(name).strip().lower().replace("-", "_").replace(" ", "_").replace("é", "e")
 
+
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 #: fields that may change when a run is restarted (everything else must match)

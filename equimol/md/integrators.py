@@ -4,7 +4,8 @@ One step of length dt is
 
     O(dt/2) · B(dt/2) · A(dt/2) · O'(dt) · A(dt/2) · B(dt/2) · O(dt/2)
 
-with B the force kick, A the exact free ring-polymer propagation (a drift for P = 1; CPMM2010), O a global thermostat (NHC, CSVR: ``Thermostat.outer``) and O' a Langevin
+with B the force kick, A the exact free ring-polymer propagation (a drift for P = 1; CPMM2010),
+O a global thermostat (NHC, CSVR: ``Thermostat.outer``) and O' a Langevin
 Ornstein–Uhlenbeck step (``Thermostat.middle``). Without thermostats this is velocity
 Verlet (Swope, Andersen, Berens & Wilson, J. Chem. Phys. 76, 637 (1982)); with Langevin it is
 BAOAB (Leimkuhler & Matthews 2013); for P > 1 it is the PILE integrator of CPMM2010.

@@ -60,8 +60,14 @@ class ModelEvaluator:
     """Energies (eV), forces (eV/Å), dipoles (e·Å), polarizabilities (Å³) of B structures
     of one molecule in one batched model call. ``periodic`` uses the cell i-PI sends."""
 
-    def __init__(self, potential: Potential, atomic_numbers, periodic: bool = False,
-                 dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        potential: Potential,
+        atomic_numbers,
+        periodic: bool = False,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ):
         self.potential = potential.eval()
         self.z = np.asarray(atomic_numbers, dtype=np.int64)
         self.periodic, self.dtype, self.device = periodic, dtype, torch.device(device)
@@ -73,7 +79,7 @@ class ModelEvaluator:
         if positions.shape[1] != len(self.z):
             raise ValueError(f"i-PI sent {positions.shape[1]} atoms, the structure file has {len(self.z)}")
         graphs = []
-        for cell, pos in zip(cells, positions):
+        for cell, pos in zip(cells, positions, strict=False):
             s = {K.ATOMIC_NUMBERS: self.z, K.POSITIONS: np.asarray(pos, dtype=np.float64)}
             if self.periodic:
                 s[K.CELL], s[K.PBC] = np.asarray(cell, dtype=np.float64), np.ones(3, bool)
@@ -112,12 +118,15 @@ class _Connection:
         return np.frombuffer(self.recv(n), dtype=dtype).reshape(shape)
 
 
-def connect(address: str = "localhost", port: int | None = None, unix: str | None = None,
-            timeout_s: float = 60.0) -> socket.socket:
+def connect(
+    address: str = "localhost", port: int | None = None, unix: str | None = None, timeout_s: float = 60.0
+) -> socket.socket:
     """Connect to i-PI on a UNIX socket (``unix``: i-PI's name, i.e. /tmp/ipi_NAME, or a path)
     or over TCP; retries until i-PI has opened its socket or ``timeout_s`` passes."""
     deadline = time.monotonic() + timeout_s
-    where = (unix if "/" in unix else f"/tmp/ipi_{unix}") if unix is not None else (address, int(port or 31415))
+    where = (
+        (unix if "/" in unix else f"/tmp/ipi_{unix}") if unix is not None else (address, int(port or 31415))
+    )
     while True:
         family = socket.AF_UNIX if unix is not None else socket.AF_INET6 if ":" in address else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -137,8 +146,9 @@ def connect(address: str = "localhost", port: int | None = None, unix: str | Non
 class IPIClient:
     """Answer i-PI's requests on one or more connections with batched model evaluations."""
 
-    def __init__(self, evaluator: ModelEvaluator, sockets: list[socket.socket],
-                 batch_window_s: float = 0.001):
+    def __init__(
+        self, evaluator: ModelEvaluator, sockets: list[socket.socket], batch_window_s: float = 0.001
+    ):
         self.evaluator = evaluator
         self.connections = [_Connection(s) for s in sockets]
         self.batch_window_s = batch_window_s
@@ -234,8 +244,13 @@ class IPIClient:
                     extras["dipole"] = (out[K.DIPOLE][k] / U.E_BOHR).tolist()
                 if K.POLARIZABILITY in out:
                     extras["polarizability"] = (out[K.POLARIZABILITY][k] / U.BOHR3).reshape(9).tolist()
-                c.result.append((float(out[K.ENERGY][k]) / U.HARTREE, out[K.FORCES][k] * FORCE_AU,
-                                 json.dumps(extras) if extras else ""))
+                c.result.append(
+                    (
+                        float(out[K.ENERGY][k]) / U.HARTREE,
+                        out[K.FORCES][k] * FORCE_AU,
+                        json.dumps(extras) if extras else "",
+                    )
+                )
                 k += 1
             c.cells = c.positions = None
             for msg in c.waiting:
@@ -254,22 +269,39 @@ class IPIClient:
         parts = [_header("FORCEREADY")]
         if c.batch == 1:
             energy, forces, extras = res[0]
-            parts += [np.float64(energy).tobytes(), np.int32(n).tobytes(),
-                      forces.astype(np.float64).tobytes(), virial.tobytes()]
+            parts += [
+                np.float64(energy).tobytes(),
+                np.int32(n).tobytes(),
+                forces.astype(np.float64).tobytes(),
+                virial.tobytes(),
+            ]
         else:
-            parts += [np.array([r[0] for r in res], np.float64).tobytes(), np.int32(n).tobytes(),
-                      np.stack([r[1] for r in res]).astype(np.float64).tobytes(),
-                      np.zeros(9 * len(res)).tobytes()]
+            parts += [
+                np.array([r[0] for r in res], np.float64).tobytes(),
+                np.int32(n).tobytes(),
+                np.stack([r[1] for r in res]).astype(np.float64).tobytes(),
+                np.zeros(9 * len(res)).tobytes(),
+            ]
         for _, _, extras in res:
             data = extras.encode() if extras else b" "  # at least one byte, as ASE's client does
             parts += [np.int32(len(data)).tobytes(), data]
         c.sock.sendall(b"".join(parts))
 
 
-def run_driver(potential: Potential, atomic_numbers, *, address: str = "localhost", port: int | None = None,
-               unix: str | None = None, connections: int = 1, periodic: bool = False,
-               dtype: torch.dtype = torch.float32, device: str = "cpu", batch_window_s: float = 0.001,
-               connect_timeout_s: float = 60.0) -> dict[str, int]:
+def run_driver(
+    potential: Potential,
+    atomic_numbers,
+    *,
+    address: str = "localhost",
+    port: int | None = None,
+    unix: str | None = None,
+    connections: int = 1,
+    periodic: bool = False,
+    dtype: torch.dtype = torch.float32,
+    device: str = "cpu",
+    batch_window_s: float = 0.001,
+    connect_timeout_s: float = 60.0,
+) -> dict[str, int]:
     """Connect ``connections`` sockets to i-PI and serve forces until it ends the run;
     returns counts of structures evaluated and model calls."""
     evaluator = ModelEvaluator(potential, atomic_numbers, periodic, dtype, device)

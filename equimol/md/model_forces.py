@@ -23,9 +23,15 @@ class ModelForceFn:
     ``dtype`` is the network's precision; returned tensors match the positions' dtype.
     """
 
-    def __init__(self, potential: Potential, atomic_numbers, skin: float = 0.5,
-                 dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
-                 cell: np.ndarray | None = None):
+    def __init__(
+        self,
+        potential: Potential,
+        atomic_numbers,
+        skin: float = 0.5,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+        cell: np.ndarray | None = None,
+    ):
         self.potential = potential.eval()
         self.z = torch.as_tensor(np.asarray(atomic_numbers), dtype=torch.int64, device=device)
         self.skin, self.dtype, self.device = float(skin), dtype, torch.device(device)

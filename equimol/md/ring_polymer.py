@@ -104,7 +104,8 @@ def kinetic_energy_primitive(positions: Tensor, masses: Tensor, temperature_k: f
 def kinetic_energy_centroid_virial(positions: Tensor, forces: Tensor, temperature_k: float) -> Tensor:
     """Centroid-virial quantum kinetic-energy estimator (R,) eV.
 
-    K_cv = 3N/(2β) − (1/2P) Σ_j (q_j − q̄)·F_j (Herman, Bruskin & Berne 1982; CPMM2010). Forces (R, P, N, 3) eV/Å are the physical forces −∇V(q_j).
+    K_cv = 3N/(2β) − (1/2P) Σ_j (q_j − q̄)·F_j (Herman, Bruskin & Berne 1982; CPMM2010).
+    Forces (R, P, N, 3) eV/Å are the physical forces −∇V(q_j).
     """
     _, p, n, _ = positions.shape
     kt = units.KB_EV_PER_K * temperature_k

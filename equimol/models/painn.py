@@ -150,7 +150,7 @@ class PaiNN(nn.Module):
         filters = self.filters(r)
         s = self.embedding(z)
         v = s.new_zeros((z.shape[0], 3, s.shape[-1]))
-        for t, (message, update) in enumerate(zip(self.messages, self.updates)):
+        for t, (message, update) in enumerate(zip(self.messages, self.updates, strict=False)):
             s, v = message(s, v, filters[t], unit, i, j, first=t == 0)
             s, v = update(s, v)
         out = {K.SCALAR_FEATURES: s}

@@ -211,7 +211,9 @@ class So3krates(nn.Module):
         (P, heads), nonlocal_sphc_attention (P, |L|)."""
         z = batch[K.ATOMIC_NUMBERS]
         n = z.shape[0]
-        local = self._pairs(edge_vectors(batch), batch[K.EDGE_INDEX], batch.get(K.EDGE_PAIR), batch.get(K.PAIR_EDGE))
+        local = self._pairs(
+            edge_vectors(batch), batch[K.EDGE_INDEX], batch.get(K.EDGE_PAIR), batch.get(K.PAIR_EDGE)
+        )
         non_local = self._non_local_pairs(batch) if self.config.non_local else None
         f = self.embedding(z)
         chi = self.init_sphc(local, n)

@@ -60,7 +60,7 @@ def fit_energy_offset(
     predicted = predict_energies(potential, structures, batch_size)
     residual = [
         {K.ATOMIC_NUMBERS: np.asarray(s[K.ATOMIC_NUMBERS]), K.ENERGY: float(np.asarray(s[K.ENERGY])) - e}
-        for s, e in zip(structures, predicted.tolist())
+        for s, e in zip(structures, predicted.tolist(), strict=False)
     ]
     max_z = head.atom_refs.shape[0]
     offsets = fit_atom_references(residual, max_z=max_z)

@@ -201,10 +201,10 @@ class SphcAttention(nn.Module):
 class AtomwiseInteraction(nn.Module):
     """Feature–SPHC interaction, So3krates Eqs. 17–19:
 
-        [a_i, b_i] = φ_{1,2}(f_i ⊕ (‖χ_i^(l)‖²)_l)           (shared MLP, F+|L| → F → F+|L|)
-        c_i^(l)    = φ_3^(l)(f_i)                            (linear, no bias)
-        f_i        ← f_i + a_i
-        χ_i^(l)    ← χ_i^(l) + b_i^(l) χ_i^(l) + c_i^(l) χ̃_i^(l),   χ̃ = cross-degree CG product.
+    [a_i, b_i] = φ_{1,2}(f_i ⊕ (‖χ_i^(l)‖²)_l)           (shared MLP, F+|L| → F → F+|L|)
+    c_i^(l)    = φ_3^(l)(f_i)                            (linear, no bias)
+    f_i        ← f_i + a_i
+    χ_i^(l)    ← χ_i^(l) + b_i^(l) χ_i^(l) + c_i^(l) χ̃_i^(l),   χ̃ = cross-degree CG product.
     """
 
     def __init__(self, n_features: int, degree_ops: DegreeOps, parity: bool = True):
@@ -334,7 +334,15 @@ class So3kratesLayer(nn.Module):
         i, j = local.index if local.pair_edge is None else local.index.index_select(1, local.pair_edge)
         dchi_local = self.ops.sq_norms(chi.index_select(0, j) - chi.index_select(0, i))
         df, dchi, a_f, a_g = self._messages(
-            f.shape[0], qkv, qk, local.index, local.rbf, local.sh, dchi_local, local.weight, local.pair,
+            f.shape[0],
+            qkv,
+            qk,
+            local.index,
+            local.rbf,
+            local.sh,
+            dchi_local,
+            local.weight,
+            local.pair,
             self.local_slices,
         )
         if record is not None:

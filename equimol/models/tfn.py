@@ -144,7 +144,8 @@ class TFN(nn.Module):
             cfg.avg_num_neighbors,
             cfg.self_connection,
         )
-        l1 = [(s, mul) for (mul, ir), s in zip(self.irreps_hidden, self.irreps_hidden.slices()) if ir.l == 1]
+        blocks = zip(self.irreps_hidden, self.irreps_hidden.slices(), strict=True)
+        l1 = [(s, mul) for (mul, ir), s in blocks if ir.l == 1]
         self._l1_slice, self.n_vector_out = l1[0] if l1 else (slice(0, 0), 0)
         self.register_buffer("to_cartesian", l1_to_cartesian(), persistent=False)
         self._buffer_dtype = torch.float32

@@ -95,7 +95,11 @@ class GatedBlock(nn.Module):
         gated = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l > 0])
         gates = o3.Irreps([(gated.num_irreps, "0e")]) if gated.num_irreps else o3.Irreps("")
         self.gate = Gate(
-            scalars, [FlushTiny(nn.Softplus(beta=beta))], gates, [FlushTiny(nn.Sigmoid())] if gated else [], gated
+            scalars,
+            [FlushTiny(nn.Softplus(beta=beta))],
+            gates,
+            [FlushTiny(nn.Sigmoid())] if gated else [],
+            gated,
         )
         self.irreps_in = self.gate.irreps_in
         self.irreps_out = self.gate.irreps_out

@@ -15,10 +15,5 @@ def cosine_cutoff(r: torch.Tensor, cutoff: float) -> torch.Tensor:
 def polynomial_cutoff(r: torch.Tensor, cutoff: float, p: int = 6) -> torch.Tensor:
     """Smooth polynomial envelope (Klicpera et al. 2020), zero with p−1 derivatives at r_cut."""
     x = r / cutoff
-    f = (
-        1.0
-        - 0.5 * (p + 1) * (p + 2) * x**p
-        + p * (p + 2) * x ** (p + 1)
-        - 0.5 * p * (p + 1) * x ** (p + 2)
-    )
+    f = 1.0 - 0.5 * (p + 1) * (p + 2) * x**p + p * (p + 2) * x ** (p + 1) - 0.5 * p * (p + 1) * x ** (p + 2)
     return torch.where(x < 1.0, f, torch.zeros_like(r))

@@ -14,7 +14,8 @@ def zero_tiny(y: torch.Tensor) -> torch.Tensor:
     process subnormal operands 10-100x slower, and matrix multiplications that read them (the
     filter networks and their backward) slow down with them: with them zeroed, SchNet energy +
     forces on 50 QM9 molecules took 49 instead of 62 ms (benchmarks/ab/subnormal_ab.py), an
-    L0Net training step 0.54 instead of 2.3 s (benchmarks/ab/tfn_step.py). Entries below ε² are far below the precision of values of order one, so zeroing them
+    L0Net training step 0.54 instead of 2.3 s (benchmarks/ab/tfn_step.py). Entries below ε² are
+    far below the precision of values of order one, so zeroing them
     changes nothing measurable, and it needs no process-wide flush-to-zero flag.
     """
     tiny = torch.finfo(y.dtype).eps ** 2

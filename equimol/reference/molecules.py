@@ -7,7 +7,6 @@ These are unrelaxed starting points; relax them with
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 

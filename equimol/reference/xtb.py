@@ -13,7 +13,6 @@ References: GFN2-xTB, C. Bannwarth, S. Ehlert, S. Grimme, JCTC 15, 1652 (2019).
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any

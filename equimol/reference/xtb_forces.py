@@ -17,7 +17,9 @@ class XTBForceFn:
     exactly for the frames that are written; other calls repeat the last value.
     """
 
-    def __init__(self, atomic_numbers, settings: XTBSettings = DEFAULT_SETTINGS, polarizability_every: int = 0):
+    def __init__(
+        self, atomic_numbers, settings: XTBSettings = DEFAULT_SETTINGS, polarizability_every: int = 0
+    ):
         self.z = np.asarray(atomic_numbers, dtype=np.int64)
         self.settings = settings
         self.every = int(polarizability_every)

@@ -30,20 +30,25 @@ def model_derivatives(potential, structure: dict, relax: bool = True, fmax: floa
         fn = ModelForceFn(potential, z, dtype=torch.float64)
         # FIRE with short steps: an L-BFGS line search can jump into unsampled regions (bonds of
         # 0.5 Å) where a model trained on MD frames has spurious minima
-        pos = optimize(fn, torch.as_tensor(pos), method="fire", fmax=fmax, max_steps=5000,
-                       maxstep=0.05).positions.numpy()
+        pos = optimize(
+            fn, torch.as_tensor(pos), method="fire", fmax=fmax, max_steps=5000, maxstep=0.05
+        ).positions.numpy()
     s = {K.ATOMIC_NUMBERS: z, K.POSITIONS: pos}
     batch = collate([add_neighbors(s, potential.cutoff)], dtype=torch.float64)
     out = {"positions": pos, "hessian": compute_hessian(potential, batch).numpy()}
     x = torch.as_tensor(pos).clone().requires_grad_(True)
     with torch.enable_grad():
         props = potential.properties({**batch, K.POSITIONS: x})
-        for key, name, shape in ((K.DIPOLE, "dipole_derivatives", (3,)),
-                                 (K.POLARIZABILITY, "polarizability_derivatives", (3, 3))):
+        for key, name, shape in (
+            (K.DIPOLE, "dipole_derivatives", (3,)),
+            (K.POLARIZABILITY, "polarizability_derivatives", (3, 3)),
+        ):
             if key not in props:
                 continue
             flat = props[key][0].reshape(-1)
-            rows = [torch.autograd.grad(flat[c], x, retain_graph=True)[0].reshape(-1) for c in range(flat.numel())]
+            rows = [
+                torch.autograd.grad(flat[c], x, retain_graph=True)[0].reshape(-1) for c in range(flat.numel())
+            ]
             out[name] = torch.stack(rows, dim=1).reshape(-1, *shape).detach().numpy()
     return out
 
@@ -67,17 +72,33 @@ def xtb_derivatives(structure: dict, relax: bool = True, step: float = 0.005, se
             res.append(single_point(p, z, settings, ("dipole", "polarizability")))
         dmu[k] = (res[0]["dipole"] - res[1]["dipole"]) / (2 * step)
         dalpha[k] = (res[0]["polarizability"] - res[1]["polarizability"]) / (2 * step)
-    return {"positions": pos, "hessian": hessian(pos, z, settings), "dipole_derivatives": dmu,
-            "polarizability_derivatives": dalpha}
+    return {
+        "positions": pos,
+        "hessian": hessian(pos, z, settings),
+        "dipole_derivatives": dmu,
+        "polarizability_derivatives": dalpha,
+    }
 
 
-def harmonic_spectra(derivs: dict, atomic_numbers, grid_cm1: np.ndarray, fwhm_cm1: float = 20.0,
-                     label: str = "harmonic", laser_nm: float = 514.0, temperature_k: float = 300.0) -> dict:
+def harmonic_spectra(
+    derivs: dict,
+    atomic_numbers,
+    grid_cm1: np.ndarray,
+    fwhm_cm1: float = 20.0,
+    label: str = "harmonic",
+    laser_nm: float = 514.0,
+    temperature_k: float = 300.0,
+) -> dict:
     """Broadened harmonic IR (km/mol per cm⁻¹) and unpolarised Raman spectra, plus stick data."""
     from ase.data import atomic_masses
 
-    from equimol.spectra.harmonic import (broaden, ir_intensities, normal_modes, raman_activities,
-                                          raman_intensities)
+    from equimol.spectra.harmonic import (
+        broaden,
+        ir_intensities,
+        normal_modes,
+        raman_activities,
+        raman_intensities,
+    )
 
     masses = atomic_masses[np.asarray(atomic_numbers)]
     modes = normal_modes(derivs["hessian"], masses, derivs["positions"])
@@ -85,12 +106,14 @@ def harmonic_spectra(derivs: dict, atomic_numbers, grid_cm1: np.ndarray, fwhm_cm
     if "dipole_derivatives" in derivs:
         ir = ir_intensities(modes, derivs["dipole_derivatives"])
         out["ir_sticks"] = ir
-        out["ir"] = broaden(modes.frequencies_cm1, ir, grid_cm1, fwhm_cm1=fwhm_cm1, label=f"{label} IR",
-                            unit="km/mol/cm^-1")
+        out["ir"] = broaden(
+            modes.frequencies_cm1, ir, grid_cm1, fwhm_cm1=fwhm_cm1, label=f"{label} IR", unit="km/mol/cm^-1"
+        )
     if "polarizability_derivatives" in derivs:
         act = raman_activities(modes, derivs["polarizability_derivatives"])
         inten = raman_intensities(modes.frequencies_cm1, act, laser_nm, temperature_k)
         out["raman_sticks"] = inten
-        out["raman"] = broaden(modes.frequencies_cm1, inten, grid_cm1, fwhm_cm1=fwhm_cm1,
-                               label=f"{label} Raman", unit="Å^6 fs")
+        out["raman"] = broaden(
+            modes.frequencies_cm1, inten, grid_cm1, fwhm_cm1=fwhm_cm1, label=f"{label} Raman", unit="Å^6 fs"
+        )
     return out

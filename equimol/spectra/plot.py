@@ -48,7 +48,9 @@ def _window(spectra: Sequence[Spectrum], xlim: tuple[float, float] | None) -> tu
         if not hi > lo:
             raise ValueError(f"xlim_cm1 must be increasing, got {xlim}")
         return lo, hi
-    return min(float(s.frequency_cm1.min()) for s in spectra), max(float(s.frequency_cm1.max()) for s in spectra)
+    return min(float(s.frequency_cm1.min()) for s in spectra), max(
+        float(s.frequency_cm1.max()) for s in spectra
+    )
 
 
 def _visible(spectrum: Spectrum, lo: float, hi: float, normalise: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +90,8 @@ def plot_layout(
     if stacked:
         gap = LABEL_GAP if normalise else LABEL_GAP * span
         curves = [
-            Curve(c.x, c.y, c.baseline, c.label, (lo + 0.01 * (hi - lo), float(c.y.max()) + gap)) for c in curves
+            Curve(c.x, c.y, c.baseline, c.label, (lo + 0.01 * (hi - lo), float(c.y.max()) + gap))
+            for c in curves
         ]
         ymax = max(ymax, max(c.label_xy[1] for c in curves) + 0.12 * span / len(curves))
     bands: list[Curve] = []
@@ -134,7 +137,9 @@ def plot_spectra(
     fmt = _FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise ValueError(f"{out}: unsupported plot format {out.suffix!r}; use .png or .svg")
-    layout = plot_layout(spectra, normalise=normalise, xlim_cm1=xlim_cm1, offset=offset, experiment=experiment)
+    layout = plot_layout(
+        spectra, normalise=normalise, xlim_cm1=xlim_cm1, offset=offset, experiment=experiment
+    )
     fig = Figure(figsize=(8.0 if layout.legend else 7.0, 4.2 + (0.25 * len(spectra) if offset > 0 else 0.0)))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -143,12 +148,16 @@ def plot_spectra(
     for curve in layout.curves:
         (line,) = ax.plot(curve.x, curve.y, label=curve.label, lw=1.2, zorder=2)
         if curve.label_xy is not None:
-            ax.text(*curve.label_xy, curve.label, color=line.get_color(), fontsize=8.5, ha="left", va="bottom")
+            ax.text(
+                *curve.label_xy, curve.label, color=line.get_color(), fontsize=8.5, ha="left", va="bottom"
+            )
     ax.set_xlim(*layout.xlim)
     ax.set_ylim(*layout.ylim)
     ax.set_xlabel("wavenumber / cm⁻¹")
     if offset > 0:
-        ax.set_ylabel("intensity (normalised, offset)" if normalise else f"intensity / {spectra[0].unit} (offset)")
+        ax.set_ylabel(
+            "intensity (normalised, offset)" if normalise else f"intensity / {spectra[0].unit} (offset)"
+        )
         ax.set_yticks([])
     else:
         ax.set_ylabel("normalised intensity" if normalise else f"intensity / {spectra[0].unit}")
@@ -158,7 +167,9 @@ def plot_spectra(
     if layout.experiment:
         handles.append(Patch(color="0.55", alpha=0.35, label=f"{layout.experiment[0].label} (grey band)"))
     if layout.legend:
-        ax.legend(handles=[*ax.get_lines(), *handles], frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.legend(
+            handles=[*ax.get_lines(), *handles], frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0)
+        )
     elif handles:
         ax.legend(handles=handles, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8.5)
     fig.tight_layout()

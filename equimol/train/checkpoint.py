@@ -52,7 +52,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return raw
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> Potential:
+def load(
+    path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+) -> Potential:
     """Load a model from a checkpoint, in eval mode, ready for inference."""
     raw = read_checkpoint(path)
     potential = build_potential(raw["metadata"]["spec"])
@@ -102,6 +104,9 @@ def run_state(run_dir: str | os.PathLike, epochs: int, minutes: float | None = N
         reason = f"finished {epochs} epochs"
     if reason is None and minutes is not None and st["wall_time_s"] > 60 * minutes:
         reason = f"used its {minutes:g} min budget"
-    return {"epochs": int(st["epoch"]), "done": reason is not None,
-            "status": reason or f"in progress ({st['epoch']}/{epochs} epochs; rerun to resume)",
-            "wall_time_s": float(st["wall_time_s"])}
+    return {
+        "epochs": int(st["epoch"]),
+        "done": reason is not None,
+        "status": reason or f"in progress ({st['epoch']}/{epochs} epochs; rerun to resume)",
+        "wall_time_s": float(st["wall_time_s"]),
+    }

@@ -59,7 +59,9 @@ class CompiledLoss:
         self._fn = torch.compile(self._loss, backend=backend, dynamic=dynamic, options=options)
 
     def _loss(self, batch: dict[str, torch.Tensor]):
-        pred = properties_and_forces(self.potential, batch) if self.forces else self.potential.properties(batch)
+        pred = (
+            properties_and_forces(self.potential, batch) if self.forces else self.potential.properties(batch)
+        )
         total, _ = loss_terms(pred, batch, self.weights, self.kind)
         return total, {k: v.detach() for k, v in pred.items()}
 

@@ -35,8 +35,9 @@ class PreparedData:
     split: dict
 
 
-def _open(path: str, cfg: Config, cutoff: float, check: bool = True
-          ) -> tuple[torch.utils.data.Dataset, Sequence[dict] | Store]:
+def _open(
+    path: str, cfg: Config, cutoff: float, check: bool = True
+) -> tuple[torch.utils.data.Dataset, Sequence[dict] | Store]:
     """(graph dataset, structure source) for ``path``: lazy for HDF5 stores, in memory otherwise."""
     d = cfg.data
     if detect_format(Path(path)) == "hdf5":

@@ -108,8 +108,9 @@ def wrap(potential: torch.nn.Module, ctx: DistContext) -> torch.nn.Module:
 
     # buffers (atom references) are constant and identical on every rank: no per-step sync
     params = inspect.signature(DistributedDataParallel).parameters
-    no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in params
-               else {"broadcast_buffers": False})
+    no_sync = (
+        {"forward_sync_buffers": False} if "forward_sync_buffers" in params else {"broadcast_buffers": False}
+    )
     return DistributedDataParallel(
         potential,
         device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,

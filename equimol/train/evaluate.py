@@ -24,8 +24,9 @@ REPORT_UNITS = {
 }
 
 
-def evaluate_structures(potential: Potential, structures: list[dict], batch_size: int = 50,
-                        dtype: torch.dtype = torch.float32) -> dict:
+def evaluate_structures(
+    potential: Potential, structures: list[dict], batch_size: int = 50, dtype: torch.dtype = torch.float32
+) -> dict:
     """``{"n_structures": M, "metrics": {target: {"mae", "rmse", "unit"}}}`` in report units."""
     outputs = set(potential.outputs)
     if K.DIPOLE in outputs:
@@ -48,13 +49,21 @@ def evaluate_structures(potential: Potential, structures: list[dict], batch_size
     return {"n_structures": len(structures), "metrics": result}
 
 
-def evaluate_file(potential: Potential, path: str, energy_unit: str | None = None, batch_size: int = 50,
-                  dtype: torch.dtype = torch.float32, length_unit: str = "Å") -> dict:
+def evaluate_file(
+    potential: Potential,
+    path: str,
+    energy_unit: str | None = None,
+    batch_size: int = 50,
+    dtype: torch.dtype = torch.float32,
+    length_unit: str = "Å",
+) -> dict:
     """Evaluate on any supported file; also reports energies/forces in the file's own unit.
     ``length_unit`` is the unit of the file's positions (converted to Å on reading)."""
     structures = read_structures(path, energy_unit=energy_unit, length_unit=length_unit)
     out = evaluate_structures(potential, structures, batch_size, dtype)
-    data_unit = energy_unit or ("kcal/mol" if detect_format(__import__("pathlib").Path(path)) == "npz" else "eV")
+    data_unit = energy_unit or (
+        "kcal/mol" if detect_format(__import__("pathlib").Path(path)) == "npz" else "eV"
+    )
     if data_unit != "eV":
         f = U.ENERGY_UNITS[data_unit]
         for t, suffix in ((K.ENERGY, ""), (K.FORCES, "/Å")):

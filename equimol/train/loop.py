@@ -46,8 +46,15 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator | None = N
         yield order[k : k + batch_size]
 
 
-def evaluate_dataset(potential: Potential, dataset, targets: list[str], batch_size: int, dtype,
-                     ctx: DistContext | None = None, device: torch.device | str | None = None) -> dict:
+def evaluate_dataset(
+    potential: Potential,
+    dataset,
+    targets: list[str],
+    batch_size: int,
+    dtype,
+    ctx: DistContext | None = None,
+    device: torch.device | str | None = None,
+) -> dict:
     """MAE/RMSE of every target over ``dataset`` (model in eval mode, no graph kept).
 
     In a process group each rank evaluates a contiguous share and the sums are all-reduced.
@@ -68,7 +75,11 @@ def evaluate_dataset(potential: Potential, dataset, targets: list[str], batch_si
 
 def loss_from_metrics(result: dict, weights: dict[str, float], kind: str) -> float:
     key = "rmse" if kind == "mse" else "mae"
-    return sum(w * (result[t][key] ** 2 if kind == "mse" else result[t][key]) for t, w in weights.items() if t in result)
+    return sum(
+        w * (result[t][key] ** 2 if kind == "mse" else result[t][key])
+        for t, w in weights.items()
+        if t in result
+    )
 
 
 def _build(cfg: Config, stats: dict, dtype) -> Potential:
@@ -81,7 +92,9 @@ def _build(cfg: Config, stats: dict, dtype) -> Potential:
         p.data = p.data.to(dtype)
     for head in potential.heads:
         if isinstance(head, EnergyHead) and "atom_refs" in stats:
-            head.set_statistics(stats.get("force_rms", 1.0), _refs(stats["atom_refs"], head.atom_refs.shape[0]))
+            head.set_statistics(
+                stats.get("force_rms", 1.0), _refs(stats["atom_refs"], head.atom_refs.shape[0])
+            )
         if K.POLARIZABILITY in head.outputs and "polarizability_refs" in stats:
             refs = _refs(stats["polarizability_refs"], head.atom_refs.shape[0])
             head.set_statistics(stats["polarizability_scale"], refs)
@@ -104,12 +117,12 @@ class EMA:
 
     @torch.no_grad()
     def update(self, potential: Potential) -> None:
-        for s, p in zip(self.shadow, potential.parameters()):
+        for s, p in zip(self.shadow, potential.parameters(), strict=False):
             s.lerp_(p.detach(), 1 - self.decay)
 
     @torch.no_grad()
     def swap(self, potential: Potential) -> None:
-        for s, p in zip(self.shadow, potential.parameters()):
+        for s, p in zip(self.shadow, potential.parameters(), strict=False):
             tmp = p.detach().clone()
             p.copy_(s)
             s.copy_(tmp)
@@ -138,8 +151,10 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         run_dir.mkdir(parents=True, exist_ok=True)
     ctx.barrier()
     if ctx.enabled:
-        log(f"data-parallel training on {ctx.world_size} processes ({ctx.device.type}); "
-            f"global batch {t_cfg.batch_size}")
+        log(
+            f"data-parallel training on {ctx.world_size} processes ({ctx.device.type}); "
+            f"global batch {t_cfg.batch_size}"
+        )
     dtype, device = DTYPES[t_cfg.dtype], ctx.device
     cutoff = float(cfg.model.get("cutoff", 5.0))
     data = prepare_data(cfg, cutoff, run_dir, write_split=ctx.is_main)
@@ -152,10 +167,18 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         data = prepare_data(cfg, potential.cutoff, run_dir, write_split=ctx.is_main)
     potential.to(device).train()
     optimizer = torch.optim.AdamW(potential.parameters(), lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
-    kw = dict(factor=t_cfg.lr_factor, patience=t_cfg.lr_patience, smoothing=t_cfg.smoothing,
-              min_lr=t_cfg.min_lr, stop_patience=t_cfg.early_stopping_patience)
-    schedule = (PlateauSchedule(t_cfg.lr, **kw) if t_cfg.scheduler == "plateau"
-                else ExponentialSchedule(t_cfg.lr, t_cfg.lr_decay_steps, **kw))
+    kw = dict(
+        factor=t_cfg.lr_factor,
+        patience=t_cfg.lr_patience,
+        smoothing=t_cfg.smoothing,
+        min_lr=t_cfg.min_lr,
+        stop_patience=t_cfg.early_stopping_patience,
+    )
+    schedule = (
+        PlateauSchedule(t_cfg.lr, **kw)
+        if t_cfg.scheduler == "plateau"
+        else ExponentialSchedule(t_cfg.lr, t_cfg.lr_decay_steps, **kw)
+    )
     ema = EMA(potential, t_cfg.ema_decay) if t_cfg.ema_decay else None
     generator = torch.Generator().manual_seed(t_cfg.seed)
     epoch, step, wall = 0, 0, 0.0
@@ -164,7 +187,7 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         st = raw["training"]
         if ema is not None:  # checkpoints hold EMA weights; the raw ones are in training state
             ema.shadow = [p.detach().clone() for p in potential.parameters()]
-            for p, q in zip(potential.parameters(), st["raw_params"]):
+            for p, q in zip(potential.parameters(), st["raw_params"], strict=False):
                 p.data.copy_(q)
         optimizer.load_state_dict(st["optimizer"])
         schedule.load_state_dict(st["schedule"])
@@ -184,10 +207,17 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
     elif t_cfg.compile:
         backend = "inductor" if t_cfg.compile is True else str(t_cfg.compile)
         compiled_loss = CompiledLoss(potential, weights, t_cfg.loss, backend=backend)
-        log(f"training step compiled with torch.compile ({backend}); the first steps compile (minutes on CPU)")
+        log(
+            f"training step compiled with torch.compile ({backend}); the first steps compile (minutes on CPU)"
+        )
     t_start = time.perf_counter() - wall
-    bar = tqdm(total=t_cfg.epochs, initial=epoch, disable=not (t_cfg.progress and ctx.is_main),
-               unit="epoch", dynamic_ncols=True)
+    bar = tqdm(
+        total=t_cfg.epochs,
+        initial=epoch,
+        disable=not (t_cfg.progress and ctx.is_main),
+        unit="epoch",
+        dynamic_ncols=True,
+    )
     stop_reason = None
     while epoch < t_cfg.epochs:
         train_sum, n_b = 0.0, 0
@@ -195,8 +225,9 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
             for g in optimizer.param_groups:
                 g["lr"] = schedule.lr_at_step(step)
             if ctx.enabled:
-                loss_value = _distributed_step(model, data.train, idx, ctx, dtype, weights, t_cfg.loss,
-                                               optimizer)
+                loss_value = _distributed_step(
+                    model, data.train, idx, ctx, dtype, weights, t_cfg.loss, optimizer
+                )
             else:
                 batch = collate([data.train[i] for i in idx], dtype=dtype, device=device)
                 # forces only when they are trained on (energy-only QM9 runs skip the double backward)
@@ -225,16 +256,33 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         improved = schedule.step(val_loss)
         wall = ctx.broadcast_float(time.perf_counter() - t_start)
         if ctx.is_main:
-            row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": train_sum / max(n_b, 1),
-                   "val_loss": val_loss, "time_s": round(wall, 2)}
+            row = {
+                "epoch": epoch,
+                "lr": optimizer.param_groups[0]["lr"],
+                "train_loss": train_sum / max(n_b, 1),
+                "val_loss": val_loss,
+                "time_s": round(wall, 2),
+            }
             for t, m in val.items():
                 row[f"val_{t}_mae"], row[f"val_{t}_rmse"] = m["mae"], m["rmse"]
             _append_log(log_path, row)
-            meta = {"config": cfg.to_dict(), "statistics": stats, "epoch": epoch,
-                    "val_metrics": val, "best_val_loss": schedule.best_raw, "wall_time_s": wall}
-            training = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                        "generator": generator.get_state(), "epoch": epoch, "step": step, "wall_time_s": wall,
-                        "world_size": ctx.world_size}
+            meta = {
+                "config": cfg.to_dict(),
+                "statistics": stats,
+                "epoch": epoch,
+                "val_metrics": val,
+                "best_val_loss": schedule.best_raw,
+                "wall_time_s": wall,
+            }
+            training = {
+                "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(),
+                "generator": generator.get_state(),
+                "epoch": epoch,
+                "step": step,
+                "wall_time_s": wall,
+                "world_size": ctx.world_size,
+            }
             if ema is not None:
                 training["raw_params"] = [s.clone() for s in ema.shadow]
             if improved:
@@ -257,12 +305,19 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         log(f"stopped after epoch {epoch}: {stop_reason}")
     ctx.barrier()  # rank 0 has written its last checkpoint
     best = read_checkpoint(best_path)["metadata"] if best_path.exists() else {}
-    return {"epochs": epoch, "best_val_metrics": best.get("val_metrics"), "wall_time_s": wall,
-            "stop_reason": stop_reason, "run_dir": str(run_dir), "world_size": ctx.world_size}
+    return {
+        "epochs": epoch,
+        "best_val_metrics": best.get("val_metrics"),
+        "wall_time_s": wall,
+        "stop_reason": stop_reason,
+        "run_dir": str(run_dir),
+        "world_size": ctx.world_size,
+    }
 
 
-def _distributed_step(model, dataset, idx: list[int], ctx: DistContext, dtype, weights: dict[str, float],
-                      kind: str, optimizer) -> float:
+def _distributed_step(
+    model, dataset, idx: list[int], ctx: DistContext, dtype, weights: dict[str, float], kind: str, optimizer
+) -> float:
     """Forward/backward of this rank's share of the global batch ``idx``; returns the global loss.
 
     The loss is normalised by global component counts, so the sum over ranks is the
@@ -272,7 +327,7 @@ def _distributed_step(model, dataset, idx: list[int], ctx: DistContext, dtype, w
     batch = collate([dataset[i] for i in (local or idx[:1])], dtype=dtype, device=ctx.device)
     names = list(weights)
     counts = distributed.target_counts(batch, names) if local else [0.0] * len(names)
-    global_counts = dict(zip(names, ctx.all_reduce_sum(counts)))
+    global_counts = dict(zip(names, ctx.all_reduce_sum(counts), strict=False))
     pred = model(batch, forces=K.FORCES in weights, create_graph=True)
     loss = distributed.global_loss(pred, batch, weights, kind, global_counts)
     if not local:  # empty share of a short last batch: take part in the all-reduce with zeros
@@ -302,7 +357,9 @@ def _append_log(path: Path, row: dict) -> None:
         w = csv.DictWriter(f, fieldnames=list(row))
         if new:
             w.writeheader()
-        w.writerow({k: (f"{v:.8g}" if isinstance(v, float) and math.isfinite(v) else v) for k, v in row.items()})
+        w.writerow(
+            {k: (f"{v:.8g}" if isinstance(v, float) and math.isfinite(v) else v) for k, v in row.items()}
+        )
 
 
 def _truncate_log(path: Path, epoch: int) -> None:

@@ -12,7 +12,10 @@ def target_error(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.T
 
 
 def loss_terms(
-    pred: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], weights: dict[str, float], kind: str = "mse"
+    pred: dict[str, torch.Tensor],
+    batch: dict[str, torch.Tensor],
+    weights: dict[str, float],
+    kind: str = "mse",
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Σ_t w_t · error_t over targets present in both ``pred`` and ``batch``, and the per-target
     errors, all as tensors (no host synchronisation: traceable by ``torch.compile``).
@@ -33,7 +36,10 @@ def loss_terms(
 
 
 def weighted_loss(
-    pred: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], weights: dict[str, float], kind: str = "mse"
+    pred: dict[str, torch.Tensor],
+    batch: dict[str, torch.Tensor],
+    weights: dict[str, float],
+    kind: str = "mse",
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """:func:`loss_terms` with the per-target errors as floats."""
     total, errors = loss_terms(pred, batch, weights, kind)

@@ -34,5 +34,9 @@ class Metrics:
         out = {}
         for t in self.targets:
             if self.n[t]:
-                out[t] = {"mae": self.abs[t] / self.n[t], "rmse": math.sqrt(self.sq[t] / self.n[t]), "unit": K.TARGET_UNITS.get(t, "")}
+                out[t] = {
+                    "mae": self.abs[t] / self.n[t],
+                    "rmse": math.sqrt(self.sq[t] / self.n[t]),
+                    "unit": K.TARGET_UNITS.get(t, ""),
+                }
         return out

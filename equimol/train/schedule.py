@@ -13,8 +13,15 @@ class PlateauSchedule:
     validation loss has not improved for ``stop_patience`` epochs (early stopping).
     """
 
-    def __init__(self, lr: float, factor: float = 0.5, patience: int = 25, smoothing: float = 0.9,
-                 min_lr: float = 1e-6, stop_patience: int = 200):
+    def __init__(
+        self,
+        lr: float,
+        factor: float = 0.5,
+        patience: int = 25,
+        smoothing: float = 0.9,
+        min_lr: float = 1e-6,
+        stop_patience: int = 200,
+    ):
         self.lr, self.factor, self.patience, self.smoothing = lr, factor, patience, smoothing
         self.min_lr, self.stop_patience = min_lr, stop_patience
         self.smoothed: float | None = None

@@ -20,7 +20,9 @@ def overlap(a: Spectrum, b: Spectrum, lo: float = 400.0, hi: float = 4000.0) -> 
     return float((x * y).sum() / denom) if denom > 0 else 0.0
 
 
-def main_peaks(s: Spectrum, n: int = 6, lo: float = 400.0, hi: float = 4000.0, min_rel: float = 0.05) -> list[float]:
+def main_peaks(
+    s: Spectrum, n: int = 6, lo: float = 400.0, hi: float = 4000.0, min_rel: float = 0.05
+) -> list[float]:
     """Positions (cm⁻¹) of the ``n`` highest peaks in [lo, hi] above ``min_rel`` of the maximum."""
     mask = (s.frequency_cm1 >= lo) & (s.frequency_cm1 <= hi)
     f, y = s.frequency_cm1[mask], s.intensity[mask]
@@ -37,6 +39,11 @@ def match_peaks(ref: list[float], other: list[float], window: float = 150.0) -> 
     for p in ref:
         cand = [q for q in other if abs(q - p) <= window]
         q = min(cand, key=lambda q: abs(q - p)) if cand else None
-        out.append({"reference_cm1": round(p, 1), "model_cm1": None if q is None else round(q, 1),
-                    "shift_cm1": None if q is None else round(q - p, 1)})
+        out.append(
+            {
+                "reference_cm1": round(p, 1),
+                "model_cm1": None if q is None else round(q, 1),
+                "shift_cm1": None if q is None else round(q - p, 1),
+            }
+        )
     return out

@@ -12,9 +12,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from equimol import keys as K
 
 
@@ -45,11 +42,25 @@ class DemoSettings:
     progress: bool = True
 
     @classmethod
-    def full(cls, **kw) -> "DemoSettings":
+    def full(cls, **kw) -> DemoSettings:
         """Closer to the paper: more data, F = 128, 0.2 fs, 50 ps MD, 64-bead RPMD (hours on a CPU)."""
-        base = dict(n_frames_300k=6000, n_frames_500k=2000, n_test=500, n_features=128, epochs=3000,
-                    train_minutes=240.0, dt_fs=0.2, md_steps=250_000, md_replicas=4, rpmd_beads=64,
-                    rpmd_steps=100_000, xtb_md_steps=250_000, stride=10, depth_fs=2048.0, discard_fs=10_000.0)
+        base = dict(
+            n_frames_300k=6000,
+            n_frames_500k=2000,
+            n_test=500,
+            n_features=128,
+            epochs=3000,
+            train_minutes=240.0,
+            dt_fs=0.2,
+            md_steps=250_000,
+            md_replicas=4,
+            rpmd_beads=64,
+            rpmd_steps=100_000,
+            xtb_md_steps=250_000,
+            stride=10,
+            depth_fs=2048.0,
+            discard_fs=10_000.0,
+        )
         base.update(kw)
         return cls(**base)
 
@@ -71,13 +82,24 @@ def stage_reference(cfg: DemoSettings, out: Path) -> Path:
     geoms = out / "reference_geometries.extxyz"
     if not geoms.exists():
         _log(f"sampling {cfg.n_frames_300k} + {cfg.n_frames_500k} frames from GFN2-xTB MD of ethanol")
-        frames = md_sampling(ethanol(), cfg.n_frames_300k, 300.0, every=cfg.sample_every, seed=cfg.seed, progress=cfg.progress)
-        frames += md_sampling(ethanol(), cfg.n_frames_500k, 500.0, every=cfg.sample_every, seed=cfg.seed + 1, progress=cfg.progress)
+        frames = md_sampling(
+            ethanol(), cfg.n_frames_300k, 300.0, every=cfg.sample_every, seed=cfg.seed, progress=cfg.progress
+        )
+        frames += md_sampling(
+            ethanol(),
+            cfg.n_frames_500k,
+            500.0,
+            every=cfg.sample_every,
+            seed=cfg.seed + 1,
+            progress=cfg.progress,
+        )
         write_structures(geoms, frames)
     _log("labelling with GFN2-xTB (tblite): energy, forces, dipole, polarizability")
     report = label_file(geoms, labelled, progress=cfg.progress, workers=1)
     if report.failures:
-        _log(f"{len(report.failures)} structures failed to converge and were left out ({report.failures_path})")
+        _log(
+            f"{len(report.failures)} structures failed to converge and were left out ({report.failures_path})"
+        )
     _log(f"reference set: {len(read_structures(labelled))} structures -> {labelled}")
     return labelled
 
@@ -94,18 +116,39 @@ def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
 
     n = len(read_structures(data))
     raw = {
-        "data": {"train": str(data), "n_val": 50, "n_test": cfg.n_test, "n_train": n - 50 - cfg.n_test,
-                 "seed": cfg.seed, "targets": ["energy", "forces", "dipole", "polarizability"]},
-        "model": {"name": "painn", "n_features": cfg.n_features, "n_interactions": cfg.n_interactions,
-                  "cutoff": cfg.cutoff, "heads": [{"name": "energy"}, {"name": "dipole"}, {"name": "polarizability"}]},
-        "training": {"epochs": cfg.epochs, "batch_size": 10, "lr": 1e-3, "lr_patience": 15, "min_lr": 1e-5,
-                     "weights": {"energy": 0.05, "forces": 0.95, "dipole": 1.0, "polarizability": 1.0},
-                     "ema_decay": 0.99, "max_time_minutes": cfg.train_minutes, "seed": cfg.seed,
-                     "progress": cfg.progress},
+        "data": {
+            "train": str(data),
+            "n_val": 50,
+            "n_test": cfg.n_test,
+            "n_train": n - 50 - cfg.n_test,
+            "seed": cfg.seed,
+            "targets": ["energy", "forces", "dipole", "polarizability"],
+        },
+        "model": {
+            "name": "painn",
+            "n_features": cfg.n_features,
+            "n_interactions": cfg.n_interactions,
+            "cutoff": cfg.cutoff,
+            "heads": [{"name": "energy"}, {"name": "dipole"}, {"name": "polarizability"}],
+        },
+        "training": {
+            "epochs": cfg.epochs,
+            "batch_size": 10,
+            "lr": 1e-3,
+            "lr_patience": 15,
+            "min_lr": 1e-5,
+            "weights": {"energy": 0.05, "forces": 0.95, "dipole": 1.0, "polarizability": 1.0},
+            "ema_decay": 0.99,
+            "max_time_minutes": cfg.train_minutes,
+            "seed": cfg.seed,
+            "progress": cfg.progress,
+        },
         "output_dir": str(run_dir),
     }
-    _log(f"training PaiNN (F={cfg.n_features}, {cfg.n_interactions} interactions) for at most "
-         f"{cfg.train_minutes} min; resumable")
+    _log(
+        f"training PaiNN (F={cfg.n_features}, {cfg.n_interactions} interactions) for at most "
+        f"{cfg.train_minutes} min; resumable"
+    )
     result = train(config_from_dict(raw), resume=True, log=_log)
     done.write_text(json.dumps(result, indent=1))
     return run_dir / "best.pt"
@@ -124,26 +167,58 @@ def stage_evaluate(cfg: DemoSettings, out: Path, data: Path, ckpt: Path) -> dict
     return result
 
 
-def _run_md(force_fn, start: dict, path: Path, cfg: DemoSettings, steps: int, beads: int, replicas: int,
-            thermostat: str = "nhc") -> float:
+def _run_md(
+    force_fn,
+    start: dict,
+    path: Path,
+    cfg: DemoSettings,
+    steps: int,
+    beads: int,
+    replicas: int,
+    thermostat: str = "nhc",
+) -> float:
     from equimol.md.config import MDConfig
     from equimol.md.simulate import run_simulation
 
-    config = MDConfig(dt_fs=cfg.dt_fs, n_steps=steps, temperature_k=cfg.temperature_k, thermostat=thermostat,
-                      tau_fs=100.0, chain_length=3, n_beads=beads, n_replicas=replicas, stride=cfg.stride,
-                      seed=cfg.seed, progress=cfg.progress, checkpoint_every=max(cfg.stride, 1000 // cfg.stride * cfg.stride))
+    config = MDConfig(
+        dt_fs=cfg.dt_fs,
+        n_steps=steps,
+        temperature_k=cfg.temperature_k,
+        thermostat=thermostat,
+        tau_fs=100.0,
+        chain_length=3,
+        n_beads=beads,
+        n_replicas=replicas,
+        stride=cfg.stride,
+        seed=cfg.seed,
+        progress=cfg.progress,
+        checkpoint_every=max(cfg.stride, 1000 // cfg.stride * cfg.stride),
+    )
     restart = Path(f"{path}.restart.pt")
     stamp = Path(f"{path}.time.json")
-    key = {"steps": steps, "beads": beads, "replicas": replicas, "dt_fs": cfg.dt_fs, "stride": cfg.stride,
-           "thermostat": thermostat}
+    key = {
+        "steps": steps,
+        "beads": beads,
+        "replicas": replicas,
+        "dt_fs": cfg.dt_fs,
+        "stride": cfg.stride,
+        "thermostat": thermostat,
+    }
     if path.exists() and not restart.exists() and stamp.exists():
         done = json.loads(stamp.read_text())
         done.setdefault("thermostat", "nhc")  # stamps written before the thermostat was recorded
         if all(done.get(k) == v for k, v in key.items()):
             return done["wall_time_s"]
     t0 = time.perf_counter()
-    run_simulation(force_fn, start[K.ATOMIC_NUMBERS], start[K.POSITIONS], config=config, output=path,
-                   restart=restart, overwrite=True)
+    run_simulation(
+        force_fn,
+        start[K.ATOMIC_NUMBERS],
+        start[K.POSITIONS],
+        config=config,
+        output=path,
+        restart=restart,
+        overwrite=True,
+    )
     wall = time.perf_counter() - t0
     restart.unlink(missing_ok=True)
     stamp.write_text(json.dumps({"wall_time_s": wall, **key}))
@@ -157,7 +232,9 @@ def stage_md(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict:
 
     potential = load(ckpt)
     timings = {}
-    _log(f"ML MD: {cfg.md_replicas} replicas x {cfg.md_steps} steps of {cfg.dt_fs} fs at {cfg.temperature_k} K (NHC)")
+    _log(
+        f"ML MD: {cfg.md_replicas} replicas x {cfg.md_steps} steps of {cfg.dt_fs} fs at {cfg.temperature_k} K (NHC)"
+    )
     fn = ModelForceFn(potential, start[K.ATOMIC_NUMBERS])
     timings["ml_md"] = _run_md(fn, start, out / "md_classical.h5", cfg, cfg.md_steps, 1, cfg.md_replicas)
     _log(f"reference MD driven by GFN2-xTB itself: 1 replica x {cfg.xtb_md_steps} steps, same protocol")
@@ -165,8 +242,9 @@ def stage_md(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict:
     timings["xtb_md"] = _run_md(fn, start, out / "md_xtb.h5", cfg, cfg.xtb_md_steps, 1, 1)
     _log(f"ML RPMD: {cfg.rpmd_beads} beads x {cfg.rpmd_steps} steps ({cfg.rpmd_thermostat})")
     fn = ModelForceFn(potential, start[K.ATOMIC_NUMBERS])
-    timings["ml_rpmd"] = _run_md(fn, start, out / "md_rpmd.h5", cfg, cfg.rpmd_steps, cfg.rpmd_beads, 1,
-                                 thermostat=cfg.rpmd_thermostat)
+    timings["ml_rpmd"] = _run_md(
+        fn, start, out / "md_rpmd.h5", cfg, cfg.rpmd_steps, cfg.rpmd_beads, 1, thermostat=cfg.rpmd_thermostat
+    )
     return timings
 
 
@@ -191,9 +269,15 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
     for name, steps in lengths.items():
         # the correlation depth can be at most half of the production part of the trajectory
         depth = min(cfg.depth_fs, 0.5 * (steps * cfg.dt_fs - cfg.discard_fs))
-        md[name] = spectra_from_trajectory(str(out / f"md_{name}.h5"), ir=True, raman=True, power=True,
-                                           depth_fs=depth, discard_fs=cfg.discard_fs,
-                                           temperature_k=cfg.temperature_k)
+        md[name] = spectra_from_trajectory(
+            str(out / f"md_{name}.h5"),
+            ir=True,
+            raman=True,
+            power=True,
+            depth_fs=depth,
+            discard_fs=cfg.discard_fs,
+            temperature_k=cfg.temperature_k,
+        )
     for name, sp in md.items():
         write_csv(out / f"spectrum_{name}.csv", sp)
     grid = md["classical"]["ir"].frequency_cm1
@@ -201,20 +285,30 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
     harm_ml = harmonic_spectra(model_derivatives(load(ckpt), start), z, grid, label="PaiNN harmonic")
     harm_xtb = harmonic_spectra(xtb_derivatives(start), z, grid, label="xTB harmonic")
     figures = {}
-    labels = {"classical": f"PaiNN MD ({_ps(cfg.md_steps, cfg)} ps x {cfg.md_replicas})",
-              "rpmd": f"PaiNN RPMD ({cfg.rpmd_beads} beads, {_ps(cfg.rpmd_steps, cfg)} ps{_short(cfg)})",
-              "xtb": f"GFN2-xTB MD, reference ({_ps(cfg.xtb_md_steps, cfg)} ps)"}
+    labels = {
+        "classical": f"PaiNN MD ({_ps(cfg.md_steps, cfg)} ps x {cfg.md_replicas})",
+        "rpmd": f"PaiNN RPMD ({cfg.rpmd_beads} beads, {_ps(cfg.rpmd_steps, cfg)} ps{_short(cfg)})",
+        "xtb": f"GFN2-xTB MD, reference ({_ps(cfg.xtb_md_steps, cfg)} ps)",
+    }
     for kind, key in (("ir", "ir"), ("raman", "raman_iso")):
-        def pick(name):
+
+        def pick(name, kind=kind, key=key):
             s = md[name][key]
             if kind == "raman":  # unpolarised: iso + 7/45 aniso
                 from equimol.spectra.raman import combine_raman
+
                 s = combine_raman(md[name]["raman_iso"], md[name]["raman_aniso"])
             return dataclasses.replace(s, label=labels[name])
+
         curves = [pick("classical"), pick("rpmd"), pick("xtb"), harm_xtb[kind], harm_ml[kind]]
         path = out / f"{kind}.png"
-        plot_spectra(curves, path, xlim_cm1=(400.0, 4000.0), offset=DEFAULT_STACK_OFFSET,
-                     title=f"ethanol {kind.upper()}, {cfg.temperature_k:g} K")
+        plot_spectra(
+            curves,
+            path,
+            xlim_cm1=(400.0, 4000.0),
+            offset=DEFAULT_STACK_OFFSET,
+            title=f"ethanol {kind.upper()}, {cfg.temperature_k:g} K",
+        )
         figures[kind] = str(path)
         ref, ml = curves[2], curves[0]
         figures[f"{kind}_overlap_ml_md_vs_xtb_md"] = round(overlap(ml, ref), 3)
@@ -263,9 +357,14 @@ def run_demo(cfg: DemoSettings) -> dict:
         "xtb_md_ms_per_step": 1000 * md_times["xtb_md"] / cfg.xtb_md_steps,
     }
     per_structure_ml = per_step["ml_md_ms_per_step"] / cfg.md_replicas
-    report = {"settings": dataclasses.asdict(cfg), "test_metrics": metrics, "timings_s": timings,
-              "md_timing": per_step, "speedup_ml_vs_xtb_per_structure": per_step["xtb_md_ms_per_step"] / per_structure_ml,
-              "spectra": spectra}
+    report = {
+        "settings": dataclasses.asdict(cfg),
+        "test_metrics": metrics,
+        "timings_s": timings,
+        "md_timing": per_step,
+        "speedup_ml_vs_xtb_per_structure": per_step["xtb_md_ms_per_step"] / per_structure_ml,
+        "spectra": spectra,
+    }
     (out / "report.json").write_text(json.dumps(report, indent=1))
     (out / "report.md").write_text(render_report(report))
     return report
@@ -273,24 +372,37 @@ def run_demo(cfg: DemoSettings) -> dict:
 
 def render_report(r: dict) -> str:
     m = r["test_metrics"]["metrics"]
-    lines = ["# equimol demo: ethanol IR and Raman from PaiNN MD/RPMD vs GFN2-xTB", "",
-             f"Test set: {r['test_metrics']['n_structures']} held-out xTB frames.", "",
-             "| target | MAE | RMSE | unit |", "|---|---|---|---|"]
+    lines = [
+        "# equimol demo: ethanol IR and Raman from PaiNN MD/RPMD vs GFN2-xTB",
+        "",
+        f"Test set: {r['test_metrics']['n_structures']} held-out xTB frames.",
+        "",
+        "| target | MAE | RMSE | unit |",
+        "|---|---|---|---|",
+    ]
     for t, v in m.items():
         lines.append(f"| {t} | {v['mae']:.4g} | {v['rmse']:.4g} | {v['unit']} |")
     lines += ["", "| stage | wall time (s) |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in r["timings_s"].items()]
     mt = r["md_timing"]
-    lines += ["", f"ML MD {mt['ml_md_ms_per_step']:.2f} ms/step ({r['settings']['md_replicas']} replicas), "
-              f"ML RPMD {mt['ml_rpmd_ms_per_step']:.2f} ms/step ({r['settings']['rpmd_beads']} beads), "
-              f"xTB MD {mt['xtb_md_ms_per_step']:.2f} ms/step; speed-up per structure "
-              f"{r['speedup_ml_vs_xtb_per_structure']:.1f}x.", ""]
+    lines += [
+        "",
+        f"ML MD {mt['ml_md_ms_per_step']:.2f} ms/step ({r['settings']['md_replicas']} replicas), "
+        f"ML RPMD {mt['ml_rpmd_ms_per_step']:.2f} ms/step ({r['settings']['rpmd_beads']} beads), "
+        f"xTB MD {mt['xtb_md_ms_per_step']:.2f} ms/step; speed-up per structure "
+        f"{r['speedup_ml_vs_xtb_per_structure']:.1f}x.",
+        "",
+    ]
     s = r["spectra"]
     for kind in ("ir", "raman"):
-        lines.append(f"{kind.upper()} overlap with xTB MD: PaiNN MD {s[f'{kind}_overlap_ml_md_vs_xtb_md']}, "
-                     f"PaiNN RPMD {s[f'{kind}_overlap_ml_rpmd_vs_xtb_md']} (1 = identical). Plot: {s[kind]}")
+        lines.append(
+            f"{kind.upper()} overlap with xTB MD: PaiNN MD {s[f'{kind}_overlap_ml_md_vs_xtb_md']}, "
+            f"PaiNN RPMD {s[f'{kind}_overlap_ml_rpmd_vs_xtb_md']} (1 = identical). Plot: {s[kind]}"
+        )
         lines.append("")
         lines += ["| xTB MD peak (cm⁻¹) | PaiNN MD peak (cm⁻¹) | shift |", "|---|---|---|"]
-        lines += [f"| {p['reference_cm1']} | {p['model_cm1']} | {p['shift_cm1']} |" for p in s[f"{kind}_peaks"]]
+        lines += [
+            f"| {p['reference_cm1']} | {p['model_cm1']} | {p['shift_cm1']} |" for p in s[f"{kind}_peaks"]
+        ]
         lines.append("")
     return "\n".join(lines)

@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from equimol.data.streaming import convert
 from equimol.train.checkpoint import read_checkpoint
 
@@ -30,9 +28,28 @@ RMD17 = ROOT.parent / "shared" / "data" / "rmd17" / "rmd17_ethanol_train_01.npz"
 
 
 def run(nproc: int, dtype: str, out: Path) -> float:
-    cli = ["-m", "equimol.cli.main", "train", str(CONFIG), "--output-dir", str(out), "--set", f"training.dtype={dtype}"]
-    cmd = [sys.executable, *cli] if nproc == 1 else [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *cli]
+    cli = [
+        "-m",
+        "equimol.cli.main",
+        "train",
+        str(CONFIG),
+        "--output-dir",
+        str(out),
+        "--set",
+        f"training.dtype={dtype}",
+    ]
+    cmd = (
+        [sys.executable, *cli]
+        if nproc == 1
+        else [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            *cli,
+        ]
+    )
     t = time.perf_counter()
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t
@@ -51,8 +68,10 @@ def main() -> None:
     STORE.parent.mkdir(parents=True, exist_ok=True)
     if not STORE.exists():
         convert(RMD17, STORE, neighbor_cutoff=5.0)
-    print("| dtype | processes | command wall time (s) | training time in log (s) | val energy MAE (meV) | "
-          "val forces MAE (meV/Å) | max abs parameter difference to 1 process |")
+    print(
+        "| dtype | processes | command wall time (s) | training time in log (s) | val energy MAE (meV) | "
+        "val forces MAE (meV/Å) | max abs parameter difference to 1 process |"
+    )
     print("|---|---|---|---|---|---|---|")
     for dtype in args.dtype:
         ref = None
@@ -64,9 +83,12 @@ def main() -> None:
             ref = ref or model
             diff = max(float((model[k].double() - ref[k].double()).abs().max()) for k in ref)
             row = last_row(out)
-            print(f"| {dtype} | {nproc} | {wall:.0f} | {float(row['time_s']):.1f} | "
-                  f"{1000 * float(row['val_energy_mae']):.3f} | "
-                  f"{1000 * float(row['val_forces_mae']):.3f} | {diff:.1e} |", flush=True)
+            print(
+                f"| {dtype} | {nproc} | {wall:.0f} | {float(row['time_s']):.1f} | "
+                f"{1000 * float(row['val_energy_mae']):.3f} | "
+                f"{1000 * float(row['val_forces_mae']):.3f} | {diff:.1e} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -41,16 +41,33 @@ DATA = ROOT / "data_generated" / "reference"
 TRAIN_NAME = "ferrocene_F2_nms300K.xyz"
 SCAN_NAME = "ferrocene_F2_rotation_scan.xyz"
 SMOKE = Path("/tmp/equimol_smoke/ferrocene")
-MODELS = {"schnet": {"n_features": 128, "n_interactions": 3},
-          "painn": {"n_features": 128, "n_interactions": 3},
-          # L1Net at the L0/L1 experiment's size (2.4e5 parameters; experiments/l0l1): at equimol's
-          # TFN defaults (3.5e6 parameters) one epoch took about 30 min on this CPU
-          "l1net": {"radial_basis": "gaussian", "n_features": 32, "n_scalars": 32, "n_vectors": 8,
-                    "n_interactions": 3, "radial_hidden": 32}}
-SMOKE_MODELS = {"schnet": {"n_features": 16, "n_interactions": 1},
-                "painn": {"n_features": 16, "n_interactions": 1},
-                "l1net": {"radial_basis": "gaussian", "n_features": 8, "n_scalars": 8, "n_vectors": 3,
-                          "n_interactions": 1, "n_basis": 16, "radial_hidden": 8}}
+MODELS = {
+    "schnet": {"n_features": 128, "n_interactions": 3},
+    "painn": {"n_features": 128, "n_interactions": 3},
+    # L1Net at the L0/L1 experiment's size (2.4e5 parameters; experiments/l0l1): at equimol's
+    # TFN defaults (3.5e6 parameters) one epoch took about 30 min on this CPU
+    "l1net": {
+        "radial_basis": "gaussian",
+        "n_features": 32,
+        "n_scalars": 32,
+        "n_vectors": 8,
+        "n_interactions": 3,
+        "radial_hidden": 32,
+    },
+}
+SMOKE_MODELS = {
+    "schnet": {"n_features": 16, "n_interactions": 1},
+    "painn": {"n_features": 16, "n_interactions": 1},
+    "l1net": {
+        "radial_basis": "gaussian",
+        "n_features": 8,
+        "n_scalars": 8,
+        "n_vectors": 3,
+        "n_interactions": 1,
+        "n_basis": 16,
+        "radial_hidden": 8,
+    },
+}
 CUTOFFS = (2.5, 3.0, 4.0)
 
 
@@ -72,23 +89,37 @@ class Layout:
         return str(target) if self.smoke else os.path.relpath(target, self.configs)
 
 
-def config(model: str, cutoff: float, n_train: int, n_val: int, epochs: int, minutes: float,
-           lay: Layout) -> dict:
+def config(
+    model: str, cutoff: float, n_train: int, n_val: int, epochs: int, minutes: float, lay: Layout
+) -> dict:
     return {
-        "data": {"train": lay.path_in_config(lay.train), "n_train": n_train,
-                 "n_val": n_val, "seed": 0, "targets": ["energy", "forces"]},
+        "data": {
+            "train": lay.path_in_config(lay.train),
+            "n_train": n_train,
+            "n_val": n_val,
+            "seed": 0,
+            "targets": ["energy", "forces"],
+        },
         "model": {"name": model, "cutoff": cutoff, **lay.models[model]},
-        "training": {"epochs": epochs, "batch_size": 10, "lr": 5e-4,
-                     "weights": {"energy": 0.05, "forces": 0.95},
-                     "lr_patience": 10, "min_lr": 1e-5, "ema_decay": 0.99, "max_time_minutes": minutes,
-                     "progress": False},
+        "training": {
+            "epochs": epochs,
+            "batch_size": 10,
+            "lr": 5e-4,
+            "weights": {"energy": 0.05, "forces": 0.95},
+            "lr_patience": 10,
+            "min_lr": 1e-5,
+            "ema_decay": 0.99,
+            "max_time_minutes": minutes,
+            "progress": False,
+        },
         "output_dir": lay.path_in_config(lay.runs / f"{model}_rc{cutoff}"),
     }
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--write-configs", action="store_true", help="(re)write the configs and exit")
     p.add_argument("--report-only", action="store_true", help="train nothing; results from existing runs")
     p.add_argument("--n-train", type=int, default=None, help="training samples (default 2000; smoke 8)")
@@ -97,11 +128,16 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=None, help="training time limit per model (default 20)")
     p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     p.add_argument("--cutoffs", nargs="+", type=float, default=list(CUTOFFS))
-    p.add_argument("--copy-checkpoints", action="store_true",
-                   help="copy each best.pt to the results folder as <model>_rc<cutoff>.pt")
-    p.add_argument("--smoke", action="store_true",
-                   help=f"tiny end-to-end run under {SMOKE}: 8 + 4 samples, 8 scan points, 1 epoch, "
-                        "tiny models")
+    p.add_argument(
+        "--copy-checkpoints",
+        action="store_true",
+        help="copy each best.pt to the results folder as <model>_rc<cutoff>.pt",
+    )
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"tiny end-to-end run under {SMOKE}: 8 + 4 samples, 8 scan points, 1 epoch, tiny models",
+    )
     a = p.parse_args()
     lay = Layout(a.smoke)
     n_train = a.n_train or (8 if a.smoke else 2000)
@@ -123,9 +159,19 @@ def main() -> None:
         if a.report_only:
             sys.exit(f"no reference data in {lay.data}: run without --report-only first")
         extra = n_train + n_val + (2 if a.smoke else 200)  # spares for failed labels
-        cmd = [sys.executable, str(ROOT / "experiments/reference_data/generate.py"), "ferrocene",
-               "--samples", str(extra), "--scan-points", "8" if a.smoke else "1000",
-               "--workers", "1" if a.smoke else "2", "--out", str(lay.data)]
+        cmd = [
+            sys.executable,
+            str(ROOT / "experiments/reference_data/generate.py"),
+            "ferrocene",
+            "--samples",
+            str(extra),
+            "--scan-points",
+            "8" if a.smoke else "1000",
+            "--workers",
+            "1" if a.smoke else "2",
+            "--out",
+            str(lay.data),
+        ]
         print(" ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, cwd=ROOT)
     from equimol.data.formats import read_structures
@@ -159,17 +205,28 @@ def main() -> None:
             continue
         pred = np.asarray(ev["profile_eV"])
         profiles[name] = pred.tolist()
-        results[name] = {"model": m, "cutoff": rc, "status": state["status"], "epochs_run": state["epochs"],
-                         "train_minutes": state["wall_time_s"] / 60, "best_epoch": ev["key"]["best_epoch"],
-                         "val_energy_mae_meV": 1000 * ev["val_metrics"]["energy"]["mae"],
-                         "val_forces_mae_meV_A": 1000 * ev["val_metrics"]["forces"]["mae"],
-                         "profile_mae_meV": 1000 * float(np.abs(pred - ref).mean()),
-                         "profile_range_meV": 1000 * float(pred.max() - pred.min()),
-                         "scan_force_mae_meV_A": ev["scan_force_mae_meV_A"]}
+        results[name] = {
+            "model": m,
+            "cutoff": rc,
+            "status": state["status"],
+            "epochs_run": state["epochs"],
+            "train_minutes": state["wall_time_s"] / 60,
+            "best_epoch": ev["key"]["best_epoch"],
+            "val_energy_mae_meV": 1000 * ev["val_metrics"]["energy"]["mae"],
+            "val_forces_mae_meV_A": 1000 * ev["val_metrics"]["forces"]["mae"],
+            "profile_mae_meV": 1000 * float(np.abs(pred - ref).mean()),
+            "profile_range_meV": 1000 * float(pred.max() - pred.min()),
+            "scan_force_mae_meV_A": ev["scan_force_mae_meV_A"],
+        }
         if a.copy_checkpoints:
             export_inference_checkpoint(run_dir / "best.pt", lay.results / f"{name}.pt")
-    out = {"results": results, "reference_range_meV": 1000 * float(ref.max()), "n_train": n_train,
-           "angles_deg": angles.tolist(), "profiles_eV": profiles}
+    out = {
+        "results": results,
+        "reference_range_meV": 1000 * float(ref.max()),
+        "n_train": n_train,
+        "angles_deg": angles.tolist(),
+        "profiles_eV": profiles,
+    }
     lay.results.mkdir(parents=True, exist_ok=True)
     (lay.results / "results.json").write_text(json.dumps(out, indent=1))
     md = markdown(out)
@@ -198,8 +255,12 @@ def evaluate_run(run_dir: Path, scan_path: Path, scan: list) -> dict | None:
     pred = predict_energies(model, scan)
     pred -= pred.min()
     ev = evaluate_structures(model, scan)["metrics"]
-    out = {"key": key, "profile_eV": pred.tolist(), "scan_force_mae_meV_A": 1000 * ev["forces"]["mae"],
-           "val_metrics": meta["val_metrics"]}
+    out = {
+        "key": key,
+        "profile_eV": pred.tolist(),
+        "scan_force_mae_meV_A": 1000 * ev["forces"]["mae"],
+        "val_metrics": meta["val_metrics"],
+    }
     cache.write_text(json.dumps(out))
     return out
 
@@ -231,10 +292,12 @@ def markdown(out: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in out["results"].values():
-        lines.append(f"| {r['model']} | {r['cutoff']:g} | {r['profile_mae_meV']:.2f} "
-                     f"| {r['profile_range_meV']:.2f} "
-                     f"| {r['scan_force_mae_meV_A']:.1f} | {r['val_energy_mae_meV']:.2f} "
-                     f"| {r['val_forces_mae_meV_A']:.1f} | {r['epochs_run']} | {r['train_minutes']:.1f} |")
+        lines.append(
+            f"| {r['model']} | {r['cutoff']:g} | {r['profile_mae_meV']:.2f} "
+            f"| {r['profile_range_meV']:.2f} "
+            f"| {r['scan_force_mae_meV_A']:.1f} | {r['val_energy_mae_meV']:.2f} "
+            f"| {r['val_forces_mae_meV_A']:.1f} | {r['epochs_run']} | {r['train_minutes']:.1f} |"
+        )
     lines += ["", "Status per run:", ""]
     lines += [f"- {k}: {r['status']}; best epoch {r['best_epoch']}" for k, r in out["results"].items()]
     lines.append("")

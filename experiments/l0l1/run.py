@@ -21,8 +21,8 @@ molecules of the test file.
 Cost: TFN convolutions compute per-edge weights over complete QM9 graphs (about 18 neighbours
 per atom at r_cut 11.1 Å). One training step of 32 QM9 molecules (594 atoms, 10 664 edges), one
 thread: L0Net 0.54 s, L1Net 1.3 s (2.3 and 2.0 s before the gated block stopped producing
-subnormal floats, see equimol.nn.numerics; ``benchmarks/ab/tfn_step.py l0net``). On the shared machine an epoch of 2 000 molecules
-took 45-60 s (L0Net) and 85-150 s (L1Net). equimol's TFN defaults (n_features 128,
+subnormal floats, see equimol.nn.numerics; ``benchmarks/ab/tfn_step.py l0net``). On the shared
+machine an epoch of 2 000 molecules took 45-60 s (L0Net) and 85-150 s (L1Net). equimol's TFN defaults (n_features 128,
 64 × l=0 + 21 × l=1, 4 layers, radial 64: 3.5e6 parameters) cost about 10x more per step; pass
 ``--n-features 128 --n-scalars 64 --n-vectors 21 --n-interactions 4 --radial-hidden 64`` to use
 them anyway.
@@ -71,8 +71,10 @@ DATA = ROOT / "runs" / "data"
 SMOKE = Path("/tmp/equimol_smoke/l0l1")
 MODELS = ("l0net", "l1net")
 TARGETS = {"energy": "energy", "mu": "dipole_magnitude"}  # name -> equimol target key
-HEADS = {"energy": [{"name": "energy"}],
-         "mu": [{"name": "dipole_magnitude", "options": {"charge_net": "mlp", "atomic_dipoles": False}}]}
+HEADS = {
+    "energy": [{"name": "energy"}],
+    "mu": [{"name": "dipole_magnitude", "options": {"charge_net": "mlp", "atomic_dipoles": False}}],
+}
 UNITS = {"energy": ("meV", 1000.0), "mu": ("D", 1.0)}  # report unit, factor from evaluate_structures' units
 SIZE_FLAGS = ("n_features", "n_scalars", "n_vectors", "n_interactions", "radial_hidden", "cutoff")
 MU_SIZE = 30000  # molecules in qm9_champs_mu_*.h5 (experiments/tensors/prepare.py --qm9-mu-size)
@@ -131,15 +133,20 @@ def prepare(lay: Layout, mu_size: int) -> None:
             same = len(store) == len(structures) and all(
                 np.array_equal(a[K.ATOMIC_NUMBERS], b[K.ATOMIC_NUMBERS])
                 and np.allclose(a[K.POSITIONS], b[K.POSITIONS])
-                for a, b in zip(store.iterate(), structures))
+                for a, b in zip(store.iterate(), structures, strict=False)
+            )
             if not same:
-                raise SystemExit(f"{mu_path} does not hold the molecules of this selection "
-                                 f"(--mu-size {mu_size}); move it away to rewrite both files")
+                raise SystemExit(
+                    f"{mu_path} does not hold the molecules of this selection "
+                    f"(--mu-size {mu_size}); move it away to rewrite both files"
+                )
         else:
             write_structures(mu_path, structures)
             print(f"wrote {mu_path} ({len(structures)} molecules)")
         en_path = lay.data / f"qm9_champs_energy_{part}.h5"
-        write_structures(en_path, [{**s, **energies[records[i][0]]} for s, i in zip(structures, idx)])
+        write_structures(
+            en_path, [{**s, **energies[records[i][0]]} for s, i in zip(structures, idx, strict=False)]
+        )
         print(f"wrote {en_path} ({len(structures)} molecules, energy + dipole_magnitude)")
 
 
@@ -151,26 +158,51 @@ def model_options(a, target: str, tolerance: float) -> dict[str, dict]:
     from equimol.models.param_count import count_parameters, match_parameters
     from equimol.potential import build_model
 
-    l1 = {"n_features": a.n_features, "n_scalars": a.n_scalars, "n_vectors": a.n_vectors,
-          "n_interactions": a.n_interactions, "radial_hidden": a.radial_hidden, **a.extra}
+    l1 = {
+        "n_features": a.n_features,
+        "n_scalars": a.n_scalars,
+        "n_vectors": a.n_vectors,
+        "n_interactions": a.n_interactions,
+        "radial_hidden": a.radial_hidden,
+        **a.extra,
+    }
     n1 = count_parameters(build_model("l1net", heads=HEADS[target], **l1))
     base0 = {k: v for k, v in l1.items() if k not in ("n_scalars", "n_vectors")}
-    m = match_parameters("l0net", n1, vary="n_scalars", heads=HEADS[target], tolerance=tolerance,
-                         n_vectors=0, **base0)
-    return {"l1net": {"options": l1, "n_parameters": n1},
-            "l0net": {"options": {**base0, "n_scalars": m.value, "n_vectors": 0},
-                      "n_parameters": m.n_parameters}}
+    m = match_parameters(
+        "l0net", n1, vary="n_scalars", heads=HEADS[target], tolerance=tolerance, n_vectors=0, **base0
+    )
+    return {
+        "l1net": {"options": l1, "n_parameters": n1},
+        "l0net": {"options": {**base0, "n_scalars": m.value, "n_vectors": 0}, "n_parameters": m.n_parameters},
+    }
 
 
 def config(model: str, target: str, options: dict, a, lay: Layout) -> dict:
     key = TARGETS[target]
     return {
-        "data": {"train": lay.path_in_config(lay.train_file(target)), "n_train": a.n_train, "n_val": a.n_val,
-                 "seed": 0, "targets": [key]},
+        "data": {
+            "train": lay.path_in_config(lay.train_file(target)),
+            "n_train": a.n_train,
+            "n_val": a.n_val,
+            "seed": 0,
+            "targets": [key],
+        },
         "model": {"name": model, **options, "heads": HEADS[target]},
-        "training": {"epochs": a.epochs, "batch_size": a.batch_size, "val_batch_size": 100, "lr": 5.0e-4,
-                     "loss": "mae", "weights": {key: 1.0}, "lr_factor": 0.5, "lr_patience": 10,
-                     "smoothing": 0.9, "min_lr": 1.0e-5, "ema_decay": 0.99, "seed": 0, "progress": False},
+        "training": {
+            "epochs": a.epochs,
+            "batch_size": a.batch_size,
+            "val_batch_size": 100,
+            "lr": 5.0e-4,
+            "loss": "mae",
+            "weights": {key: 1.0},
+            "lr_factor": 0.5,
+            "lr_patience": 10,
+            "smoothing": 0.9,
+            "min_lr": 1.0e-5,
+            "ema_decay": 0.99,
+            "seed": 0,
+            "progress": False,
+        },
         "output_dir": lay.path_in_config(lay.runs / f"{model}_{target}"),
     }
 
@@ -188,8 +220,10 @@ def write_configs(a, lay: Layout, only_missing: bool) -> None:
                 continue
             s = sizes[m]
             err = 100 * (s["n_parameters"] - n1) / n1
-            head = (f"# {m} on QM9 {target} (experiments/l0l1/run.py): {s['n_parameters']} parameters "
-                    f"({err:+.2f} % vs l1net); written by run.py --write-configs.\n")
+            head = (
+                f"# {m} on QM9 {target} (experiments/l0l1/run.py): {s['n_parameters']} parameters "
+                f"({err:+.2f} % vs l1net); written by run.py --write-configs.\n"
+            )
             path.write_text(head + yaml.safe_dump(config(m, target, s["options"], a, lay), sort_keys=False))
             print(f"wrote {path}: {s['n_parameters']} parameters ({err:+.2f} %)")
 
@@ -200,16 +234,22 @@ def check_flags(a, lay: Layout) -> None:
         for m in a.models:
             path = lay.configs / f"{m}_{target}.yaml"
             cfg = yaml.safe_load(path.read_text())
-            have = {"epochs": cfg["training"]["epochs"], "n_train": cfg["data"]["n_train"],
-                    "n_val": cfg["data"]["n_val"], "batch_size": cfg["training"]["batch_size"]}
+            have = {
+                "epochs": cfg["training"]["epochs"],
+                "n_train": cfg["data"]["n_train"],
+                "n_val": cfg["data"]["n_val"],
+                "batch_size": cfg["training"]["batch_size"],
+            }
             if m == "l1net":
                 from equimol.models.tfn import TFNConfig
 
                 have.update({k: cfg["model"].get(k, getattr(TFNConfig(), k)) for k in SIZE_FLAGS})
             for flag, value in have.items():
                 if a.given.get(flag) is not None and a.given[flag] != value:
-                    sys.exit(f"{path} has {flag} {value}, not {a.given[flag]}: rewrite the configs with "
-                             "--write-configs first")
+                    sys.exit(
+                        f"{path} has {flag} {value}, not {a.given[flag]}: rewrite the configs with "
+                        "--write-configs first"
+                    )
 
 
 # ----------------------------------------------------------------------------- training
@@ -266,29 +306,47 @@ def report(a, lay: Layout) -> dict:
             options = {k: v for k, v in cfg.model.items() if k not in ("name", "heads")}
             run_dir = Path(cfg.output_dir)
             state = run_state(run_dir, cfg.training.epochs)
-            row = {"model": m, "target": target, "options": options,
-                   "n_parameters": count_parameters(build_model(m, heads=cfg.model["heads"], **options)),
-                   "n_train": cfg.data.n_train, "n_val": cfg.data.n_val,
-                   "epochs_budget": cfg.training.epochs, "epochs_run": state["epochs"],
-                   "status": state["status"],
-                   "train_minutes": state["wall_time_s"] / 60,
-                   "seconds_per_epoch": state["wall_time_s"] / state["epochs"] if state["epochs"] else None,
-                   "unit": unit}
+            row = {
+                "model": m,
+                "target": target,
+                "options": options,
+                "n_parameters": count_parameters(build_model(m, heads=cfg.model["heads"], **options)),
+                "n_train": cfg.data.n_train,
+                "n_val": cfg.data.n_val,
+                "epochs_budget": cfg.training.epochs,
+                "epochs_run": state["epochs"],
+                "status": state["status"],
+                "train_minutes": state["wall_time_s"] / 60,
+                "seconds_per_epoch": state["wall_time_s"] / state["epochs"] if state["epochs"] else None,
+                "unit": unit,
+            }
             ev = evaluate_run(run_dir, lay.test_file(target), a.n_test, test_data)
             if ev is not None:
                 meta = read_checkpoint(run_dir / "best.pt")["metadata"]
-                row.update({"best_epoch": meta["epoch"],
-                            "val_mae": _val_factor(target) * meta["val_metrics"][key]["mae"],
-                            "test_n": ev["n_structures"], "test_mae": f * ev["metrics"][key]["mae"],
-                            "test_rmse": f * ev["metrics"][key]["rmse"]})
+                row.update(
+                    {
+                        "best_epoch": meta["epoch"],
+                        "val_mae": _val_factor(target) * meta["val_metrics"][key]["mae"],
+                        "test_n": ev["n_structures"],
+                        "test_mae": f * ev["metrics"][key]["mae"],
+                        "test_rmse": f * ev["metrics"][key]["rmse"],
+                    }
+                )
                 mae[m] = row["test_mae"]
             rows.append(row)
         if "l0net" in mae and "l1net" in mae:
             change = 100 * (mae["l1net"] - mae["l0net"]) / mae["l0net"]
-            comparison[target] = {"l0net_test_mae": mae["l0net"], "l1net_test_mae": mae["l1net"],
-                                  "unit": unit, "relative_change_percent": change}
-    result = {"experiment": "L0Net vs L1Net (Miller et al. 2020, Table 1) on QM9", "rows": rows,
-              "comparison": comparison}
+            comparison[target] = {
+                "l0net_test_mae": mae["l0net"],
+                "l1net_test_mae": mae["l1net"],
+                "unit": unit,
+                "relative_change_percent": change,
+            }
+    result = {
+        "experiment": "L0Net vs L1Net (Miller et al. 2020, Table 1) on QM9",
+        "rows": rows,
+        "comparison": comparison,
+    }
     lay.results.mkdir(parents=True, exist_ok=True)
     (lay.results / "results.json").write_text(json.dumps(result, indent=1))
     md = markdown(result)
@@ -332,17 +390,25 @@ def markdown(result: dict) -> str:
             f"| {r['target']} ({r['unit']}) | {r['model']} | {o['n_scalars']} × {o.get('n_vectors', 0)} "
             f"| {r['n_parameters']} | {r['epochs_run']}/{r['epochs_budget']} "
             f"| {_f(r['train_minutes'], '.1f')} "
-            f"| {_f(r.get('val_mae'))} | {_f(r.get('test_mae'))} | {_f(r.get('test_rmse'))} |")
-    lines += ["", "| target | L0Net test MAE | L1Net test MAE | relative change L1 vs L0 |",
-              "|---|---|---|---|"]
+            f"| {_f(r.get('val_mae'))} | {_f(r.get('test_mae'))} | {_f(r.get('test_rmse'))} |"
+        )
+    lines += [
+        "",
+        "| target | L0Net test MAE | L1Net test MAE | relative change L1 vs L0 |",
+        "|---|---|---|---|",
+    ]
     for t, c in result["comparison"].items():
-        lines.append(f"| {t} ({c['unit']}) | {c['l0net_test_mae']:.3g} | {c['l1net_test_mae']:.3g} "
-                     f"| {c['relative_change_percent']:+.1f} % |")
+        lines.append(
+            f"| {t} ({c['unit']}) | {c['l0net_test_mae']:.3g} | {c['l1net_test_mae']:.3g} "
+            f"| {c['relative_change_percent']:+.1f} % |"
+        )
     lines += ["", "Status per run:", ""]
-    lines += [f"- {r['model']}_{r['target']}: {r['status']}"
-              + (f"; best epoch {r['best_epoch']}" if "best_epoch" in r else "")
-              + (f"; {r['seconds_per_epoch']:.0f} s per epoch" if r["seconds_per_epoch"] else "")
-              for r in rows]
+    lines += [
+        f"- {r['model']}_{r['target']}: {r['status']}"
+        + (f"; best epoch {r['best_epoch']}" if "best_epoch" in r else "")
+        + (f"; {r['seconds_per_epoch']:.0f} s per epoch" if r["seconds_per_epoch"] else "")
+        for r in rows
+    ]
     lines.append("")
     return "\n".join(lines)
 
@@ -351,8 +417,9 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--prepare", action="store_true", help="write the data files and exit")
     p.add_argument("--write-configs", action="store_true", help="(re)write the configs and exit")
     p.add_argument("--report-only", action="store_true", help="train nothing; rebuild results.{json,md}")
@@ -369,17 +436,43 @@ def main() -> None:
     p.add_argument("--n-interactions", type=int, default=None, help="gated layers (default 3)")
     p.add_argument("--radial-hidden", type=int, default=None, help="width of the radial MLPs (default 32)")
     p.add_argument("--cutoff", type=float, default=None, help="Å (default: TFN's 11.1, as the paper)")
-    p.add_argument("--mu-size", type=int, default=None,
-                   help=f"molecules in the QM9 files (default {MU_SIZE}, as experiments/tensors/prepare.py)")
+    p.add_argument(
+        "--mu-size",
+        type=int,
+        default=None,
+        help=f"molecules in the QM9 files (default {MU_SIZE}, as experiments/tensors/prepare.py)",
+    )
     p.add_argument("--smoke", action="store_true", help=f"tiny end-to-end run under {SMOKE}")
     a = p.parse_args()
     a.given = {k: getattr(a, k) for k in ("epochs", "n_train", "n_val", *SIZE_FLAGS)}
     a.given["batch_size"] = a.batch_size if "--batch-size" in sys.argv else None
-    defaults = ({"epochs": 1, "n_train": 20, "n_val": 10, "n_test": 10, "n_features": 8, "n_scalars": 8,
-                 "n_vectors": 3, "n_interactions": 1, "radial_hidden": 8, "mu_size": 200} if a.smoke else
-                {"epochs": 30, "n_train": 10000, "n_val": 1000, "n_test": 1000, "n_features": 32,
-                 "n_scalars": 32, "n_vectors": 8, "n_interactions": 3, "radial_hidden": 32,
-                 "mu_size": MU_SIZE})
+    defaults = (
+        {
+            "epochs": 1,
+            "n_train": 20,
+            "n_val": 10,
+            "n_test": 10,
+            "n_features": 8,
+            "n_scalars": 8,
+            "n_vectors": 3,
+            "n_interactions": 1,
+            "radial_hidden": 8,
+            "mu_size": 200,
+        }
+        if a.smoke
+        else {
+            "epochs": 30,
+            "n_train": 10000,
+            "n_val": 1000,
+            "n_test": 1000,
+            "n_features": 32,
+            "n_scalars": 32,
+            "n_vectors": 8,
+            "n_interactions": 3,
+            "radial_hidden": 32,
+            "mu_size": MU_SIZE,
+        }
+    )
     for k, v in defaults.items():
         if getattr(a, k) is None:
             setattr(a, k, v)

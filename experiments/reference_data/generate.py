@@ -165,7 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hot-temperature", type=float, default=500.0, help="K")
     p.add_argument("--every", type=int, default=20, help="MD steps between stored frames")
     p.add_argument("--timestep-fs", type=float, default=0.5)
-    p.add_argument("--aspirin-npz", default=None, help="rMD17 npz for the start frame (default: the shipped frame 0)")
+    p.add_argument(
+        "--aspirin-npz", default=None, help="rMD17 npz for the start frame (default: the shipped frame 0)"
+    )
     p.set_defaults(run=spectra)
 
     p = sub.add_parser("ferrocene", help="Fe(C5H4F)2 normal-mode samples and Cp rotation profile")

@@ -23,8 +23,14 @@ def main() -> None:
     s2 = np.load(f"{a.shared}/rmd17_{a.molecule}_train_02.npz")
     keep = ~np.isin(s2["old_indices"], s1["old_indices"])
     Path(a.output).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(a.output, nuclear_charges=s2["nuclear_charges"], coords=s2["coords"][keep],
-             energies=s2["energies"][keep], forces=s2["forces"][keep], old_indices=s2["old_indices"][keep])
+    np.savez(
+        a.output,
+        nuclear_charges=s2["nuclear_charges"],
+        coords=s2["coords"][keep],
+        energies=s2["energies"][keep],
+        forces=s2["forces"][keep],
+        old_indices=s2["old_indices"][keep],
+    )
     print(f"{keep.sum()} held-out frames -> {a.output}")
 
 

@@ -16,10 +16,16 @@ test = json.load(open(heldout))
 t = test["metrics"]
 print("| set | frames | energy MAE (meV) | forces MAE (meV/Å) | energy RMSE (meV) | forces RMSE (meV/Å) |")
 print("|---|---|---|---|---|---|")
-print(f"| validation (split 01) | {meta['statistics']['n_val']} | {1000 * val['energy']['mae']:.2f} | "
-      f"{1000 * val['forces']['mae']:.2f} | {1000 * val['energy']['rmse']:.2f} | {1000 * val['forces']['rmse']:.2f} |")
-print(f"| held-out (split 02 \\ 01) | {test['n_structures']} | {1000 * t['energy']['mae']:.2f} | "
-      f"{1000 * t['forces']['mae']:.2f} | {1000 * t['energy']['rmse']:.2f} | {1000 * t['forces']['rmse']:.2f} |")
+print(
+    f"| validation (split 01) | {meta['statistics']['n_val']} | {1000 * val['energy']['mae']:.2f} | "
+    f"{1000 * val['forces']['mae']:.2f} | {1000 * val['energy']['rmse']:.2f} | {1000 * val['forces']['rmse']:.2f} |"
+)
+print(
+    f"| held-out (split 02 \\ 01) | {test['n_structures']} | {1000 * t['energy']['mae']:.2f} | "
+    f"{1000 * t['forces']['mae']:.2f} | {1000 * t['energy']['rmse']:.2f} | {1000 * t['forces']['rmse']:.2f} |"
+)
 print()
-print(f"Best epoch {meta['epoch']}, training wall time to that epoch {meta['wall_time_s'] / 60:.1f} min "
-      f"(n_train {meta['statistics']['n_train']}).")
+print(
+    f"Best epoch {meta['epoch']}, training wall time to that epoch {meta['wall_time_s'] / 60:.1f} min "
+    f"(n_train {meta['statistics']['n_train']})."
+)

@@ -41,7 +41,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
@@ -86,16 +85,26 @@ def settings() -> dict[str, dict]:
 def peer_options(opts: dict) -> dict:
     """so3krates-torch constructor options for equimol options ``opts``."""
     l_min = 1 if opts["l_max"] >= 1 else 0
-    return {"num_features": opts["n_features"], "num_layers": opts["n_layers"],
-            "degrees": list(range(l_min, opts["l_max"] + 1)), "num_heads": opts["n_heads"],
-            "num_radial_basis_fn": opts["n_rbf"], "r_max": opts["cutoff"]}
+    return {
+        "num_features": opts["n_features"],
+        "num_layers": opts["n_layers"],
+        "degrees": list(range(l_min, opts["l_max"] + 1)),
+        "num_heads": opts["n_heads"],
+        "num_radial_basis_fn": opts["n_rbf"],
+        "r_max": opts["cutoff"],
+    }
 
 
 def equimol_parameters(model) -> dict:
     groups: dict[str, int] = {}
-    names = {"embedding": "embedding", "feature_filter": "feature filter", "sphc_filter": "SPHC filter",
-             "feature_attention": "feature attention", "sphc_attention": "SPHC attention",
-             "interaction": "atomwise interaction"}
+    names = {
+        "embedding": "embedding",
+        "feature_filter": "feature filter",
+        "sphc_filter": "SPHC filter",
+        "feature_attention": "feature attention",
+        "sphc_attention": "SPHC attention",
+        "interaction": "atomwise interaction",
+    }
     for name, p in model.named_parameters():
         parts = name.split(".")
         if parts[0] == "heads":
@@ -122,8 +131,12 @@ def peer_script(path: Path):
 
 
 def describe_peer(python: Path, options: dict) -> dict:
-    out = subprocess.run([str(python), str(PEER_SIDE), "--describe", json.dumps(options)], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [str(python), str(PEER_SIDE), "--describe", json.dumps(options)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -135,7 +148,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--settings", nargs="+", default=["paper", "ethanol_budget"])
     p.add_argument("--cases", nargs="+", default=["ethanol", "aspirin"])
-    p.add_argument("--peers-python", default=None, help="default: peers/venv/bin/python or $EQUIMOL_PEERS_PYTHON")
+    p.add_argument(
+        "--peers-python", default=None, help="default: peers/venv/bin/python or $EQUIMOL_PEERS_PYTHON"
+    )
     p.add_argument("--out", type=Path, default=HERE)
     p.add_argument("--smoke", action="store_true", help=f"2 calls per side, outputs in {SMOKE}")
     a = p.parse_args()
@@ -152,12 +167,20 @@ def main() -> None:
     retain = retain_freed_memory()  # as the benchmark harness (default --malloc retain); the peer too
     python = peers_python(a.peers_python)
     if python is None:
-        raise SystemExit("peers' venv not found: run `bash benchmarks/peers/setup.sh` (or set EQUIMOL_PEERS_PYTHON)")
+        raise SystemExit(
+            "peers' venv not found: run `bash benchmarks/peers/setup.sh` (or set EQUIMOL_PEERS_PYTHON)"
+        )
     systems = {c: [S.rmd17(c)[0]] for c in a.cases}
     all_settings = settings()
-    report: dict = {"environment": environment("cpu"), "malloc_retain": retain,
-                    "options": {k: v for k, v in vars(a).items() if k != "out"}, "settings": {}, "timings": [],
-                    "notes": NOTES, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    report: dict = {
+        "environment": environment("cpu"),
+        "malloc_retain": retain,
+        "options": {k: v for k, v in vars(a).items() if k != "out"},
+        "settings": {},
+        "timings": [],
+        "notes": NOTES,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     report["options"]["out"] = str(a.out)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,18 +190,31 @@ def main() -> None:
             opts = all_settings[name]
             popts = peer_options(opts)
             model = C.freeze(C.build("so3krates", **opts).eval())
-            default_width = C.build("so3krates", **{k: v for k, v in opts.items()
-                                                    if k not in ("radial_hidden", "spherical_hidden")})
+            default_width = C.build(
+                "so3krates",
+                **{k: v for k, v in opts.items() if k not in ("radial_hidden", "spherical_hidden")},
+            )
             peer = describe_peer(python, popts)
             report["settings"][name] = {
-                "equimol": {"options": model.spec["model"]["options"], **equimol_parameters(model),
-                            "parameters_default_filter_widths": sum(q.numel() for q in default_width.parameters())},
+                "equimol": {
+                    "options": model.spec["model"]["options"],
+                    **equimol_parameters(model),
+                    "parameters_default_filter_widths": sum(q.numel() for q in default_width.parameters()),
+                },
                 "so3krates-torch": peer,
             }
             report["peer_versions"] = peer["versions"]
-            cfg = {"threads": a.threads, "device": "cpu", "dtype": "float32", "so3krates_options": popts,
-                   "freeze": True}
-            with peer_script(PEER_SIDE), PeerServer(inputs, cfg, a.peers_python, retain_memory=retain) as server:
+            cfg = {
+                "threads": a.threads,
+                "device": "cpu",
+                "dtype": "float32",
+                "so3krates_options": popts,
+                "freeze": True,
+            }
+            with (
+                peer_script(PEER_SIDE),
+                PeerServer(inputs, cfg, a.peers_python, retain_memory=retain) as server,
+            ):
                 if server.error:
                     raise SystemExit(f"peer server: {server.error}")
                 for case, structures in systems.items():
@@ -193,17 +229,32 @@ def main() -> None:
                         edges["peer"] = out.get("edges")
                         return out["times_s"]
 
-                    timings = interleave({"equimol": lambda k, w, call=call: raw_times(call, w, k),
-                                          "so3krates-torch": peer_timer}, a.warmup, a.repeats, a.rounds)
-                    row = {"setting": name, "case": case, "atoms": int(batch["atomic_numbers"].shape[0]),
-                           "edges_equimol": int(batch["edge_index"].shape[1]), "edges_peer": edges.get("peer"),
-                           **{side: t for side, t in timings.items()}}
+                    timings = interleave(
+                        {
+                            "equimol": lambda k, w, call=call: raw_times(call, w, k),
+                            "so3krates-torch": peer_timer,
+                        },
+                        a.warmup,
+                        a.repeats,
+                        a.rounds,
+                    )
+                    row = {
+                        "setting": name,
+                        "case": case,
+                        "atoms": int(batch["atomic_numbers"].shape[0]),
+                        "edges_equimol": int(batch["edge_index"].shape[1]),
+                        "edges_peer": edges.get("peer"),
+                        **{side: t for side, t in timings.items()},
+                    }
                     e, q = timings["equimol"], timings["so3krates-torch"]
                     if "median_s" in e and "median_s" in q:
                         row["peer_over_equimol"] = q["median_s"] / e["median_s"]
                     report["timings"].append(row)
-                    print(f"{name:15s} {case:8s} equimol {1000 * e.get('median_s', float('nan')):7.2f} ms  "
-                          f"so3krates-torch {1000 * q.get('median_s', float('nan')):7.2f} ms", flush=True)
+                    print(
+                        f"{name:15s} {case:8s} equimol {1000 * e.get('median_s', float('nan')):7.2f} ms  "
+                        f"so3krates-torch {1000 * q.get('median_s', float('nan')):7.2f} ms",
+                        flush=True,
+                    )
     report["wall_time_s"] = time.perf_counter() - t0
     report["load_average_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
     a.out.mkdir(parents=True, exist_ok=True)
@@ -236,33 +287,56 @@ def markdown(r: dict, smoke: bool) -> str:
     ]
     for name, s in r["settings"].items():
         eo = s["equimol"]["options"]
-        hp = (f"F {eo['n_features']}, {eo['n_layers']} layers, l = {eo['l_min'] or 1}..{eo['l_max']}, "
-              f"{eo['n_heads']} heads, {eo['n_rbf']} RBFs, r_cut {eo['cutoff']} Å")
-        lines.append(f"| {name} | {hp} | {s['equimol']['parameters']:,} | {s['so3krates-torch']['parameters']:,} "
-                     f"(+{s['so3krates-torch']['non_trainable_parameters']} fixed) | "
-                     f"{s['equimol']['parameters_default_filter_widths']:,} |")
+        hp = (
+            f"F {eo['n_features']}, {eo['n_layers']} layers, l = {eo['l_min'] or 1}..{eo['l_max']}, "
+            f"{eo['n_heads']} heads, {eo['n_rbf']} RBFs, r_cut {eo['cutoff']} Å"
+        )
+        lines.append(
+            f"| {name} | {hp} | {s['equimol']['parameters']:,} | {s['so3krates-torch']['parameters']:,} "
+            f"(+{s['so3krates-torch']['non_trainable_parameters']} fixed) | "
+            f"{s['equimol']['parameters_default_filter_widths']:,} |"
+        )
     lines += ["", "Per component:", ""]
     for name, s in r["settings"].items():
         groups = list(dict.fromkeys([*s["equimol"]["groups"], *s["so3krates-torch"]["groups"]]))
         lines += [f"**{name}**", "", "| component | equimol | so3krates-torch |", "|---|---|---|"]
         for g in groups:
-            lines.append(f"| {g} | {s['equimol']['groups'].get(g, 0):,} | {s['so3krates-torch']['groups'].get(g, 0):,} |")
+            lines.append(
+                f"| {g} | {s['equimol']['groups'].get(g, 0):,} | {s['so3krates-torch']['groups'].get(g, 0):,} |"
+            )
         lines.append("")
-    lines += ["## Time per energy + forces call", "",
-              "| setting | molecule | atoms | edges (equimol / peer) | equimol ms (IQR) | so3krates-torch ms (IQR) | "
-              "peer / equimol |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Time per energy + forces call",
+        "",
+        "| setting | molecule | atoms | edges (equimol / peer) | equimol ms (IQR) | so3krates-torch ms (IQR) | "
+        "peer / equimol |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for t in r["timings"]:
-        def ms(side):
+
+        def ms(side, t=t):
             x = t[side]
-            return f"{1000 * x['median_s']:.2f} ({1000 * x['iqr_s']:.2f})" if "median_s" in x else x.get("error", "—")
+            return (
+                f"{1000 * x['median_s']:.2f} ({1000 * x['iqr_s']:.2f})"
+                if "median_s" in x
+                else x.get("error", "—")
+            )
+
         ratio = f"{t['peer_over_equimol']:.2f}×" if "peer_over_equimol" in t else "—"
-        lines.append(f"| {t['setting']} | {t['case']} | {t['atoms']} | {t['edges_equimol']} / {t['edges_peer']} | "
-                     f"{ms('equimol')} | {ms('so3krates-torch')} | {ratio} |")
-    lines += ["", "## Where the two differ", "",
-              "so3krates-torch implements the later Euclidean-transformer SO3krates (Frank et al., Nat. Commun. "
-              "2024); equimol the NeurIPS 2022 So3krates. Aligned: F, layers, degrees, heads, number of radial "
-              "functions, cosine cutoff, SiLU, filter MLP widths (equimol's set to the peer's K → F → F and "
-              "|L| → F/4 → F). Left as they are:", ""]
+        lines.append(
+            f"| {t['setting']} | {t['case']} | {t['atoms']} | {t['edges_equimol']} / {t['edges_peer']} | "
+            f"{ms('equimol')} | {ms('so3krates-torch')} | {ratio} |"
+        )
+    lines += [
+        "",
+        "## Where the two differ",
+        "",
+        "so3krates-torch implements the later Euclidean-transformer SO3krates (Frank et al., Nat. Commun. "
+        "2024); equimol the NeurIPS 2022 So3krates. Aligned: F, layers, degrees, heads, number of radial "
+        "functions, cosine cutoff, SiLU, filter MLP widths (equimol's set to the peer's K → F → F and "
+        "|L| → F/4 → F). Left as they are:",
+        "",
+    ]
     lines += [f"- {n}" for n in r["notes"]]
     lines += ["", f"Whole run: {r['wall_time_s']:.0f} s.", ""]
     return "\n".join(lines)

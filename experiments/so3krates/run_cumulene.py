@@ -73,9 +73,21 @@ def generate(a: argparse.Namespace) -> None:
     missing = [n for n in a.n_carbons if not (nms_file(a.data, n).exists() and scan_file(a.data, n).exists())]
     if not missing:
         return
-    cmd = [sys.executable, str(ROOT / "experiments/reference_data/generate.py"), "cumulene",
-           "--n-carbons", *map(str, missing), "--samples", str(a.samples), "--scan-points", str(a.scan_points),
-           "--workers", str(a.workers), "--out", str(a.data)]
+    cmd = [
+        sys.executable,
+        str(ROOT / "experiments/reference_data/generate.py"),
+        "cumulene",
+        "--n-carbons",
+        *map(str, missing),
+        "--samples",
+        str(a.samples),
+        "--scan-points",
+        str(a.scan_points),
+        "--workers",
+        str(a.workers),
+        "--out",
+        str(a.data),
+    ]
     print("generating:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
 
@@ -87,13 +99,19 @@ def split(a: argparse.Namespace) -> dict[str, Path]:
     out = a.runs / "data"
     paths = {k: out / f"{k}.extxyz" for k in ("train", "val", "test")}
     meta_path = out / "split.json"
-    want = {"n_carbons": a.n_carbons, "val_per_n": a.val_per_n, "test_per_n": a.test_per_n,
-            "data": str(a.data)}
+    want = {
+        "n_carbons": a.n_carbons,
+        "val_per_n": a.val_per_n,
+        "test_per_n": a.test_per_n,
+        "data": str(a.data),
+    }
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if {k: meta.get(k) for k in want} != want:
-            raise SystemExit(f"{meta_path} was written with other settings ({ {k: meta.get(k) for k in want} });"
-                             f" delete {out} (and the runs trained on it) or use the same settings")
+            raise SystemExit(
+                f"{meta_path} was written with other settings ({ {k: meta.get(k) for k in want} });"
+                f" delete {out} (and the runs trained on it) or use the same settings"
+            )
         if all(p.exists() for p in paths.values()):
             return paths
     sets: dict[str, list] = {k: [] for k in paths}
@@ -104,7 +122,11 @@ def split(a: argparse.Namespace) -> dict[str, Path]:
         n_test, n_val = a.test_per_n, a.val_per_n
         if len(order) <= n_test + n_val:
             raise SystemExit(f"C{n}: {len(order)} samples, need more than {n_test + n_val}")
-        parts = {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
+        parts = {
+            "test": order[:n_test],
+            "val": order[n_test : n_test + n_val],
+            "train": order[n_test + n_val :],
+        }
         for k, idx in parts.items():
             sets[k] += [structures[int(i)] for i in idx]
         counts[f"C{n}"] = {k: len(v) for k, v in parts.items()}
@@ -127,11 +149,20 @@ def train_all(a: argparse.Namespace, paths: dict[str, Path]) -> None:
             time_limited = str(info.get("stop_reason") or "").startswith("time limit")
             if not time_limited or info.get("minutes", 0) >= a.minutes:
                 why = info.get("stop_reason") or "all epochs trained"
-                print(f"{name}: done ({why}); skipping" + (" (raise --minutes to continue)" if time_limited else ""),
-                      flush=True)
+                print(
+                    f"{name}: done ({why}); skipping"
+                    + (" (raise --minutes to continue)" if time_limited else ""),
+                    flush=True,
+                )
                 continue
-        overrides = [f"data.train={paths['train']}", f"data.val={paths['val']}", f"output_dir={run_dir}",
-                     f"training.max_time_minutes={a.minutes}", "training.progress=false", *a.set]
+        overrides = [
+            f"data.train={paths['train']}",
+            f"data.val={paths['val']}",
+            f"output_dir={run_dir}",
+            f"training.max_time_minutes={a.minutes}",
+            "training.progress=false",
+            *a.set,
+        ]
         cfg = load_config(HERE / MODELS[name][0], overrides)
         print(f"{name}: training ({a.minutes:g} min budget) -> {run_dir}", flush=True)
         result = train(cfg, resume=True)
@@ -146,8 +177,10 @@ def predict_energies(model, structures) -> np.ndarray:
     from equimol.train.loop import batches
 
     model.eval()
-    out = [model(b, forces=False)[K.ENERGY].detach().double().numpy()
-           for b in batches(GraphDataset(structures, model.cutoff, cache=False), 50, torch.float32)]
+    out = [
+        model(b, forces=False)[K.ENERGY].detach().double().numpy()
+        for b in batches(GraphDataset(structures, model.cutoff, cache=False), 50, torch.float32)
+    ]
     return np.concatenate(out)
 
 
@@ -165,8 +198,10 @@ def evaluate(a: argparse.Namespace, paths: dict[str, Path]) -> dict:
     refs = {n: np.array([float(s[K.ENERGY]) for s in scans[n]]) for n in a.n_carbons}
     angles = {n: np.linspace(0.0, 180.0, len(scans[n]), endpoint=False) for n in a.n_carbons}
     results: dict = {}
-    profiles: dict = {f"C{n}": {"angles_deg": angles[n].tolist(), "reference_eV": (refs[n] - refs[n].min()).tolist()}
-                      for n in a.n_carbons}
+    profiles: dict = {
+        f"C{n}": {"angles_deg": angles[n].tolist(), "reference_eV": (refs[n] - refs[n].min()).tolist()}
+        for n in a.n_carbons
+    }
     for name in a.models:
         ckpt = a.runs / name / "best.pt"
         if not ckpt.exists():
@@ -178,46 +213,75 @@ def evaluate(a: argparse.Namespace, paths: dict[str, Path]) -> dict:
         meta = read_checkpoint(ckpt)["metadata"]
         last = a.runs / name / "last.pt"
         last_meta = read_checkpoint(last)["metadata"] if last.exists() else meta
-        row: dict = {"label": MODELS[name][1], "parameters": sum(p.numel() for p in model.parameters()),
-                     "best_epoch": meta.get("epoch"), "epochs_trained": last_meta.get("epoch"),
-                     "train_wall_min": (last_meta.get("wall_time_s") or 0) / 60,
-                     "budget_min": info.get("minutes"), "finished": done.exists(),
-                     "stop_reason": info.get("stop_reason"), "val_metrics": meta.get("val_metrics")}
+        row: dict = {
+            "label": MODELS[name][1],
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "best_epoch": meta.get("epoch"),
+            "epochs_trained": last_meta.get("epoch"),
+            "train_wall_min": (last_meta.get("wall_time_s") or 0) / 60,
+            "budget_min": info.get("minutes"),
+            "finished": done.exists(),
+            "stop_reason": info.get("stop_reason"),
+            "val_metrics": meta.get("val_metrics"),
+        }
         ev = evaluate_structures(model, test)["metrics"]
-        row["test"] = {"all": {"energy_mae_meV": 1000 * ev["energy"]["mae"], "forces_mae_meV_A": 1000 * ev["forces"]["mae"],
-                               "n": len(test)}}
+        row["test"] = {
+            "all": {
+                "energy_mae_meV": 1000 * ev["energy"]["mae"],
+                "forces_mae_meV_A": 1000 * ev["forces"]["mae"],
+                "n": len(test),
+            }
+        }
         for n in a.n_carbons:
             sub = [s for s, k in zip(test, n_of, strict=True) if k == n]
             e = evaluate_structures(model, sub)["metrics"]
-            row["test"][f"C{n}"] = {"energy_mae_meV": 1000 * e["energy"]["mae"],
-                                    "forces_mae_meV_A": 1000 * e["forces"]["mae"], "n": len(sub)}
+            row["test"][f"C{n}"] = {
+                "energy_mae_meV": 1000 * e["energy"]["mae"],
+                "forces_mae_meV_A": 1000 * e["forces"]["mae"],
+                "n": len(sub),
+            }
         row["profile"] = {}
         for n in a.n_carbons:
             pred = predict_energies(model, scans[n])
             ref = refs[n]
             dev = (pred - pred.mean()) - (ref - ref.mean())
             scan_ev = evaluate_structures(model, scans[n])["metrics"]
-            row["profile"][f"C{n}"] = {"mae_meV": 1000 * float(np.abs(dev).mean()),
-                                       "max_abs_meV": 1000 * float(np.abs(dev).max()),
-                                       "range_pred_meV": 1000 * float(np.ptp(pred)),
-                                       "range_ref_meV": 1000 * float(np.ptp(ref)),
-                                       "forces_mae_meV_A": 1000 * scan_ev["forces"]["mae"]}
+            row["profile"][f"C{n}"] = {
+                "mae_meV": 1000 * float(np.abs(dev).mean()),
+                "max_abs_meV": 1000 * float(np.abs(dev).max()),
+                "range_pred_meV": 1000 * float(np.ptp(pred)),
+                "range_ref_meV": 1000 * float(np.ptp(ref)),
+                "forces_mae_meV_A": 1000 * scan_ev["forces"]["mae"],
+            }
             # aligned to the reference by the mean offset, relative to the reference minimum
             profiles[f"C{n}"][name] = (pred - pred.mean() + ref.mean() - ref.min()).tolist()
         results[name] = row
         p = row["profile"][f"C{largest}"]
-        print(f"{name}: test E {row['test']['all']['energy_mae_meV']:.1f} meV, F "
-              f"{row['test']['all']['forces_mae_meV_A']:.1f} meV/Å; C{largest} profile MAE {p['mae_meV']:.1f} meV "
-              f"(range {p['range_pred_meV']:.0f} vs {p['range_ref_meV']:.0f} meV)", flush=True)
+        print(
+            f"{name}: test E {row['test']['all']['energy_mae_meV']:.1f} meV, F "
+            f"{row['test']['all']['forces_mae_meV_A']:.1f} meV/Å; C{largest} profile MAE {p['mae_meV']:.1f} meV "
+            f"(range {p['range_pred_meV']:.0f} vs {p['range_ref_meV']:.0f} meV)",
+            flush=True,
+        )
     return {"largest_n": largest, "results": results, "profiles": profiles}
 
 
 def write_report(a: argparse.Namespace, out: dict, paths: dict[str, Path]) -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     split_meta = json.loads((paths["train"].parent / "split.json").read_text())
-    out = {"settings": {"n_carbons": a.n_carbons, "minutes": a.minutes, "overrides": a.set, "data": str(a.data),
-                        "runs": str(a.runs), "split": split_meta, "smoke": a.smoke,
-                        "written": time.strftime("%Y-%m-%d %H:%M:%S")}, **out}
+    out = {
+        "settings": {
+            "n_carbons": a.n_carbons,
+            "minutes": a.minutes,
+            "overrides": a.set,
+            "data": str(a.data),
+            "runs": str(a.runs),
+            "split": split_meta,
+            "smoke": a.smoke,
+            "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+        },
+        **out,
+    }
     (a.out / "cumulene_results.json").write_text(json.dumps(out, indent=1))
     n_max = out["largest_n"]
     lines = [
@@ -236,28 +300,55 @@ def write_report(a: argparse.Namespace, out: dict, paths: dict[str, Path]) -> No
         f"C{n_max} profile MAE (meV) | C{n_max} range pred / ref (meV) | C{n_max} scan F MAE (meV/Å) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, r in out["results"].items():
+    for _name, r in out["results"].items():
         p = r["profile"][f"C{n_max}"]
-        lines.append(f"| {r['label']} | {r['parameters']:,} | {r['epochs_trained']} ({r['best_epoch']}) | "
-                     f"{r['train_wall_min']:.1f} ({r['budget_min']}) | {r['test']['all']['energy_mae_meV']:.1f} | "
-                     f"{r['test']['all']['forces_mae_meV_A']:.1f} | {p['mae_meV']:.1f} | "
-                     f"{p['range_pred_meV']:.0f} / {p['range_ref_meV']:.0f} | {p['forces_mae_meV_A']:.1f} |")
-    lines += ["", "Profile MAE (meV) per chain length (mean offset removed); reference barrier in the last row:", "",
-              "| model | " + " | ".join(f"C{n}" for n in a.n_carbons) + " |",
-              "|---|" + "---|" * len(a.n_carbons)]
-    for name, r in out["results"].items():
-        lines.append(f"| {r['label']} | " + " | ".join(f"{r['profile'][f'C{n}']['mae_meV']:.1f}" for n in a.n_carbons) + " |")
+        lines.append(
+            f"| {r['label']} | {r['parameters']:,} | {r['epochs_trained']} ({r['best_epoch']}) | "
+            f"{r['train_wall_min']:.1f} ({r['budget_min']}) | {r['test']['all']['energy_mae_meV']:.1f} | "
+            f"{r['test']['all']['forces_mae_meV_A']:.1f} | {p['mae_meV']:.1f} | "
+            f"{p['range_pred_meV']:.0f} / {p['range_ref_meV']:.0f} | {p['forces_mae_meV_A']:.1f} |"
+        )
+    lines += [
+        "",
+        "Profile MAE (meV) per chain length (mean offset removed); reference barrier in the last row:",
+        "",
+        "| model | " + " | ".join(f"C{n}" for n in a.n_carbons) + " |",
+        "|---|" + "---|" * len(a.n_carbons),
+    ]
+    for _name, r in out["results"].items():
+        lines.append(
+            f"| {r['label']} | "
+            + " | ".join(f"{r['profile'][f'C{n}']['mae_meV']:.1f}" for n in a.n_carbons)
+            + " |"
+        )
     if out["results"]:
         any_r = next(iter(out["results"].values()))
-        lines.append("| reference range | " + " | ".join(f"{any_r['profile'][f'C{n}']['range_ref_meV']:.0f}"
-                                                     for n in a.n_carbons) + " |")
-    lines += ["", "Test-set energy / force MAE per chain length (meV, meV/Å):", "",
-              "| model | " + " | ".join(f"C{n}" for n in a.n_carbons) + " |", "|---|" + "---|" * len(a.n_carbons)]
-    for name, r in out["results"].items():
-        lines.append(f"| {r['label']} | " + " | ".join(
-            f"{r['test'][f'C{n}']['energy_mae_meV']:.1f} / {r['test'][f'C{n}']['forces_mae_meV_A']:.1f}"
-            for n in a.n_carbons) + " |")
-    lines += ["", f"Plot: `{(a.out / 'cumulene_profile.png').name}` (reference vs models, per chain length).", ""]
+        lines.append(
+            "| reference range | "
+            + " | ".join(f"{any_r['profile'][f'C{n}']['range_ref_meV']:.0f}" for n in a.n_carbons)
+            + " |"
+        )
+    lines += [
+        "",
+        "Test-set energy / force MAE per chain length (meV, meV/Å):",
+        "",
+        "| model | " + " | ".join(f"C{n}" for n in a.n_carbons) + " |",
+        "|---|" + "---|" * len(a.n_carbons),
+    ]
+    for _name, r in out["results"].items():
+        lines.append(
+            f"| {r['label']} | "
+            + " | ".join(
+                f"{r['test'][f'C{n}']['energy_mae_meV']:.1f} / {r['test'][f'C{n}']['forces_mae_meV_A']:.1f}"
+                for n in a.n_carbons
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        f"Plot: `{(a.out / 'cumulene_profile.png').name}` (reference vs models, per chain length).",
+        "",
+    ]
     (a.out / "cumulene_results.md").write_text("\n".join(lines))
     plot(out, a.n_carbons, a.out / "cumulene_profile.png")
 
@@ -288,7 +379,9 @@ def plot(out: dict, n_carbons, path: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-carbons", type=int, nargs="+", default=[3, 4, 5, 6, 7])
-    p.add_argument("--samples", type=int, default=1000, help="normal-mode samples per chain length (generation)")
+    p.add_argument(
+        "--samples", type=int, default=1000, help="normal-mode samples per chain length (generation)"
+    )
     p.add_argument("--scan-points", type=int, default=180, help="rigid twist scan points in [0°, 180°)")
     p.add_argument("--workers", type=int, default=1, help="xTB labelling processes")
     p.add_argument("--val-per-n", type=int, default=50)
@@ -299,7 +392,9 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=DATA, help="reference data folder")
     p.add_argument("--runs", type=Path, default=RUNS, help="split and training runs")
     p.add_argument("--out", type=Path, default=HERE, help="where the results/plot go")
-    p.add_argument("--report-only", action="store_true", help="no generation, no training: evaluate checkpoints")
+    p.add_argument(
+        "--report-only", action="store_true", help="no generation, no training: evaluate checkpoints"
+    )
     p.add_argument("--smoke", action="store_true", help=f"tiny end-to-end check under {SMOKE}")
     a = p.parse_args()
     if a.smoke:
@@ -315,7 +410,9 @@ def main() -> None:
         train_all(a, paths)
     out = evaluate(a, paths)
     write_report(a, out, paths)
-    print(f"wrote {a.out / 'cumulene_results.json'}, .md, cumulene_profile.png ({time.perf_counter() - t0:.0f} s)")
+    print(
+        f"wrote {a.out / 'cumulene_results.json'}, .md, cumulene_profile.png ({time.perf_counter() - t0:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

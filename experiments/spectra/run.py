@@ -28,26 +28,61 @@ from equimol.workflows.demo import DemoSettings, run_demo
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
-SETTINGS = dict(n_frames_300k=8000, n_frames_500k=2000, sample_every=20, n_test=500, n_features=128,
-                n_interactions=3, cutoff=5.0, epochs=3000, train_minutes=40.0, md_steps=40_000, md_replicas=4,
-                dt_fs=0.5, rpmd_beads=64, rpmd_steps=6000, rpmd_thermostat="pile_l", xtb_md_steps=40_000, stride=4, depth_fs=1000.0,
-                discard_fs=1000.0, temperature_k=300.0, seed=0)
+SETTINGS = dict(
+    n_frames_300k=8000,
+    n_frames_500k=2000,
+    sample_every=20,
+    n_test=500,
+    n_features=128,
+    n_interactions=3,
+    cutoff=5.0,
+    epochs=3000,
+    train_minutes=40.0,
+    md_steps=40_000,
+    md_replicas=4,
+    dt_fs=0.5,
+    rpmd_beads=64,
+    rpmd_steps=6000,
+    rpmd_thermostat="pile_l",
+    xtb_md_steps=40_000,
+    stride=4,
+    depth_fs=1000.0,
+    discard_fs=1000.0,
+    temperature_k=300.0,
+    seed=0,
+)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output-dir", default=str(ROOT / "runs" / "spectra_ethanol"))
     p.add_argument("--train-minutes", type=float, default=SETTINGS["train_minutes"])
-    p.add_argument("--copy-results", action="store_true", help="copy plots and report into experiments/spectra")
+    p.add_argument(
+        "--copy-results", action="store_true", help="copy plots and report into experiments/spectra"
+    )
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args()
     if not a.copy_results:
-        cfg = DemoSettings(**{**SETTINGS, "train_minutes": a.train_minutes, "output_dir": a.output_dir,
-                              "progress": not a.no_progress})
+        cfg = DemoSettings(
+            **{
+                **SETTINGS,
+                "train_minutes": a.train_minutes,
+                "output_dir": a.output_dir,
+                "progress": not a.no_progress,
+            }
+        )
         run_demo(cfg)
     out = Path(a.output_dir)
-    for name in ("ir.png", "raman.png", "report.md", "report.json", "test_metrics.json",
-                 "spectrum_classical.csv", "spectrum_rpmd.csv", "spectrum_xtb.csv"):
+    for name in (
+        "ir.png",
+        "raman.png",
+        "report.md",
+        "report.json",
+        "test_metrics.json",
+        "spectrum_classical.csv",
+        "spectrum_rpmd.csv",
+        "spectrum_xtb.csv",
+    ):
         shutil.copy(out / name, HERE / name)
     print(json.dumps(json.loads((out / "report.json").read_text())["spectra"], indent=1)[:2000])
 

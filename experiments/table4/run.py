@@ -107,19 +107,41 @@ def model_sizes(n_features: int, variants: list[str]) -> dict[str, dict]:
 
 def config(variant: str, n_features: int, epochs: int, lay: Layout, n_train: int, n_val: int) -> dict:
     return {
-        "data": {"train": lay.path_in_config(TRAIN), "n_train": n_train, "n_val": n_val, "seed": 1,
-                 "targets": ["energy", "forces"]},
+        "data": {
+            "train": lay.path_in_config(TRAIN),
+            "n_train": n_train,
+            "n_val": n_val,
+            "seed": 1,
+            "targets": ["energy", "forces"],
+        },
         "model": {"name": "painn", "n_features": n_features, **BASE, **VARIANTS[variant]},
-        "training": {"epochs": epochs, "batch_size": 10, "lr": 1.0e-3,
-                     "weights": {"energy": 0.05, "forces": 0.95},
-                     "lr_factor": 0.5, "lr_patience": 30, "smoothing": 0.9, "min_lr": 1.0e-5,
-                     "early_stopping_patience": 300, "ema_decay": 0.99, "seed": 1, "progress": False},
+        "training": {
+            "epochs": epochs,
+            "batch_size": 10,
+            "lr": 1.0e-3,
+            "weights": {"energy": 0.05, "forces": 0.95},
+            "lr_factor": 0.5,
+            "lr_patience": 30,
+            "smoothing": 0.9,
+            "min_lr": 1.0e-5,
+            "early_stopping_patience": 300,
+            "ema_decay": 0.99,
+            "seed": 1,
+            "progress": False,
+        },
         "output_dir": lay.path_in_config(lay.runs / variant),
     }
 
 
-def write_configs(variants: list[str], n_features: int, epochs: int, lay: Layout, n_train: int,
-                  n_val: int, only_missing: bool) -> None:
+def write_configs(
+    variants: list[str],
+    n_features: int,
+    epochs: int,
+    lay: Layout,
+    n_train: int,
+    n_val: int,
+    only_missing: bool,
+) -> None:
     todo = [v for v in variants if not (only_missing and (lay.configs / f"{v}.yaml").exists())]
     if not todo:
         return
@@ -128,13 +150,17 @@ def write_configs(variants: list[str], n_features: int, epochs: int, lay: Layout
     for v in todo:
         s = sizes[v]
         err = 100 * (s["n_parameters"] - sizes["full"]["n_parameters"]) / sizes["full"]["n_parameters"]
-        head = (f"# PaiNN Table IV variant '{v}' on rMD17 aspirin (experiments/table4/run.py).\n"
-                f"# {s['n_parameters']} parameters ({err:+.2f} % vs the full model with F = {n_features}); "
-                f"written by run.py --write-configs.\n")
+        head = (
+            f"# PaiNN Table IV variant '{v}' on rMD17 aspirin (experiments/table4/run.py).\n"
+            f"# {s['n_parameters']} parameters ({err:+.2f} % vs the full model with F = {n_features}); "
+            f"written by run.py --write-configs.\n"
+        )
         text = yaml.safe_dump(config(v, s["n_features"], epochs, lay, n_train, n_val), sort_keys=False)
         (lay.configs / f"{v}.yaml").write_text(head + text)
-        print(f"wrote {lay.configs / f'{v}.yaml'}: n_features {s['n_features']}, "
-              f"{s['n_parameters']} parameters ({err:+.2f} %)")
+        print(
+            f"wrote {lay.configs / f'{v}.yaml'}: n_features {s['n_features']}, "
+            f"{s['n_parameters']} parameters ({err:+.2f} %)"
+        )
 
 
 # ----------------------------------------------------------------------------- training
@@ -219,28 +245,42 @@ def report(variants: list[str], lay: Layout, max_frames: int | None) -> dict:
         potential = build_model(cfg.model["name"], **options)
         run_dir = Path(cfg.output_dir)
         state = run_state(run_dir, cfg.training.epochs)
-        row = {"variant": v, **{s: bool(options.get(s, True)) for s in SWITCHES},
-               "n_features": options["n_features"], "n_parameters": count_parameters(potential),
-               "n_parameters_with_gradient": parameters_with_gradient(potential, probe),
-               "epochs_budget": cfg.training.epochs, "epochs_run": state["epochs"], "status": state["status"],
-               "train_minutes": state["wall_time_s"] / 60,
-               "seconds_per_epoch": state["wall_time_s"] / state["epochs"] if state["epochs"] else None}
+        row = {
+            "variant": v,
+            **{s: bool(options.get(s, True)) for s in SWITCHES},
+            "n_features": options["n_features"],
+            "n_parameters": count_parameters(potential),
+            "n_parameters_with_gradient": parameters_with_gradient(potential, probe),
+            "epochs_budget": cfg.training.epochs,
+            "epochs_run": state["epochs"],
+            "status": state["status"],
+            "train_minutes": state["wall_time_s"] / 60,
+            "seconds_per_epoch": state["wall_time_s"] / state["epochs"] if state["epochs"] else None,
+        }
         ev = evaluate_run(run_dir, lay.heldout, heldout_structures, max_frames)
         if ev is not None:
             meta = read_checkpoint(run_dir / "best.pt")["metadata"]
             val = meta["val_metrics"]
             m = ev["metrics"]
-            row.update({"best_epoch": meta["epoch"],
-                        "val_energy_mae_meV": 1000 * val["energy"]["mae"],
-                        "val_forces_mae_meV_A": 1000 * val["forces"]["mae"],
-                        "test_frames": ev["n_structures"],
-                        "test_energy_mae_meV": 1000 * m["energy"]["mae"],
-                        "test_forces_mae_meV_A": 1000 * m["forces"]["mae"],
-                        "test_energy_rmse_meV": 1000 * m["energy"]["rmse"],
-                        "test_forces_rmse_meV_A": 1000 * m["forces"]["rmse"]})
+            row.update(
+                {
+                    "best_epoch": meta["epoch"],
+                    "val_energy_mae_meV": 1000 * val["energy"]["mae"],
+                    "val_forces_mae_meV_A": 1000 * val["forces"]["mae"],
+                    "test_frames": ev["n_structures"],
+                    "test_energy_mae_meV": 1000 * m["energy"]["mae"],
+                    "test_forces_mae_meV_A": 1000 * m["forces"]["mae"],
+                    "test_energy_rmse_meV": 1000 * m["energy"]["rmse"],
+                    "test_forces_rmse_meV_A": 1000 * m["forces"]["rmse"],
+                }
+            )
         rows.append(row)
-    result = {"experiment": "PaiNN Table IV ablations, rMD17 aspirin split 01",
-              "train_data": str(TRAIN), "heldout_data": str(lay.heldout), "rows": rows}
+    result = {
+        "experiment": "PaiNN Table IV ablations, rMD17 aspirin split 01",
+        "train_data": str(TRAIN),
+        "heldout_data": str(lay.heldout),
+        "rows": rows,
+    }
     lay.results.mkdir(parents=True, exist_ok=True)
     (lay.results / "results.json").write_text(json.dumps(result, indent=1))
     md = markdown(result)
@@ -277,18 +317,24 @@ def markdown(result: dict) -> str:
             f"| {r['n_features']} | {r['n_parameters']} | {r['n_parameters_with_gradient']} "
             f"| {r['epochs_run']}/{r['epochs_budget']} | {_f(r['train_minutes'], '.1f')} "
             f"| {_f(r.get('val_energy_mae_meV'))} | {_f(r.get('val_forces_mae_meV_A'))} "
-            f"| {_f(r.get('test_energy_mae_meV'))} | {_f(r.get('test_forces_mae_meV_A'))} |")
+            f"| {_f(r.get('test_energy_mae_meV'))} | {_f(r.get('test_forces_mae_meV_A'))} |"
+        )
     lines += ["", "Status per run:", ""]
-    lines += [f"- {r['variant']}: {r['status']}"
-              + (f"; best epoch {r['best_epoch']}" if "best_epoch" in r else "")
-              + (f"; {r['seconds_per_epoch']:.1f} s per epoch" if r["seconds_per_epoch"] else "")
-              for r in rows]
-    lines += ["", "\"parameters\" is `count_parameters` of the built model (energy head included), "
-              "matched within 2 % by `match_parameters`; \"with gradient\" counts the entries that "
-              "receive a non-zero gradient on an aspirin batch (every variant has some that an energy "
-              "does not train: W_vv of the first message, which acts on v = 0, vector outputs of the last "
-              "update, and embedding rows of elements absent from aspirin).",
-              ""]
+    lines += [
+        f"- {r['variant']}: {r['status']}"
+        + (f"; best epoch {r['best_epoch']}" if "best_epoch" in r else "")
+        + (f"; {r['seconds_per_epoch']:.1f} s per epoch" if r["seconds_per_epoch"] else "")
+        for r in rows
+    ]
+    lines += [
+        "",
+        '"parameters" is `count_parameters` of the built model (energy head included), '
+        'matched within 2 % by `match_parameters`; "with gradient" counts the entries that '
+        "receive a non-zero gradient on an aspirin batch (every variant has some that an energy "
+        "does not train: W_vv of the first message, which acts on v = 0, vector outputs of the last "
+        "update, and embedding rows of elements absent from aspirin).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -296,15 +342,19 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--write-configs", action="store_true", help="(re)write the configs and exit")
     p.add_argument("--report-only", action="store_true", help="train nothing; rebuild results.{json,md}")
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument("--epochs", type=int, default=None, help="epochs per variant (default 30; smoke 1)")
     p.add_argument("--n-features", type=int, default=None, help="F of the full model (default 64; smoke 16)")
-    p.add_argument("--smoke", action="store_true",
-                   help=f"tiny end-to-end run (20/10 frames, 1 epoch, 20 test frames) under {SMOKE}")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"tiny end-to-end run (20/10 frames, 1 epoch, 20 test frames) under {SMOKE}",
+    )
     a = p.parse_args()
     lay = Layout(a.smoke)
     epochs = a.epochs or (1 if a.smoke else 30)
@@ -328,11 +378,15 @@ def check_flags(a, lay: Layout) -> None:
     for v in a.variants:
         cfg = yaml.safe_load((lay.configs / f"{v}.yaml").read_text())
         if a.epochs is not None and cfg["training"]["epochs"] != a.epochs:
-            sys.exit(f"{lay.configs / f'{v}.yaml'} has epochs {cfg['training']['epochs']}, not {a.epochs}: "
-                     "rewrite the configs with --write-configs first")
+            sys.exit(
+                f"{lay.configs / f'{v}.yaml'} has epochs {cfg['training']['epochs']}, not {a.epochs}: "
+                "rewrite the configs with --write-configs first"
+            )
         if v == "full" and a.n_features is not None and cfg["model"]["n_features"] != a.n_features:
-            sys.exit(f"{lay.configs / 'full.yaml'} has n_features {cfg['model']['n_features']}, not "
-                     f"{a.n_features}: rewrite the configs with --write-configs first")
+            sys.exit(
+                f"{lay.configs / 'full.yaml'} has n_features {cfg['model']['n_features']}, not "
+                f"{a.n_features}: rewrite the configs with --write-configs first"
+            )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Test errors of a polarizability model in bohr³: tensor components and isotropic part.
 
-    python experiments/tensors/report_alpha.py experiments/tensors/painn_malonaldehyde_alpha.pt runs/data/malonaldehyde_alpha_test.h5
+python experiments/tensors/report_alpha.py experiments/tensors/painn_malonaldehyde_alpha.pt \
+    runs/data/malonaldehyde_alpha_test.h5
 """
 
 import json
@@ -18,8 +19,12 @@ from equimol.train.loop import batches
 
 model = load(sys.argv[1])
 structures = read_structures(sys.argv[2])
-pred = np.concatenate([model(b, forces=False)[K.POLARIZABILITY].double().numpy()
-                       for b in batches(GraphDataset(structures, model.cutoff, cache=False), 100, torch.float32)])
+pred = np.concatenate(
+    [
+        model(b, forces=False)[K.POLARIZABILITY].double().numpy()
+        for b in batches(GraphDataset(structures, model.cutoff, cache=False), 100, torch.float32)
+    ]
+)
 ref = np.stack([s[K.POLARIZABILITY] for s in structures])
 to_bohr3 = 1.0 / U.BOHR3
 iso_p, iso_r = np.trace(pred, axis1=1, axis2=2) / 3, np.trace(ref, axis1=1, axis2=2) / 3

@@ -25,7 +25,9 @@ from equimol.train.loop import batches
 def predict(model, structures) -> np.ndarray:
     model.eval()
     data = GraphDataset(structures, model.cutoff, cache=False)
-    return np.concatenate([model(b, forces=False)[K.DIPOLE].double().numpy() for b in batches(data, 100, torch.float32)])
+    return np.concatenate(
+        [model(b, forces=False)[K.DIPOLE].double().numpy() for b in batches(data, 100, torch.float32)]
+    )
 
 
 def errors(pred: np.ndarray, structures) -> dict:
@@ -57,9 +59,13 @@ def main() -> None:
         model = load(path)
         meta = read_checkpoint(path)["metadata"]
         row = errors(predict(model, structures), structures)
-        row.update(checkpoint=path, n_parameters=count_parameters(model), best_epoch=meta.get("epoch"),
-                   train_wall_time_min=round(meta.get("wall_time_s", 0.0) / 60, 1),
-                   heads=meta["spec"].get("heads"))
+        row.update(
+            checkpoint=path,
+            n_parameters=count_parameters(model),
+            best_epoch=meta.get("epoch"),
+            train_wall_time_min=round(meta.get("wall_time_s", 0.0) / 60, 1),
+            heads=meta["spec"].get("heads"),
+        )
         result["models"][label] = row
         print(label, json.dumps(row))
     if a.json:

@@ -27,7 +27,9 @@ def reference_state(model, options: dict) -> dict:
     full model's weights, some unused: the W_vv third (rows F..2F) of the messages' φ and W,
     and the a_sv third (rows F..2F) of the updates' φ. The current ablated models have no such
     weights, so the unused rows are dropped; everything else is the same draw."""
-    layout = equimol.build_model("painn", n_features=32, n_interactions=3, vectors=options.get("vectors", True))
+    layout = equimol.build_model(
+        "painn", n_features=32, n_interactions=3, vectors=options.get("vectors", True)
+    )
     old = seeded_state(layout)
     out = {}
     for key, target in model.state_dict().items():

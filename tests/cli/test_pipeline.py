@@ -14,17 +14,36 @@ ASSETS = equimol.__path__[0] + "/assets"
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "equimol.cli.main", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "equimol.cli.main", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def test_md_then_spectrum(tmp_path):
-    model = equimol.build_model("painn", n_features=8, n_interactions=1, heads=("energy", "dipole", "polarizability"))
+    model = equimol.build_model(
+        "painn", n_features=8, n_interactions=1, heads=("energy", "dipole", "polarizability")
+    )
     ckpt = tmp_path / "m.pt"
     save_checkpoint(ckpt, model)
     traj = tmp_path / "traj.h5"
-    r = run("md", ckpt, f"{ASSETS}/rmd17_ethanol_heldout.npz", "--steps", 60, "--dt-fs", 0.5, "--beads", 2,
-            "--replicas", 2, "--stride", 2, "--output", traj, "--no-progress")
+    r = run(
+        "md",
+        ckpt,
+        f"{ASSETS}/rmd17_ethanol_heldout.npz",
+        "--steps",
+        60,
+        "--dt-fs",
+        0.5,
+        "--beads",
+        2,
+        "--replicas",
+        2,
+        "--stride",
+        2,
+        "--output",
+        traj,
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["steps"] == 60
     with h5py.File(traj) as f:
@@ -46,8 +65,19 @@ def test_spectrum_without_dipole_is_a_clear_error(tmp_path):
     ckpt = tmp_path / "m.pt"
     save_checkpoint(ckpt, model)
     traj = tmp_path / "t.h5"
-    assert run("md", ckpt, f"{ASSETS}/rmd17_ethanol_heldout.npz", "--steps", 10, "--output", traj,
-               "--no-progress").returncode == 0
+    assert (
+        run(
+            "md",
+            ckpt,
+            f"{ASSETS}/rmd17_ethanol_heldout.npz",
+            "--steps",
+            10,
+            "--output",
+            traj,
+            "--no-progress",
+        ).returncode
+        == 0
+    )
     r = run("spectrum", traj, "--ir")
     assert r.returncode == 2 and "dipole" in r.stderr and "Traceback" not in r.stderr
 
@@ -57,25 +87,58 @@ def test_demo_quick(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert set(report["test_metrics"]["metrics"]) >= {"energy", "forces", "dipole", "polarizability"}
-    for name in ("ir.png", "raman.png", "spectrum_classical.csv", "spectrum_rpmd.csv", "spectrum_xtb.csv",
-                 "report.md", "md_classical.h5", "md_rpmd.h5", "md_xtb.h5"):
+    for name in (
+        "ir.png",
+        "raman.png",
+        "spectrum_classical.csv",
+        "spectrum_rpmd.csv",
+        "spectrum_xtb.csv",
+        "report.md",
+        "md_classical.h5",
+        "md_rpmd.h5",
+        "md_xtb.h5",
+    ):
         assert (tmp_path / "demo" / name).stat().st_size > 0, name
 
 
 def test_thermostat_spellings_users_type(tmp_path):
     from equimol.md.config import MDConfig
 
-    for typed, name in (("pile-l", "langevin"), ("PILE_G", "csvr"), ("Nose-Hoover", "nhc"), ("nose hoover chain", "nhc")):
+    for typed, name in (
+        ("pile-l", "langevin"),
+        ("PILE_G", "csvr"),
+        ("Nose-Hoover", "nhc"),
+        ("nose hoover chain", "nhc"),
+    ):
         assert MDConfig(thermostat=typed).thermostat == name
     r = run("md", "--help")
     assert "pile_l" in r.stdout and "'-' or '_'" in r.stdout
     model = equimol.build_model("painn", n_features=8, n_interactions=1)
     save_checkpoint(tmp_path / "m.pt", model)
-    r = run("md", tmp_path / "m.pt", f"{ASSETS}/rmd17_ethanol_heldout.npz", "--steps", 4, "--beads", 2,
-            "--thermostat", "pile-l", "--output", tmp_path / "t.h5", "--no-progress")
+    r = run(
+        "md",
+        tmp_path / "m.pt",
+        f"{ASSETS}/rmd17_ethanol_heldout.npz",
+        "--steps",
+        4,
+        "--beads",
+        2,
+        "--thermostat",
+        "pile-l",
+        "--output",
+        tmp_path / "t.h5",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
-    r = run("md", tmp_path / "m.pt", f"{ASSETS}/rmd17_ethanol_heldout.npz", "--thermostat", "pile-x",
-            "--output", tmp_path / "u.h5")
+    r = run(
+        "md",
+        tmp_path / "m.pt",
+        f"{ASSETS}/rmd17_ethanol_heldout.npz",
+        "--thermostat",
+        "pile-x",
+        "--output",
+        tmp_path / "u.h5",
+    )
     assert r.returncode == 2 and "invalid choice: 'pile_x'" in r.stderr and not (tmp_path / "u.h5").exists()
 
 
@@ -98,5 +161,13 @@ def test_empty_and_wrong_unit_files_on_the_command_line(tmp_path):
     assert r.returncode == 0
     (warning,) = [line for line in r.stderr.splitlines() if "warning" in line]
     assert "look like pm" in warning and "--length-unit pm" in warning
-    r = run("evaluate", tmp_path / "m.pt", tmp_path / "pm.extxyz", "--length-unit", "pm", "--json", tmp_path / "o.json")
+    r = run(
+        "evaluate",
+        tmp_path / "m.pt",
+        tmp_path / "pm.extxyz",
+        "--length-unit",
+        "pm",
+        "--json",
+        tmp_path / "o.json",
+    )
     assert r.returncode == 0 and "warning" not in r.stderr

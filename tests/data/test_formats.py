@@ -13,8 +13,9 @@ from tests.conftest import rmd17_path, shared_path
     ("path", "n_frames"),
     [
         pytest.param(rmd17_path("ethanol"), 50, id="fixture"),
-        pytest.param(shared_path("rmd17", "rmd17_ethanol_train_01.npz"), 1000, id="full",
-                     marks=pytest.mark.shared_data),
+        pytest.param(
+            shared_path("rmd17", "rmd17_ethanol_train_01.npz"), 1000, id="full", marks=pytest.mark.shared_data
+        ),
     ],
 )
 def test_rmd17_units_converted_once(path, n_frames):
@@ -34,8 +35,14 @@ def test_roundtrip(tmp_path, suffix, mixed_structures):
     structures = []
     for s in mixed_structures:
         n = len(s[K.ATOMIC_NUMBERS])
-        structures.append({**s, K.ENERGY: np.asarray(rng.normal()), K.FORCES: rng.normal(size=(n, 3)),
-                           K.DIPOLE: rng.normal(size=3)})
+        structures.append(
+            {
+                **s,
+                K.ENERGY: np.asarray(rng.normal()),
+                K.FORCES: rng.normal(size=(n, 3)),
+                K.DIPOLE: rng.normal(size=3),
+            }
+        )
     path = tmp_path / f"data{suffix}"
     if suffix == ".db":
         import ase.db
@@ -49,7 +56,7 @@ def test_roundtrip(tmp_path, suffix, mixed_structures):
         write_structures(path, structures)
     back = read_structures(path)
     assert len(back) == 3
-    for a, b in zip(structures, back):
+    for a, b in zip(structures, back, strict=False):
         np.testing.assert_allclose(b[K.POSITIONS], a[K.POSITIONS], atol=1e-7)
         assert float(b[K.ENERGY]) == pytest.approx(float(a[K.ENERGY]), abs=1e-7)
         np.testing.assert_allclose(b[K.FORCES], a[K.FORCES], atol=1e-7)
@@ -89,6 +96,7 @@ def test_store_write_is_atomic(tmp_path, water):
 
 
 # --- bad input: one clear message naming the file and the problem -------------------------
+
 
 def _write_xyz(path, text):
     path.write_text(text)

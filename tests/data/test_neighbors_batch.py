@@ -48,8 +48,14 @@ def test_splits_roundtrip(tmp_path):
 
 def test_atom_references_exact_for_additive_energies(mixed_structures):
     true = {1: -13.6, 6: -1029.0, 8: -2040.0}
-    structures = [{**s, K.ENERGY: np.asarray(sum(true[z] for z in s[K.ATOMIC_NUMBERS])),
-                   K.FORCES: np.full((len(s[K.ATOMIC_NUMBERS]), 3), 2.0)} for s in mixed_structures]
+    structures = [
+        {
+            **s,
+            K.ENERGY: np.asarray(sum(true[z] for z in s[K.ATOMIC_NUMBERS])),
+            K.FORCES: np.full((len(s[K.ATOMIC_NUMBERS]), 3), 2.0),
+        }
+        for s in mixed_structures
+    ]
     refs = fit_atom_references(structures)
     for z, e in true.items():
         assert abs(refs[z] - e) < 1e-8
@@ -86,7 +92,12 @@ def test_edge_pairs_periodic_with_self_images():
     from ase.build import bulk
 
     a = bulk("Si", "diamond", a=5.43)  # 2 atoms, cutoff > cell: self-images (i = i, ±S) appear
-    s = {K.ATOMIC_NUMBERS: a.numbers, K.POSITIONS: a.positions, K.CELL: np.array(a.cell), K.PBC: np.array(a.pbc)}
+    s = {
+        K.ATOMIC_NUMBERS: a.numbers,
+        K.POSITIONS: a.positions,
+        K.CELL: np.array(a.cell),
+        K.PBC: np.array(a.pbc),
+    }
     batch = collate([add_neighbors(s, 4.5)], dtype=torch.float64)
     ei = batch[K.EDGE_INDEX]
     assert bool((ei[0] == ei[1]).any())

@@ -46,7 +46,12 @@ def _nearest(pos):
 
 @pytest.mark.parametrize(
     ("name", "split", "n_atoms"),
-    [("malonaldehyde", "train", 9), ("malonaldehyde", "test", 9), ("biphenyl", "train", 22), ("biphenyl", "test", 22)],
+    [
+        ("malonaldehyde", "train", 9),
+        ("malonaldehyde", "test", 9),
+        ("biphenyl", "train", 22),
+        ("biphenyl", "test", 22),
+    ],
 )
 def test_bpm_sets(source, name, split, n_atoms):
     data_dir, frames = source

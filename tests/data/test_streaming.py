@@ -19,10 +19,16 @@ from tests.conftest import rmd17_path
 def _labelled(structures, seed=0):
     rng = np.random.default_rng(seed)
     out = []
-    for k, s in enumerate(structures):
+    for _k, s in enumerate(structures):
         n = len(s[K.ATOMIC_NUMBERS])
-        out.append({**s, K.POSITIONS: s[K.POSITIONS] + 0.01 * rng.normal(size=(n, 3)),
-                    K.ENERGY: np.asarray(-10.0 * n + rng.normal()), K.FORCES: rng.normal(size=(n, 3))})
+        out.append(
+            {
+                **s,
+                K.POSITIONS: s[K.POSITIONS] + 0.01 * rng.normal(size=(n, 3)),
+                K.ENERGY: np.asarray(-10.0 * n + rng.normal()),
+                K.FORCES: rng.normal(size=(n, 3)),
+            }
+        )
     return out
 
 
@@ -33,8 +39,13 @@ def _synthetic_npz(path, m, n_side=4, compressed=False, seed=0):
     coords = g[None] + 0.05 * rng.standard_normal((m, len(g), 3))
     z = np.where(np.arange(len(g)) % 3 == 0, 6, 1)
     save = np.savez_compressed if compressed else np.savez
-    save(path, nuclear_charges=z, coords=coords, energies=rng.normal(size=m) - 1000.0,
-         forces=rng.normal(size=(m, len(g), 3)))
+    save(
+        path,
+        nuclear_charges=z,
+        coords=coords,
+        energies=rng.normal(size=m) - 1000.0,
+        forces=rng.normal(size=(m, len(g), 3)),
+    )
 
 
 def test_npz_extxyz_db_stream_into_store_and_round_trip(tmp_path, mixed_structures):
@@ -53,7 +64,7 @@ def test_npz_extxyz_db_stream_into_store_and_round_trip(tmp_path, mixed_structur
         out = convert(tmp_path / name, tmp_path / f"{name}.h5", chunk=2)
         store = Store(tmp_path / f"{name}.h5")
         assert out["n_structures"] == len(store) == len(ref)
-        for a, b, c in zip(ref, streamed, store):
+        for a, b, c in zip(ref, streamed, store, strict=False):
             for key in (K.POSITIONS, K.FORCES, K.ENERGY, K.ATOMIC_NUMBERS):
                 np.testing.assert_allclose(b[key], a[key], atol=1e-10)
                 np.testing.assert_allclose(c[key], a[key], atol=1e-10)
@@ -72,7 +83,8 @@ def test_streaming_statistics_match_in_memory():
     r = acc.result()
     refs = fit_atom_references(data)
     assert {int(z): e for z, e in r["atom_refs"].items()} == pytest.approx(
-        {int(z): refs[z] for z in np.nonzero(refs)[0]}, rel=1e-12)
+        {int(z): refs[z] for z in np.nonzero(refs)[0]}, rel=1e-12
+    )
     assert r["energy_std_per_atom"] == pytest.approx(residual_energy_std(data, refs), rel=1e-5)
     assert r["force_rms"] == pytest.approx(force_rms(data), rel=1e-12)
     one = StreamingStatistics()  # a single composition: minimum-norm solution, as lstsq
@@ -84,8 +96,12 @@ def test_streaming_statistics_match_in_memory():
 
 
 def test_store_modes_and_precomputed_neighbors(tmp_path, mixed_structures):
-    periodic = {**mixed_structures[0], K.POSITIONS: mixed_structures[0][K.POSITIONS] + 1.0,
-                K.CELL: 4.0 * np.eye(3), K.PBC: np.ones(3, bool)}
+    periodic = {
+        **mixed_structures[0],
+        K.POSITIONS: mixed_structures[0][K.POSITIONS] + 1.0,
+        K.CELL: 4.0 * np.eye(3),
+        K.PBC: np.ones(3, bool),
+    }
     structures = _labelled([periodic] * 5)
     write_structures(tmp_path / "p.extxyz", structures)
     convert(tmp_path / "p.extxyz", tmp_path / "p.h5", neighbor_cutoff=3.0, chunk=2)
@@ -133,12 +149,17 @@ def test_training_data_from_store_stays_lazy(tmp_path):
     from equimol.train.data import prepare_data
 
     convert(rmd17_path("ethanol"), tmp_path / "e.h5", neighbor_cutoff=4.0)
-    raw = {"data": {"train": str(rmd17_path("ethanol")), "n_train": 30, "n_val": 10},
-           "model": {"name": "painn", "n_features": 8, "cutoff": 4.0}, "output_dir": str(tmp_path / "run")}
+    raw = {
+        "data": {"train": str(rmd17_path("ethanol")), "n_train": 30, "n_val": 10},
+        "model": {"name": "painn", "n_features": 8, "cutoff": 4.0},
+        "output_dir": str(tmp_path / "run"),
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
     (tmp_path / "run").mkdir()
     mem = prepare_data(load_config(tmp_path / "c.yaml"), 4.0, tmp_path / "run")
-    lazy = prepare_data(load_config(tmp_path / "c.yaml", [f"data.train={tmp_path / 'e.h5'}"]), 4.0, tmp_path / "run")
+    lazy = prepare_data(
+        load_config(tmp_path / "c.yaml", [f"data.train={tmp_path / 'e.h5'}"]), 4.0, tmp_path / "run"
+    )
     assert isinstance(lazy.train.dataset, StoreGraphDataset) and lazy.train.dataset.stored_neighbors
     assert lazy.split == mem.split
     assert lazy.statistics["atom_refs"] == pytest.approx(mem.statistics["atom_refs"])
@@ -172,8 +193,13 @@ def _peak_mb(tmp_path, m, mode):
     src, dst = tmp_path / f"s{m}.npz", tmp_path / f"s{m}_{mode}.h5"
     if not src.exists():
         _synthetic_npz(src, m)
-    r = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(src), str(dst), mode],
-                       capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, str(src), str(dst), mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert r.returncode == 0, r.stderr
     assert len(Store(dst)) == m
     return int(r.stdout.split()[-1])

@@ -8,13 +8,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import ipi  # noqa: E402,F401  (installed by the test extra; a missing i-PI is a failure, not a skip)
 import numpy as np
 import pytest
 import torch
 
 from equimol import units as U
 
-import ipi  # noqa: E402,F401  (installed by the test extra; a missing i-PI is a failure, not a skip)
 IPI = shutil.which("i-pi", path=str(Path(sys.executable).parent)) or shutil.which("i-pi")
 
 INIT_XYZ = """3
@@ -77,16 +77,41 @@ def _run(tmp_path: Path, checkpoint: Path, batch_size: int, connections: int, tc
     port = _free_port() if tcp else None
     batch = f"<batch_size> {batch_size} </batch_size>" if batch_size > 1 else ""
     (tmp_path / "init.xyz").write_text(INIT_XYZ)
-    (tmp_path / "input.xml").write_text(INPUT_XML.format(
-        mode="inet" if tcp else "unix", address=address, port=f"<port> {port} </port>" if tcp else "", batch=batch))
+    (tmp_path / "input.xml").write_text(
+        INPUT_XML.format(
+            mode="inet" if tcp else "unix",
+            address=address,
+            port=f"<port> {port} </port>" if tcp else "",
+            batch=batch,
+        )
+    )
     where = ["--address", address, "--port", str(port)] if tcp else ["--unix", address]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     log = (tmp_path / "ipi.log").open("w")
     server = subprocess.Popen([IPI, "input.xml"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     driver = subprocess.Popen(
-        [sys.executable, "-m", "equimol.cli.main", "ipi-driver", str(checkpoint), "--structure", "init.xyz",
-         *where, "--dtype", "float64", "--connections", str(connections), "--connect-timeout", "60"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "equimol.cli.main",
+            "ipi-driver",
+            str(checkpoint),
+            "--structure",
+            "init.xyz",
+            *where,
+            "--dtype",
+            "float64",
+            "--connections",
+            str(connections),
+            "--connect-timeout",
+            "60",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         out, _ = driver.communicate(timeout=150)
         server.wait(timeout=60)
@@ -103,14 +128,19 @@ def _run(tmp_path: Path, checkpoint: Path, batch_size: int, connections: int, tc
 
 
 def _dipoles(path: Path) -> np.ndarray:
-    rows = [ln.split() for ln in path.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    rows = [
+        ln.split() for ln in path.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+    ]
     return np.array(rows, dtype=float)
 
 
 # The standard protocol (one bead per request) runs on each of the two TCP connections; the
 # UNIX case uses i-PI's batched messages (all 4 beads in one request).
-@pytest.mark.parametrize("batch_size,connections,tcp", [(4, 1, False), (1, 2, True)],
-                         ids=["unix-ipi-batch", "loopback-tcp-2-sockets"])
+@pytest.mark.parametrize(
+    "batch_size,connections,tcp",
+    [(4, 1, False), (1, 2, True)],
+    ids=["unix-ipi-batch", "loopback-tcp-2-sockets"],
+)
 def test_ipi_rpmd_forces_and_dipoles_come_from_the_model(tmp_path, checkpoint, batch_size, connections, tcp):
     import ase.io
 
@@ -127,7 +157,7 @@ def test_ipi_rpmd_forces_and_dipoles_come_from_the_model(tmp_path, checkpoint, b
         forces = ase.io.read(tmp_path / f"sim.for_{bead}.extxyz", index=":")
         dipoles = _dipoles(tmp_path / f"sim.dip_{bead}")
         assert len(frames) == len(forces) == len(dipoles) == 4
-        for atoms, f, mu in zip(frames, forces, dipoles):
+        for atoms, f, mu in zip(frames, forces, dipoles, strict=False):
             atoms.pbc = False
             atoms.calc = calc
             np.testing.assert_allclose(f.get_forces(), atoms.get_forces(), atol=2e-6)  # eV/Å

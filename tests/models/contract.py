@@ -71,7 +71,9 @@ class ContractTests:
         p = {k: v[perm] for k, v in ethanol.items()}
         out = self.predict(model, [p])
         torch.testing.assert_close(out[K.ENERGY], ref[K.ENERGY], atol=self.atol, rtol=1e-9)
-        torch.testing.assert_close(out[K.FORCES], ref[K.FORCES][torch.as_tensor(perm)], atol=self.atol, rtol=1e-7)
+        torch.testing.assert_close(
+            out[K.FORCES], ref[K.FORCES][torch.as_tensor(perm)], atol=self.atol, rtol=1e-7
+        )
         for key in (K.DIPOLE, K.POLARIZABILITY):
             if key in ref:
                 torch.testing.assert_close(out[key], ref[key], atol=self.atol, rtol=1e-7)
@@ -97,11 +99,17 @@ class ContractTests:
         for b, s in enumerate(mixed_structures):
             single = self.predict(model, [s])
             n = len(s[K.ATOMIC_NUMBERS])
-            torch.testing.assert_close(batched[K.ENERGY][b : b + 1], single[K.ENERGY], atol=self.atol, rtol=1e-9)
-            torch.testing.assert_close(batched[K.FORCES][n0 : n0 + n], single[K.FORCES], atol=self.atol, rtol=1e-7)
+            torch.testing.assert_close(
+                batched[K.ENERGY][b : b + 1], single[K.ENERGY], atol=self.atol, rtol=1e-9
+            )
+            torch.testing.assert_close(
+                batched[K.FORCES][n0 : n0 + n], single[K.FORCES], atol=self.atol, rtol=1e-7
+            )
             for key in (K.DIPOLE, K.POLARIZABILITY):
                 if key in single:
-                    torch.testing.assert_close(batched[key][b : b + 1], single[key], atol=self.atol, rtol=1e-7)
+                    torch.testing.assert_close(
+                        batched[key][b : b + 1], single[key], atol=self.atol, rtol=1e-7
+                    )
             n0 += n
 
     def test_no_gradient_leak(self, mixed_structures):
@@ -125,11 +133,12 @@ class ContractTests:
     def test_smooth_at_cutoff(self):
         """Energy and force of a dimer go continuously to their separated-atom values at r_cut."""
         model = self.build()
+
         def dimer(r):
             return {K.ATOMIC_NUMBERS: np.array([6, 8]), K.POSITIONS: np.array([[0.0, 0, 0], [r, 0, 0]])}
+
         far = self.predict(model, [dimer(self.cutoff + 0.5)])
         for eps in (1e-3, 1e-4):
             near = self.predict(model, [dimer(self.cutoff - eps)])
             assert abs(float(near[K.ENERGY] - far[K.ENERGY])) < 1e3 * eps**2 + 1e-9
             assert float(near[K.FORCES].abs().max()) < 1e2 * eps + 1e-9
-

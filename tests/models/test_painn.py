@@ -33,7 +33,12 @@ def test_default_hyperparameters_match_paper():
 
 @pytest.mark.parametrize(
     "options",
-    [{"scalar_product": False}, {"vector_propagation": False}, {"scalar_product": False, "vector_propagation": False}, {"vectors": False}],
+    [
+        {"scalar_product": False},
+        {"vector_propagation": False},
+        {"scalar_product": False, "vector_propagation": False},
+        {"vectors": False},
+    ],
 )
 def test_ablations_change_the_model(options, mixed_structures):
     full = equimol.build_model("painn", n_features=16)
@@ -56,7 +61,9 @@ def test_ablations_change_the_model(options, mixed_structures):
     dead = [n for n, p in ablated.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     # without the scalar product, the last update's U acts on the vectors only, which an energy
     # head does not read (vector heads do)
-    allowed = {f"representation.updates.{T - 1}.U.weight"} if options.get("scalar_product") is False else set()
+    allowed = (
+        {f"representation.updates.{T - 1}.U.weight"} if options.get("scalar_product") is False else set()
+    )
     assert not [n for n in dead if not n.startswith("heads.") and n not in allowed], dead
 
 

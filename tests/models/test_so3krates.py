@@ -91,10 +91,10 @@ def test_sphc_transform_with_wigner_d(mixed_structures, non_local, improper):
     f0, rec0 = rep(b0, return_intermediates=True)
     f1, rec1 = rep(b1, return_intermediates=True)
     Ds = _block_d(rep.degrees, R)
-    for r0, r1 in zip(rec0, rec1):
+    for r0, r1 in zip(rec0, rec1, strict=False):
         for key in ("sphc_in", "sphc"):
             start = 0
-            for l, D in zip(rep.degrees, Ds):
+            for l, D in zip(rep.degrees, Ds, strict=False):
                 a, b = r0[key][:, start : start + 2 * l + 1], r1[key][:, start : start + 2 * l + 1]
                 torch.testing.assert_close(b, a @ D.T, atol=1e-10, rtol=1e-8)
                 torch.testing.assert_close(b.norm(dim=1), a.norm(dim=1), atol=1e-10, rtol=1e-8)
@@ -229,7 +229,7 @@ def test_fit_energy_offset(mixed_structures):
     pred = predict_energies(model, mixed_structures)
     labelled = [
         {**s, K.ENERGY: np.array(e + sum(true[int(z)] for z in s[K.ATOMIC_NUMBERS]))}
-        for s, e in zip(mixed_structures, pred)
+        for s, e in zip(mixed_structures, pred, strict=False)
     ]
     forces_before = model(make_batch(mixed_structures, model.cutoff))[K.FORCES]
     fitted = fit_energy_offset(model, labelled)
@@ -285,7 +285,7 @@ def test_checkpointed_chunks_are_exact(mixed_structures, plain, checkpointed, ed
     (e0, f0, g0), (e1, f1, g1) = grads
     torch.testing.assert_close(e1, e0)
     torch.testing.assert_close(f1, f0)
-    for a, b in zip(g0, g1):
+    for a, b in zip(g0, g1, strict=False):
         assert (a is None) == (b is None)
         if a is not None:
             torch.testing.assert_close(b, a)

@@ -27,7 +27,9 @@ def raw_basis(basis, r):
     return torch.exp(-basis.beta * (torch.exp(-r)[:, None] - basis.centers.to(r.dtype)) ** 2)
 
 
-@pytest.mark.parametrize("basis", [GaussianBasis(50, 5.0), ExpNormalBasis(32, 5.0)], ids=["gaussian", "expnormal"])
+@pytest.mark.parametrize(
+    "basis", [GaussianBasis(50, 5.0), ExpNormalBasis(32, 5.0)], ids=["gaussian", "expnormal"]
+)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_bases_have_no_subnormals_and_keep_values(basis, dtype):
     r = torch.linspace(0.3, 12.0, 5000, dtype=dtype)

@@ -145,4 +145,6 @@ def test_aspirin_from_rmd17():
     b = molecules.aspirin(rmd17_path("aspirin"))
     np.testing.assert_allclose(a[keys.POSITIONS], b[keys.POSITIONS], atol=1e-8)
     np.testing.assert_array_equal(a[keys.ATOMIC_NUMBERS], b[keys.ATOMIC_NUMBERS])
-    assert not np.allclose(molecules.aspirin(rmd17_path("aspirin"), frame=1)[keys.POSITIONS], a[keys.POSITIONS])
+    assert not np.allclose(
+        molecules.aspirin(rmd17_path("aspirin"), frame=1)[keys.POSITIONS], a[keys.POSITIONS]
+    )

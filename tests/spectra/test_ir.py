@@ -32,7 +32,10 @@ def test_two_oscillators_intensity_ratio_is_omega2_a2(dt):
     assert ratio == pytest.approx(expected, rel=0.01)
     raw = ir_spectrum(mu, dt, finite_difference_correction=False)
     raw_ratio = band_area(raw, 800, 1200) / band_area(raw, 2800, 3200)
-    sinc2 = lambda nu: np.sinc(2 * nu * 2.99792458e-5 * dt) ** 2
+
+    def sinc2(nu):
+        return np.sinc(2 * nu * 2.99792458e-5 * dt) ** 2
+
     assert raw_ratio == pytest.approx(expected * sinc2(nu1) / sinc2(nu2), rel=0.01)
 
 

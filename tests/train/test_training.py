@@ -1,5 +1,4 @@
 import json
-import shutil
 import subprocess
 import sys
 
@@ -87,7 +86,10 @@ def test_missing_labels_are_reported(tmp_path):
 
 def test_cli_train_evaluate_predict(tmp_path):
     p = small_config(tmp_path, epochs=1)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "equimol.cli.main", *a], capture_output=True, text=True)
+
+    def run(*a):
+        return subprocess.run([sys.executable, "-m", "equimol.cli.main", *a], capture_output=True, text=True)
+
     r = run("train", str(p), "--set", "model.n_interactions=1")
     assert r.returncode == 0, r.stderr
     ckpt = tmp_path / "run" / "best.pt"
@@ -99,7 +101,12 @@ def test_cli_train_evaluate_predict(tmp_path):
     assert result["metrics"]["energy"]["unit"] == "eV" and result["metrics"]["forces"]["unit"] == "eV/Å"
     assert result["metrics"]["energy"]["mae"] > 0 and result["metrics"]["forces"]["rmse"] > 0
     r = run("predict", str(ckpt), str(tmp_path / "none.xyz"))
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.xyz" in r.stderr and "Traceback" not in r.stderr
+    assert (
+        r.returncode == 2
+        and r.stderr.count("\n") == 1
+        and "none.xyz" in r.stderr
+        and "Traceback" not in r.stderr
+    )
     r = run("evaluate", str(p), str(rmd17_path("ethanol")))  # a YAML is not a checkpoint
     assert r.returncode == 2 and "cfg.yaml" in r.stderr and "Traceback" not in r.stderr
 
