@@ -9,7 +9,7 @@ Reports steps/s after ``--warmup-steps`` untimed steps (eager and compiled advan
 alternating chunks, so machine-load changes hit both alike) and the projected wall time of the
 paper's 50 ps RPMD run (250,000 steps of 0.2 fs); writes JSON (``--output``) and prints a
 Markdown table. ``--compile`` also runs with the torch.compile fast path
-(:class:`equimol.benchmark.fast.CompiledPotential`, dynamic shapes so that neighbour-list
+(:class:`equimol.compile.CompiledPotential`, dynamic shapes so that neighbour-list
 rebuilds do not recompile); its compilation time is reported separately, not in steps/s.
 The network runs in float32, the integrator state in float64 (MDConfig default).
 """
@@ -26,9 +26,10 @@ import torch
 
 from equimol import keys as K
 from equimol.benchmark.cases import build, freeze
-from equimol.benchmark.fast import CompiledPotential, retain_freed_memory
 from equimol.benchmark.systems import rmd17
 from equimol.benchmark.timing import environment, oversubscription_warning
+from equimol.cli.options import retain_freed_memory
+from equimol.compile import CompiledPotential
 from equimol.md.config import MDConfig
 from equimol.md.model_forces import ModelForceFn
 from equimol.md.simulate import run_simulation
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--system-malloc",
         action="store_true",
-        help="keep glibc's defaults (default: retain freed memory, see equimol.benchmark.fast)",
+        help="keep glibc's defaults (default: retain freed memory, see equimol.compile)",
     )
     args = p.parse_args(argv)
     if args.threads:

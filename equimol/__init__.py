@@ -17,7 +17,7 @@ def __getattr__(name: str):
 
         return Calculator
     if name == "load":
-        from equimol.train.checkpoint import load
+        from equimol.io import load
 
         return load
     if name == "build_model":

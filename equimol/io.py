@@ -18,36 +18,49 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
-
-import torch
+from typing import IO, TYPE_CHECKING
 
 from equimol.errors import EquimolError
+
+if TYPE_CHECKING:  # torch and the models load only when a checkpoint is touched
+    import torch
+
+    from equimol.potential import Potential
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file (mkstemp makes 0600)
 
 
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike, mode: str = "w", *, encoding: str | None = None, fsync: bool = True
 ) -> Iterator[IO]:
-    """Write ``path`` all or nothing: yield a temporary file in the same folder, then fsync it
-    and rename it over ``path``. On any error the temporary file is removed and ``path`` is
-    left as it was. ``mode`` is "w" (text, UTF-8 by default) or "wb".
+    """Write ``path`` all or nothing: yield a temporary file ``.<name>.<random>.tmp`` in the same
+    folder, then fsync it and rename it over ``path``. On any error the temporary file is
+    removed and ``path`` is left as it was. ``mode`` is "w" (text, UTF-8 by default) or "wb".
+    The new file gets the usual permissions (0666 less the umask).
 
-    For writers that need a file name rather than a handle (torch.save, h5py, matplotlib),
-    use ``f.name`` inside the block and leave ``f`` unwritten.
+    For writers that need a file name rather than a handle (h5py), use ``f.name`` (the
+    temporary path) inside the block and leave ``f`` unwritten.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with open(fd, mode, encoding=(encoding or "utf-8") if mode == "w" else None) as f:
+        os.chmod(tmp, _FILE_MODE)
+        with open(tmp, mode, encoding=(encoding or "utf-8") if mode == "w" else None) as f:
             yield f
             f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        if fsync:  # the file was written by name (f.name): flush that too
+        if fsync:  # by name: also covers data written through f.name
             with open(tmp, "rb") as g:
                 os.fsync(g.fileno())
         os.replace(tmp, path)
@@ -57,8 +70,23 @@ def atomic_write(
         raise
 
 
-def save_checkpoint_payload(path: str | os.PathLike, payload: dict) -> Path:
-    """``torch.save`` of a checkpoint dict (metadata already a JSON string), atomically."""
+def save_checkpoint(
+    path: str | os.PathLike,
+    potential: Potential,
+    extra_metadata: dict | None = None,
+    training: dict | None = None,
+) -> Path:
+    """Write ``potential`` (and optional training state) to ``path`` atomically.
+
+    The metadata (JSON) carries the model spec to rebuild it, the units, and
+    ``extra_metadata`` (statistics, config, metrics)."""
+    import torch
+
+    from equimol.potential import metadata_json
+
+    payload = {"metadata": metadata_json(potential, extra_metadata), "model": potential.state_dict()}
+    if training is not None:
+        payload["training"] = training
     path = Path(path)
     with atomic_write(path, "wb") as f:
         torch.save(payload, f)
@@ -67,6 +95,8 @@ def save_checkpoint_payload(path: str | os.PathLike, payload: dict) -> Path:
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """The raw checkpoint dict with its metadata parsed, loaded safely (``weights_only=True``)."""
+    import torch
+
     path = Path(path)
     if not path.exists():
         raise EquimolError(f"{path}: checkpoint not found")
@@ -82,3 +112,34 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     except (TypeError, json.JSONDecodeError):
         raise EquimolError(f"{path}: checkpoint metadata is not JSON") from None
     return raw
+
+
+def load(
+    path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+) -> Potential:
+    """A model from a checkpoint, in eval mode, with ``potential.metadata`` set from the file.
+
+    ``dtype`` casts the parameters (float64 buffers such as energy references stay float64)."""
+    from equimol.potential import build_potential
+
+    raw = read_checkpoint(path)
+    potential = build_potential(raw["metadata"]["spec"])
+    potential.load_state_dict(raw["model"])
+    potential.metadata = raw["metadata"]
+    potential.eval()
+    if dtype is not None:
+        for p in potential.parameters():
+            p.data = p.data.to(dtype)
+    return potential.to(device)
+
+
+def export_inference_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Copy ``src`` to ``dst`` without its training state (optimizer, RNG, raw weights): what
+    ``load``, ``equimol evaluate`` and the ASE calculator need, at about a third of the size."""
+    import torch
+
+    raw = read_checkpoint(src)
+    dst = Path(dst)
+    with atomic_write(dst, "wb") as f:
+        torch.save({"metadata": json.dumps(raw["metadata"]), "model": raw["model"]}, f)
+    return dst

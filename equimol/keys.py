@@ -6,6 +6,8 @@ Internal units: Å, eV, e (elementary charge), amu, fs, K (see :mod:`equimol.uni
 
 from typing import Final
 
+from equimol.units import unit_table
+
 # --- structure -------------------------------------------------------------------------
 POSITIONS: Final = "positions"  # (N, 3) float, Å
 ATOMIC_NUMBERS: Final = "atomic_numbers"  # (N,) int64
@@ -38,6 +40,8 @@ ATOMIC_DIPOLES: Final = "atomic_dipoles"  # (N, 3) e·Å
 # --- targets / predictions -------------------------------------------------------------
 ENERGY: Final = "energy"  # (B,) eV
 FORCES: Final = "forces"  # (N, 3) eV/Å
+STRESS: Final = "stress"  # (B, 3, 3) eV/Å³, (1/V) ∂E/∂ε (ASE's sign); zero without a cell
+VIRIAL: Final = "virial"  # (B, 3, 3) eV, −∂E/∂ε (i-PI's virial)
 DIPOLE: Final = "dipole"  # (B, 3) e·Å
 DIPOLE_MAGNITUDE: Final = "dipole_magnitude"  # (B,) e·Å internally (reported in Debye)
 POLARIZABILITY: Final = "polarizability"  # (B, 3, 3) Å^3
@@ -47,12 +51,7 @@ HESSIAN: Final = "hessian"  # (3N, 3N) eV/Å^2, one molecule
 
 GRAPH_TARGETS: Final = (ENERGY, DIPOLE, DIPOLE_MAGNITUDE, POLARIZABILITY, SPATIAL_EXTENT, TENSOR)
 ATOM_TARGETS: Final = (FORCES, PARTIAL_CHARGES)
-TARGET_UNITS: Final = {
-    ENERGY: "eV",
-    FORCES: "eV/Å",
-    DIPOLE: "e·Å",
-    DIPOLE_MAGNITUDE: "e·Å",
-    POLARIZABILITY: "Å^3",
-    SPATIAL_EXTENT: "Å^2",
-    PARTIAL_CHARGES: "e",
-}
+# unit of each target, from the one table :data:`equimol.units.UNITS`
+TARGET_UNITS: Final = unit_table(
+    ENERGY, FORCES, DIPOLE, DIPOLE_MAGNITUDE, POLARIZABILITY, SPATIAL_EXTENT, PARTIAL_CHARGES
+)

@@ -16,15 +16,9 @@ from torch import nn
 from equimol import keys as K
 from equimol.heads import build_head
 from equimol.models import build_representation
+from equimol.units import CHECKPOINT_UNITS
 
-UNITS = {
-    "length": "Å",
-    "energy": "eV",
-    "forces": "eV/Å",
-    "charge": "e",
-    "dipole": "e·Å",
-    "polarizability": "Å^3",
-}
+UNITS = CHECKPOINT_UNITS  # the units written into checkpoint metadata (equimol.units)
 
 
 def compute_forces(energy: torch.Tensor, positions: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
@@ -53,6 +47,7 @@ class Potential(nn.Module):
         self.heads = nn.ModuleList(heads)
         self.spec = spec or {}
         self.cutoff = float(representation.cutoff)
+        self.metadata: dict = {}  # checkpoint metadata (units, statistics, config); set by equimol.io.load
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -78,14 +73,18 @@ class Potential(nn.Module):
         batch: dict[str, torch.Tensor],
         forces: bool = True,
         create_graph: bool | None = None,
+        stress: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Predictions for ``batch``: energy (B,) eV, forces (N,3) eV/Å, and any head outputs.
 
-        ``create_graph`` defaults to ``self.training`` (needed to train on forces).
+        ``stress`` adds the stress (B, 3, 3) eV/Å³ and virial (B, 3, 3) eV from the derivative
+        of the energy under a homogeneous strain (:func:`strain_batch`); molecules without a
+        cell get zero stress (no volume) but their virial. ``create_graph`` defaults to
+        ``self.training`` (needed to train on forces).
         """
         if create_graph is None:
             create_graph = self.training
-        want_forces = forces and K.ENERGY in self.outputs
+        want_forces = (forces or stress) and K.ENERGY in self.outputs
         batch = dict(batch)
         if want_forces:
             pos = batch[K.POSITIONS]
@@ -93,25 +92,64 @@ class Potential(nn.Module):
                 pos = pos.detach().requires_grad_(True)
             batch[K.POSITIONS] = pos
         with torch.enable_grad() if want_forces else contextlib.nullcontext():
+            strain = None
+            if stress and want_forces:
+                batch, strain = strain_batch(batch)
             out = self.properties(batch)
-            if want_forces:
+            if strain is not None:
+                out.update(_forces_and_stress(out[K.ENERGY], pos, strain, batch, create_graph))
+                if not forces:
+                    del out[K.FORCES]
+            elif want_forces:
                 out[K.FORCES] = compute_forces(out[K.ENERGY], batch[K.POSITIONS], create_graph)
         if not create_graph:
             out = {k: v.detach() for k, v in out.items()}
         return out
 
 
-def properties_and_forces(potential: Potential, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Head outputs and forces −∂E/∂r (N, 3) eV/Å by :func:`torch.func.grad`: a function of the
-    inputs only, so ``torch.compile`` traces energy and forces as one graph (the compiled fast
-    path and the compiled training step). ``Potential.forward`` (autograd) gives the same values."""
+def strain_batch(batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The batch under a homogeneous strain ε (B, 3, 3), zero but differentiable: positions,
+    cell shifts and cells become x (I + ε_sym), with ε_sym = (ε + εᵀ)/2 (row vectors, Å).
+    ∂E/∂ε at ε = 0 is then the strain derivative that stress and virial need."""
+    pos = batch[K.POSITIONS]
+    n_graphs = batch[K.N_ATOMS].shape[0]
+    strain = torch.zeros((n_graphs, 3, 3), dtype=pos.dtype, device=pos.device, requires_grad=True)
+    deform = torch.eye(3, dtype=pos.dtype, device=pos.device) + 0.5 * (strain + strain.transpose(1, 2))
+    graph = batch[K.BATCH]
+    out = {**batch, K.POSITIONS: torch.einsum("ni,nij->nj", pos, deform[graph])}
+    if K.EDGE_SHIFTS in batch:
+        centre = graph[batch[K.EDGE_INDEX][0]]
+        out[K.EDGE_SHIFTS] = torch.einsum("ei,eij->ej", batch[K.EDGE_SHIFTS].to(pos.dtype), deform[centre])
+    if K.CELL in batch:
+        out[K.CELL] = batch[K.CELL].to(pos.dtype) @ deform
+    return out, strain
 
-    def total_energy(pos: torch.Tensor):
-        out = potential.properties({**batch, K.POSITIONS: pos})
-        return out[K.ENERGY].sum(), out
 
-    grad, out = torch.func.grad(total_energy, has_aux=True)(batch[K.POSITIONS])
-    return {**out, K.FORCES: -grad}
+def _forces_and_stress(
+    energy: torch.Tensor,
+    positions: torch.Tensor,
+    strain: torch.Tensor,
+    batch: dict[str, torch.Tensor],
+    create_graph: bool,
+) -> dict[str, torch.Tensor]:
+    """Forces −∂E/∂r (N, 3) eV/Å, virial −∂E/∂ε (B, 3, 3) eV and stress (1/V) ∂E/∂ε eV/Å³."""
+    d_pos, d_strain = torch.autograd.grad(
+        energy.sum(),
+        (positions, strain),
+        create_graph=create_graph,
+        retain_graph=create_graph,
+        allow_unused=True,
+    )
+    d_pos = torch.zeros_like(positions) if d_pos is None else d_pos
+    d_strain = torch.zeros_like(strain) if d_strain is None else d_strain
+    stress = torch.zeros_like(d_strain)
+    if K.CELL in batch:
+        periodic = (
+            batch[K.PBC].any(dim=-1) if K.PBC in batch else torch.ones_like(stress[:, 0, 0], dtype=torch.bool)
+        )
+        volume = torch.linalg.det(batch[K.CELL].to(d_strain.dtype)).abs()
+        stress = torch.where(periodic[:, None, None], d_strain / volume[:, None, None], stress)
+    return {K.FORCES: -d_pos, K.VIRIAL: -d_strain, K.STRESS: stress}
 
 
 def compute_hessian(potential: Potential, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -132,8 +170,9 @@ def build_potential(spec: dict) -> Potential:
     model = spec.get("model", {"name": "painn"})
     representation = build_representation(model["name"], **model.get("options", {}))
     n_features = representation.config.n_features
+    n_vectors = getattr(representation, "n_vector_features", None)  # where vectors ≠ F channels (L1Net)
     head_specs = spec.get("heads") or [{"name": "energy"}]
-    heads = [build_head(h["name"], n_features, **h.get("options", {})) for h in head_specs]
+    heads = [build_head(h["name"], n_features, n_vectors, **h.get("options", {})) for h in head_specs]
     full = {
         "model": {"name": model["name"], "options": representation.hyperparameters()},
         "heads": head_specs,

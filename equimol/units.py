@@ -2,7 +2,8 @@
 
 Internal units: length Å, energy eV, charge e, mass amu, time fs, temperature K.
 Derived: force eV/Å, dipole e·Å, polarizability Å^3, velocity Å/fs.
-Readers and the CLI convert once, at the boundary, with the factors below.
+Readers and the CLI convert once, at the boundary, with the factors below. The names of the
+internal units, as files and reports record them, are in :data:`UNITS`.
 """
 
 from __future__ import annotations
@@ -70,3 +71,37 @@ def factor(table: dict[str, float], unit: str, quantity: str) -> float:
         return table[unit]
     except KeyError:
         raise ValueError(f"unknown {quantity} unit {unit!r}; known: {', '.join(sorted(table))}") from None
+
+
+# Unit names: the one table. Physical quantities ("length", "charge", ...) and the keys of
+# :mod:`equimol.keys` that carry a unit (spelled out: equimol.keys imports this module).
+UNITS: dict[str, str] = {
+    # quantities
+    "length": "Å",
+    "energy": "eV",
+    "forces": "eV/Å",
+    "charge": "e",
+    "dipole": "e·Å",
+    "polarizability": "Å^3",
+    "mass": "amu",
+    "time": "fs",
+    "temperature": "K",
+    # batch keys besides energy, forces, dipole and polarizability above
+    "positions": "Å",
+    "cell": "Å",
+    "dipole_magnitude": "e·Å",
+    "spatial_extent": "Å^2",
+    "partial_charges": "e",
+}
+
+
+def unit_table(*names: str) -> dict[str, str]:
+    """A new dict ``{name: UNITS[name]}`` in the order given, e.g. the units of a file's entries."""
+    return {name: UNITS[name] for name in names}
+
+
+# units recorded in model checkpoints (equimol.potential) and MD restart files (equimol.md)
+CHECKPOINT_UNITS: dict[str, str] = unit_table(
+    "length", "energy", "forces", "charge", "dipole", "polarizability"
+)
+MD_UNITS: dict[str, str] = unit_table("length", "energy", "mass", "time", "temperature")

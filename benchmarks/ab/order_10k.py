@@ -11,7 +11,7 @@ import torch
 torch.set_num_threads(1)
 from equimol import keys as K
 from equimol.benchmark import cases, systems
-from equimol.benchmark.fast import retain_freed_memory
+from equimol.cli.options import retain_freed_memory
 
 retain_freed_memory()
 pot = cases.freeze(cases.build("painn")).eval()

@@ -12,7 +12,8 @@ import torch
 
 torch.set_num_threads(int(sys.argv[1]))
 from equimol.benchmark import cases, systems
-from equimol.benchmark.fast import CompiledPotential, retain_freed_memory
+from equimol.cli.options import retain_freed_memory
+from equimol.compile import CompiledPotential
 
 retain_freed_memory()
 pot = cases.freeze(cases.build("painn")).eval()

@@ -19,7 +19,7 @@ import torch
 
 from equimol import keys as K
 from equimol.benchmark import cases, systems
-from equimol.benchmark.fast import _M_MMAP_MAX, _M_TRIM_THRESHOLD
+from equimol.cli.options import _M_MMAP_MAX, _M_TRIM_THRESHOLD
 
 p = argparse.ArgumentParser()
 p.add_argument("--trim", choices=["2gib", "never"], required=True)
@@ -29,7 +29,7 @@ p.add_argument("--calls", type=int, default=5)
 a = p.parse_args()
 torch.set_num_threads(1)
 libc = ctypes.CDLL("libc.so.6")
-# as fast.retain_freed_memory, with the old (2**31 - 1) or the current (-1: never) trim threshold
+# as equimol.cli.options.retain_freed_memory, with the old (2**31 - 1) or the current (-1: never) trim threshold
 assert libc.mallopt(_M_MMAP_MAX, 0) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1 if a.trim == "2gib" else -1)
 pot = cases.freeze(cases.build(a.model)).eval()
 b = cases.make_batch([systems.water_droplet(a.atoms)], pot.cutoff, torch.float32, "cpu")

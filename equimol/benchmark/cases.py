@@ -13,8 +13,7 @@ import torch
 
 import equimol
 from equimol import keys as K
-from equimol.data.batch import collate
-from equimol.data.neighbors import add_neighbors
+from equimol.evaluator import structures_batch
 from equimol.potential import Potential
 from equimol.train.loss import weighted_loss
 
@@ -47,8 +46,9 @@ def freeze(potential: Potential) -> Potential:
 def make_batch(
     structures, cutoff: float, dtype: torch.dtype, device: torch.device | str
 ) -> dict[str, torch.Tensor]:
-    """Neighbour lists (vesin, ``cutoff`` Å) and collation: what a user does per new geometry."""
-    return collate([add_neighbors(s, cutoff) for s in structures], dtype=dtype, device=device)
+    """Neighbour lists (vesin, ``cutoff`` Å) and collation: what a user does per new geometry
+    (:func:`equimol.evaluator.structures_batch`, the evaluator's batch without validation)."""
+    return structures_batch(structures, cutoff, dtype, device)
 
 
 def energy_forces(potential: Potential, batch: dict[str, torch.Tensor]) -> Callable[[], torch.Tensor]:

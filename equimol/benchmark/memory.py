@@ -9,7 +9,7 @@ resident set size above the level just before the call (CPU: VmHWM after resetti
 exist before the baseline is taken, so they are not counted; autograd buffers, features and
 allocator overhead are. One process per point keeps earlier, larger cases out of the number.
 The memory call runs with glibc's default allocator (the working set); with ``--malloc retain``
-(default) the allocator then keeps freed memory (:func:`fast.retain_freed_memory`) for the timed
+(default) the allocator then keeps freed memory (:func:`equimol.cli.options.retain_freed_memory`) for the timed
 calls.
 """
 
@@ -24,9 +24,9 @@ import torch
 
 from equimol import keys as K
 from equimol.benchmark.cases import build, energy_forces, freeze, make_batch
-from equimol.benchmark.fast import retain_freed_memory
 from equimol.benchmark.systems import water_droplet
 from equimol.benchmark.timing import PeakMemory, time_call
+from equimol.cli.options import retain_freed_memory
 
 
 def measure(

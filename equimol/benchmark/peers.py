@@ -20,7 +20,7 @@ from typing import Self
 import numpy as np
 
 from equimol import keys as K
-from equimol.benchmark.fast import allocator_env
+from equimol.cli.options import allocator_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PEER_SCRIPT = ROOT / "benchmarks" / "peers" / "run_peers.py"

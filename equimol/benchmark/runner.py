@@ -18,10 +18,11 @@ import torch
 from equimol import keys as K
 from equimol.benchmark import cases as C
 from equimol.benchmark import systems as S
-from equimol.benchmark.fast import CompiledPotential, retain_freed_memory
 from equimol.benchmark.peers import PeerServer, write_inputs
 from equimol.benchmark.scan import parse_scan_model, scan_labels, scan_stage
 from equimol.benchmark.timing import environment, interleave, matmul_peak, oversubscription_warning, raw_times
+from equimol.cli.options import retain_freed_memory
+from equimol.compile import CompiledPotential
 
 STAGES = ("energy_forces", "train", "scan", "flops")  # parts of a run; profile follows flops
 COMPILED_RTOL = 1e-4  # compiled vs eager forces, relative to the largest force (float32)
@@ -48,7 +49,9 @@ class BenchmarkOptions:
     peers: bool = True
     peers_python: str | None = None
     peer_models: tuple[str, ...] = ("painn", "schnet", "so3net", "so3krates")
-    malloc: str = "retain"  # "retain": glibc keeps freed memory (fast.retain_freed_memory); "system"
+    malloc: str = (
+        "retain"  # "retain": glibc keeps freed memory (equimol.cli.options.retain_freed_memory); "system"
+    )
     compile_models: tuple[str, ...] = ("painn", "so3krates")
     compile_cases: tuple[str, ...] = ("ethanol", "aspirin", "qm9", "ring_polymer")  # prefixes of case names
     profile: bool = True

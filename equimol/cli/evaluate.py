@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 
@@ -22,7 +21,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     import torch
 
-    from equimol.train.checkpoint import load
+    from equimol.io import load
     from equimol.train.evaluate import evaluate_file
 
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
@@ -41,8 +40,8 @@ def run(args) -> int:
         print(line)
     print(f"{'structures':>18s}  {result['n_structures']}")
     if args.json_out:
-        path = Path(args.json_out)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, path)
+        from equimol.io import atomic_write
+
+        with atomic_write(Path(args.json_out)) as f:
+            f.write(json.dumps(result, indent=1))
     return 0

@@ -50,8 +50,8 @@ def run(args) -> int:
     import torch
 
     from equimol.errors import ConfigError
+    from equimol.io import load
     from equimol.md.ipi import run_driver, template_numbers
-    from equimol.train.checkpoint import load
 
     if (args.unix is None) == (args.port is None):
         raise ConfigError("give either --unix NAME or --port N (with --address HOST)")

@@ -78,9 +78,9 @@ def run(args) -> int:
 
     from equimol import keys as K
     from equimol.data.formats import read_structures
+    from equimol.io import load
     from equimol.md.model_forces import ModelForceFn
     from equimol.md.simulate import run_simulation
-    from equimol.train.checkpoint import load
 
     config = md_config_from_args(args)
     apply_malloc_option(args)

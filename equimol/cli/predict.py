@@ -21,13 +21,11 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     import numpy as np
-    import torch
 
     from equimol import keys as K
-    from equimol.data.dataset import GraphDataset
     from equimol.data.formats import read_structures, write_structures
-    from equimol.train.checkpoint import load
-    from equimol.train.loop import batches
+    from equimol.evaluator import Evaluator
+    from equimol.io import atomic_write, load
 
     potential = load(args.checkpoint)
     structures = [
@@ -38,24 +36,16 @@ def run(args) -> int:
         }
         for s in read_structures(args.structures, length_unit=args.length_unit)
     ]
-    keys = [k for k in (K.ENERGY, K.FORCES, K.DIPOLE, K.POLARIZABILITY) if k in potential.outputs]
-    results = []
-    for batch in batches(
-        GraphDataset(structures, potential.cutoff, cache=False), args.batch_size, torch.float32
-    ):
-        out = potential(batch)
-        n = batch[K.N_ATOMS].tolist()
-        start = 0
-        for b, na in enumerate(n):
-            r = {}
-            for k in keys:
-                v = out[k][start : start + na] if k == K.FORCES else out[k][b]
-                r[k] = v.double().numpy()
-            results.append(r)
-            start += na
-    labelled = [{**s, **r} for s, r in zip(structures, results, strict=False)]
+    periodic = any(K.CELL in s for s in structures)
+    evaluator = Evaluator(potential, stress=periodic, validate=False)  # read_structures validated them
+    results = evaluator.predict(structures, args.batch_size)
+    # structure files carry energy, forces, dipole, polarizability; JSON also stress and virial
+    stored = (K.ENERGY, K.FORCES, K.DIPOLE, K.POLARIZABILITY)
+    labelled = [
+        {**s, **{k: v for k, v in r.items() if k in stored}} for s, r in zip(structures, results, strict=True)
+    ]
     if args.output and args.output.endswith(".json"):
-        with open(args.output, "w") as f:
+        with atomic_write(args.output) as f:
             json.dump([{k: np.asarray(v).tolist() for k, v in r.items()} for r in results], f)
     elif args.output:
         write_structures(args.output, labelled)

@@ -15,6 +15,8 @@ import numpy as np
 
 from equimol import keys as K
 from equimol import units as U
+from equimol.data.extxyz import ase_error, read_extxyz_frames  # noqa: F401 (re-exported)
+from equimol.data.qm9 import read_qm9
 from equimol.data.validate import validate_structure, warn_if_length_unit_implausible
 from equimol.errors import DataError
 
@@ -60,8 +62,6 @@ def read_structures(
     if fmt == "npz":
         out = _read_rmd17(path, energy_unit or "kcal/mol", length_unit)
     elif fmt == "qm9_tar":
-        from equimol.data.qm9 import read_qm9
-
         out = read_qm9(path)
     elif fmt == "hdf5":
         from equimol.data.store import Store
@@ -118,30 +118,10 @@ def _read_ase(path: Path, fmt: str, energy_unit: str, length_unit: str) -> list[
         else:
             atoms_list = ase.io.read(str(path), index=":", format="extxyz")
     except Exception as e:  # ASE raises many types for malformed files
-        raise DataError(_ase_error(e, fmt), str(path)) from None
+        raise DataError(ase_error(e, fmt), str(path)) from None
     e_f = U.factor(U.ENERGY_UNITS, energy_unit, "energy")
     l_f = U.factor(U.LENGTH_UNITS, length_unit, "length")
     return [_from_atoms(a, e_f, l_f) for a in atoms_list]
-
-
-def _ase_error(e: Exception, fmt: str) -> str:
-    """A one-line description of an exception raised by an ASE reader."""
-    if isinstance(e, KeyError):  # ASE's symbol lookup
-        return f"unknown element symbol {e.args[0]!r}"
-    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return f"malformed {fmt} file ({msg})"
-
-
-def read_extxyz_frames(path: Path) -> list:
-    """All frames of an extxyz file as ``ase.Atoms``; missing or malformed files raise DataError."""
-    import ase.io
-
-    if not path.exists():
-        raise DataError("file not found", str(path))
-    try:
-        return ase.io.read(str(path), index=":", format="extxyz")
-    except Exception as e:  # ASE raises many types for malformed files
-        raise DataError(_ase_error(e, "extxyz"), str(path)) from None
 
 
 def _from_atoms(atoms, e_f: float, l_f: float) -> Structure:
@@ -216,6 +196,7 @@ def write_structures(path: str | os.PathLike, structures: list[Structure]) -> No
         raise DataError(f"writing {fmt} is not supported (use .extxyz or .h5)", str(path))
     import ase.io
 
-    tmp = path.with_name(path.name + ".tmp")
-    ase.io.write(str(tmp), [to_atoms(s) for s in structures], format="extxyz")
-    os.replace(tmp, path)
+    from equimol.io import atomic_write  # equimol.io imports torch: only when writing
+
+    with atomic_write(path) as f:
+        ase.io.write(f, [to_atoms(s) for s in structures], format="extxyz")

@@ -31,7 +31,7 @@ from ase.data import atomic_numbers
 
 from equimol import keys as K
 from equimol import units as U
-from equimol.data.formats import read_extxyz_frames
+from equimol.data.extxyz import read_extxyz_frames
 from equimol.data.shared import shared_data
 from equimol.data.validate import validate_structure
 from equimol.errors import ConfigError, DataError

@@ -24,10 +24,10 @@ def random_split(n: int, n_train: int, n_val: int, n_test: int = 0, seed: int = 
 
 
 def save_split(path: str | os.PathLike, split: dict[str, list[int]]) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(split))
-    os.replace(tmp, path)
+    from equimol.io import atomic_write  # equimol.io imports torch: only when writing
+
+    with atomic_write(path) as f:
+        f.write(json.dumps(split))
 
 
 def load_split(path: str | os.PathLike, n: int | None = None) -> dict[str, list[int]]:

@@ -23,6 +23,7 @@ structure on a local disk) and memory stays bounded by the cache size.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,10 +35,11 @@ import numpy as np
 
 from equimol import keys as K
 from equimol.errors import DataError
+from equimol.units import unit_table
 
 PER_ATOM = (K.POSITIONS, K.ATOMIC_NUMBERS, K.FORCES, K.PARTIAL_CHARGES)
 PER_EDGE = (K.EDGE_INDEX, K.EDGE_SHIFTS)
-UNITS = {k: v for k, v in K.TARGET_UNITS.items()} | {K.POSITIONS: "Å", K.CELL: "Å"}
+UNITS = unit_table(*K.TARGET_UNITS, K.POSITIONS, K.CELL)  # the file's "units" attribute
 FORMAT_VERSION = 1
 CHUNK_ROWS = 4096  # HDF5 chunk length along the first axis (per-atom, per-structure, per-edge)
 DEFAULT_CACHE_BYTES = 256 * 2**20
@@ -68,9 +70,14 @@ class StoreWriter:
     """
 
     def __init__(self, path: str | os.PathLike, chunk: int = 1024, neighbor_cutoff: float | None = None):
+        from equimol.io import atomic_write
+
         self.path = Path(path)
-        self._tmp = self.path.with_name(self.path.name + ".tmp")
-        self._f = h5py.File(self._tmp, "w")
+        with contextlib.ExitStack() as stack:  # removes the temporary file if h5py fails
+            tmp = stack.enter_context(atomic_write(self.path, "wb"))
+            self._f = h5py.File(tmp.name, "w")
+            # held open until close() renames the file over path or abort() removes it
+            self._output = stack.pop_all()
         self._f.attrs["equimol_store"] = FORMAT_VERSION
         self._f.attrs["units"] = json.dumps(UNITS)
         self.attrs: dict[str, Any] = {}
@@ -147,11 +154,13 @@ class StoreWriter:
         for name, value in self.attrs.items():
             self._f.attrs[name] = json.dumps(value)
         self._f.close()
-        os.replace(self._tmp, self.path)
+        self._output.close()  # fsync and rename over self.path
 
     def abort(self) -> None:
+        """Close and delete the temporary file; ``path`` is left as it was."""
         self._f.close()
-        self._tmp.unlink(missing_ok=True)
+        aborted = DataError("store write aborted", str(self.path))
+        self._output.__exit__(DataError, aborted, None)  # atomic_write removes the file
 
     def __enter__(self) -> StoreWriter:
         return self

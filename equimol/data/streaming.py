@@ -196,18 +196,15 @@ def convert(
     else:
         import ase.io
 
-        tmp = output.with_name(output.name + ".tmp")
-        try:
-            with tmp.open("w") as fh:
-                for s in structures:
-                    stats.update(s)
-                    n_atoms += len(s[K.ATOMIC_NUMBERS])
-                    ase.io.write(fh, to_atoms(s), format="extxyz")
-                    if progress is not None:
-                        progress(stats.n_structures)
-            os.replace(tmp, output)
-        finally:
-            tmp.unlink(missing_ok=True)
+        from equimol.io import atomic_write  # equimol.io imports torch: only when writing
+
+        with atomic_write(output) as fh:
+            for s in structures:
+                stats.update(s)
+                n_atoms += len(s[K.ATOMIC_NUMBERS])
+                ase.io.write(fh, to_atoms(s), format="extxyz")
+                if progress is not None:
+                    progress(stats.n_structures)
     if stats.n_structures == 0:
         output.unlink(missing_ok=True)
         raise DataError("no structures found", str(source))

@@ -7,6 +7,7 @@ takes the batch (with features) and returns a dict of new keys; it never mutates
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from torch import nn
 
@@ -31,8 +32,15 @@ def head_class(name: str) -> type[nn.Module]:
     return getattr(importlib.import_module(module), cls)
 
 
-def build_head(name: str, n_features: int, **options) -> nn.Module:
+def build_head(name: str, n_features: int, n_vector_features: int | None = None, **options) -> nn.Module:
+    """Head ``name`` on F scalar features; ``n_vector_features`` (the representation's vector
+    channels, where they differ from F) goes to heads that read vectors."""
+    cls = head_class(name)
+    if n_vector_features is not None and n_vector_features != n_features:
+        params = inspect.signature(cls.__init__).parameters
+        if "n_vector_features" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            options = {**options, "n_vector_features": n_vector_features}
     try:
-        return head_class(name)(n_features, **options)
+        return cls(n_features, **options)
     except TypeError as e:
         raise ConfigError(f"head {name!r}: {e}") from None

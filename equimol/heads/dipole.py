@@ -79,6 +79,7 @@ class DipoleHead(nn.Module):
     charge_net: ``"gated"`` (PaiNN; needs vector features) or ``"mlp"`` (charges from scalar
         features only, for invariant representations such as SchNet; Eq. 12 only).
     n_hidden: width of the intermediate layer (default F/2).
+    n_vector_features: vector channels of the representation where they differ from F (L1Net).
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class DipoleHead(nn.Module):
         total_charge: bool = True,
         charge_net: str = "gated",
         n_hidden: int | None = None,
+        n_vector_features: int | None = None,
     ):
         super().__init__()
         if charge_net not in ("gated", "mlp"):
@@ -99,7 +101,7 @@ class DipoleHead(nn.Module):
         self.charge_net = charge_net
         hidden = n_hidden or max(n_features // 2, 1)
         if charge_net == "gated":
-            self.net = gated_output_network(n_features, 1, hidden)
+            self.net = gated_output_network(n_features, 1, hidden, n_vector_features)
         else:
             self.net = mlp([n_features, hidden, 1])
         self.com = CentreOfMass()

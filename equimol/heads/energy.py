@@ -41,11 +41,4 @@ class EnergyHead(nn.Module):
         e = self.net(batch[K.SCALAR_FEATURES]).squeeze(-1)
         e = e.double() * self.scale + self.atom_refs[batch[K.ATOMIC_NUMBERS]]
         n_graphs = batch[K.N_ATOMS].shape[0]
-        if torch.compiler.is_compiling():
-            # inductor (torch 2.13, CPU, more than one thread) fails to generate the float64
-            # atomic add of this per-molecule sum (AssertionError in CppVecKernel.store); a
-            # one-hot product is the same sum, with O(N·B) work on the small compiled batches
-            graphs = torch.arange(n_graphs, device=e.device)
-            onehot = (batch[K.BATCH][None, :] == graphs[:, None]).to(e.dtype)
-            return {K.ATOMIC_ENERGIES: e, K.ENERGY: onehot @ e}
         return {K.ATOMIC_ENERGIES: e, K.ENERGY: scatter_sum(e, batch[K.BATCH], n_graphs)}

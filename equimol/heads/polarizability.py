@@ -49,9 +49,15 @@ class PolarizabilityHead(nn.Module):
 
     outputs = (K.POLARIZABILITY,)
 
-    def __init__(self, n_features: int, max_z: int = 119, n_hidden: int | None = None):
+    def __init__(
+        self,
+        n_features: int,
+        max_z: int = 119,
+        n_hidden: int | None = None,
+        n_vector_features: int | None = None,
+    ):
         super().__init__()
-        self.net = gated_output_network(n_features, 1, n_hidden)
+        self.net = gated_output_network(n_features, 1, n_hidden, n_vector_features)
         self.com = CentreOfMass()
         self.register_buffer("scale", torch.ones((), dtype=torch.float64))
         self.register_buffer("atom_refs", torch.zeros(max_z, dtype=torch.float64))

@@ -70,6 +70,7 @@ class TensorHead(nn.Module):
         n_channels: int = 4,
         positions: bool = True,
         n_hidden: int | None = None,
+        n_vector_features: int | None = None,
     ):
         super().__init__()
         if not 1 <= rank <= MAX_RANK:
@@ -78,7 +79,7 @@ class TensorHead(nn.Module):
             raise ConfigError(f"tensor head: n_channels must be positive, got {n_channels}")
         self.rank, self.n_channels, self.positions = rank, n_channels, positions
         # scalar outputs: c_k, λ_k, t; vector outputs: ν_k (the surplus vector channels are unused).
-        self.net = gated_output_network(n_features, 2 * n_channels + 1, n_hidden)
+        self.net = gated_output_network(n_features, 2 * n_channels + 1, n_hidden, n_vector_features)
         self.com = CentreOfMass()
         iso = torch.as_tensor(isotropic_tensor(rank) if rank % 2 == 0 else np.zeros([3] * rank))
         self.register_buffer("isotropic", iso, persistent=False)

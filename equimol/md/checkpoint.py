@@ -1,7 +1,7 @@
 """MD restart files: ``torch.save`` of a dict of tensors and JSON-able metadata.
 
 Loadable with ``torch.load(path, weights_only=True)``. Written atomically (temporary file
-in the same folder, fsync, ``os.replace``) so an interrupted write never leaves a broken
+in the same folder, fsync, rename: :func:`equimol.io.atomic_write`) so an interrupted write never leaves a broken
 restart file. A checkpoint holds the config, the state (positions, velocities, forces,
 energies, properties), the thermostat variables and the random-generator state, so that a
 resumed run continues with exactly the trajectory of an uninterrupted one.
@@ -9,8 +9,6 @@ resumed run continues with exactly the trajectory of an uninterrupted one.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,19 +25,10 @@ CHECKPOINT_VERSION = 1
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Atomically write ``payload`` (tensors, ints, floats, str, None, nested dicts/lists)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from equimol.io import atomic_write  # equimol.io imports the model stack: only when writing
+
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

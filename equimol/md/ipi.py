@@ -4,8 +4,8 @@ i-PI (the server) propagates the (ring-polymer) dynamics and sends positions; th
 answers with the potential energy, forces and virial, and puts the dipole (and the
 polarizability) into the ``extras`` JSON string. Wire units are atomic units (Bohr,
 Hartree, Hartree/Bohr; extras: dipole e·Bohr, polarizability Bohr³); they are converted
-here, once. The virial is sent as zero (no stress from the models), so constant-pressure
-runs are not supported.
+here, once. For periodic systems the virial −∂E/∂ε (Hartree) comes from the strain derivative
+of the energy, so constant-pressure runs work; isolated molecules send a zero virial.
 
 Messages (12-byte ASCII headers, little-endian binary payloads), from i-PI's protocol::
 
@@ -44,8 +44,7 @@ import torch
 
 from equimol import keys as K
 from equimol import units as U
-from equimol.data.batch import collate
-from equimol.data.neighbors import add_neighbors
+from equimol.evaluator import Evaluator
 from equimol.potential import Potential
 
 HDRLEN = 12
@@ -57,8 +56,11 @@ def _header(msg: str) -> bytes:
 
 
 class ModelEvaluator:
-    """Energies (eV), forces (eV/Å), dipoles (e·Å), polarizabilities (Å³) of B structures
-    of one molecule in one batched model call. ``periodic`` uses the cell i-PI sends."""
+    """Energies (eV), forces (eV/Å), virials (eV), dipoles (e·Å), polarizabilities (Å³) of B
+    structures of one molecule in one batched model call, through
+    :class:`equimol.evaluator.Evaluator` (Verlet neighbour lists kept between requests).
+    ``periodic`` uses the cell i-PI sends and computes the virial −∂E/∂ε; otherwise the
+    virial is zero (an isolated molecule in i-PI's box)."""
 
     def __init__(
         self,
@@ -67,29 +69,27 @@ class ModelEvaluator:
         periodic: bool = False,
         dtype: torch.dtype = torch.float32,
         device: str | torch.device = "cpu",
+        skin: float = 0.5,
     ):
-        self.potential = potential.eval()
+        self.evaluator = Evaluator(potential, dtype=dtype, device=device, skin=skin, stress=periodic)
         self.z = np.asarray(atomic_numbers, dtype=np.int64)
-        self.periodic, self.dtype, self.device = periodic, dtype, torch.device(device)
-        self.n_calls = 0
+        self.periodic = periodic
         self.n_structures = 0
+
+    @property
+    def n_calls(self) -> int:
+        return self.evaluator.n_calls
 
     def __call__(self, cells: np.ndarray, positions: np.ndarray) -> dict[str, np.ndarray]:
         """cells (B, 3, 3) Å, rows are lattice vectors; positions (B, N, 3) Å."""
         if positions.shape[1] != len(self.z):
             raise ValueError(f"i-PI sent {positions.shape[1]} atoms, the structure file has {len(self.z)}")
-        graphs = []
-        for cell, pos in zip(cells, positions, strict=False):
-            s = {K.ATOMIC_NUMBERS: self.z, K.POSITIONS: np.asarray(pos, dtype=np.float64)}
-            if self.periodic:
-                s[K.CELL], s[K.PBC] = np.asarray(cell, dtype=np.float64), np.ones(3, bool)
-            graphs.append(add_neighbors(s, self.potential.cutoff))
-        out = self.potential(collate(graphs, dtype=self.dtype, device=self.device))
-        self.n_calls += 1
-        self.n_structures += len(graphs)
-        keys = [k for k in (K.ENERGY, K.DIPOLE, K.POLARIZABILITY) if k in out]
-        res = {k: out[k].detach().double().cpu().numpy() for k in keys}
-        res[K.FORCES] = out[K.FORCES].detach().double().cpu().numpy().reshape(positions.shape)
+        cells = np.asarray(cells, dtype=np.float64) if self.periodic else None
+        out = self.evaluator.predict_positions(np.asarray(positions, dtype=np.float64), self.z, cells)
+        self.n_structures += len(positions)
+        res = {k: v.detach().double().cpu().numpy() for k, v in out.items()}
+        if K.VIRIAL not in res:
+            res[K.VIRIAL] = np.zeros((len(positions), 3, 3))
         return res
 
 
@@ -249,6 +249,7 @@ class IPIClient:
                         float(out[K.ENERGY][k]) / U.HARTREE,
                         out[K.FORCES][k] * FORCE_AU,
                         json.dumps(extras) if extras else "",
+                        out[K.VIRIAL][k] / U.HARTREE,
                     )
                 )
                 k += 1
@@ -265,24 +266,24 @@ class IPIClient:
             raise ConnectionError("i-PI asked for forces before sending positions")
         res, c.result = c.result, None
         n = res[0][1].shape[0]
-        virial = np.zeros(9)
         parts = [_header("FORCEREADY")]
+        # the virial travels transposed (i-PI's h has lattice vectors as columns), as ASE's client sends it
         if c.batch == 1:
-            energy, forces, extras = res[0]
+            energy, forces, extras, virial = res[0]
             parts += [
                 np.float64(energy).tobytes(),
                 np.int32(n).tobytes(),
                 forces.astype(np.float64).tobytes(),
-                virial.tobytes(),
+                np.ascontiguousarray(virial.T, dtype=np.float64).tobytes(),
             ]
         else:
             parts += [
                 np.array([r[0] for r in res], np.float64).tobytes(),
                 np.int32(n).tobytes(),
                 np.stack([r[1] for r in res]).astype(np.float64).tobytes(),
-                np.zeros(9 * len(res)).tobytes(),
+                np.stack([np.ascontiguousarray(r[3].T) for r in res]).astype(np.float64).tobytes(),
             ]
-        for _, _, extras in res:
+        for _, _, extras, _ in res:
             data = extras.encode() if extras else b" "  # at least one byte, as ASE's client does
             parts += [np.int32(len(data)).tobytes(), data]
         c.sock.sendall(b"".join(parts))

@@ -36,6 +36,7 @@ from equimol.md.state import (
     remove_com_velocity,
 )
 from equimol.md.trajectory import TrajectoryHook
+from equimol.units import MD_UNITS
 
 
 class Simulation:
@@ -134,7 +135,7 @@ class Simulation:
             "metadata": {
                 "time_fs": self.time_fs,
                 "thermostat": self.thermostat.describe() if self.thermostat is not None else "nve",
-                "units": {"length": "Å", "energy": "eV", "mass": "amu", "time": "fs", "temperature": "K"},
+                "units": dict(MD_UNITS),
                 "torch": str(torch.__version__),
             },
         }

@@ -158,11 +158,14 @@ class TrajectoryWriter:
 
 
 def read_trajectory(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """All datasets as numpy arrays and all attributes of a trajectory file."""
-    with h5py.File(path, "r") as f:
-        data = {k: f[k][()] for k in f}
-        attrs = dict(f.attrs)
-    return data, attrs
+    """All datasets as numpy arrays and all attributes of a trajectory file.
+
+    The one reader is :func:`equimol.spectra.trajectory.read_trajectory` (torch-free, so that
+    spectra can be computed without importing the MD engine); this is it with every dataset.
+    """
+    from equimol.spectra.trajectory import read_trajectory as read  # SciPy: only when reading
+
+    return read(path)
 
 
 class TrajectoryHook(Hook):

@@ -41,7 +41,7 @@ pass; exact, also for force training), which bounds the activation memory per la
 with paper hyperparameters, float32, energy + forces, CPU 1 thread (shared 2-core machine, load
 ≈ 4: times ±30 %), random molecules at 0.1 atoms/Å³ (≈ 50 neighbours within 5 Å), median:
 
-    OMP_NUM_THREADS=1 python -m equimol.models.so3krates_bench --atoms N [--non-local]
+    OMP_NUM_THREADS=1 python benchmarks/so3krates_size.py --atoms N [--non-local]
 
     atoms   pairs P    local only             non-local (chunk 65536)
     100       9 900    0.29 s,  160 MiB        2.1 s,   460 MiB
@@ -134,13 +134,6 @@ class So3kratesConfig:
 
 class So3krates(nn.Module):
     """So3krates representation: batch → {SCALAR_FEATURES (N, F), VECTOR_FEATURES (N, 3, F)}."""
-
-    # torch.compile (equimol.benchmark.fast): inductor otherwise inlines per-edge pointwise chains
-    # (distance, cutoff, ...) into every (edge, feature) loop that reads them; materialising
-    # them made compiled energy + forces of the 64-bead ring polymer 1.15-1.2x faster here
-    # (benchmarks/ab/inductor_options_ab.py)
-    # (PaiNN is slower with it, so it is per model)
-    inductor_options = {"realize_opcount_threshold": 4}
 
     def __init__(self, **options):
         super().__init__()

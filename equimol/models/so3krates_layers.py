@@ -220,7 +220,7 @@ class AtomwiseInteraction(nn.Module):
         # φ_{1,2}(f ⊕ ‖χ‖²) with the first layer's weight split by input blocks and the last
         # one's by output blocks: the same products as with torch.cat and slices, but every
         # tensor stays contiguous (this keeps torch.compile/inductor on CPU off a fusion that
-        # drops the dependency on the preceding scatter, see equimol.benchmark.fast).
+        # drops the dependency on the preceding scatter, see equimol.compile).
         lin1, act, lin2 = self.phi12
         n = self.n_features
         h = F.linear(f, lin1.weight[:, :n], lin1.bias) + self.ops.sq_norms(chi) @ lin1.weight[:, n:].T

@@ -147,6 +147,7 @@ class TFN(nn.Module):
         blocks = zip(self.irreps_hidden, self.irreps_hidden.slices(), strict=True)
         l1 = [(s, mul) for (mul, ir), s in blocks if ir.l == 1]
         self._l1_slice, self.n_vector_out = l1[0] if l1 else (slice(0, 0), 0)
+        self.n_vector_features = self.n_vector_out  # vector channels the heads see (u₁)
         self.register_buffer("to_cartesian", l1_to_cartesian(), persistent=False)
         self._buffer_dtype = torch.float32
 

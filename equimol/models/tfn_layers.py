@@ -15,9 +15,11 @@ from e3nn import o3
 from e3nn.nn import Gate
 from torch import nn
 
+from equimol.nn import so3
 from equimol.nn.numerics import zero_tiny
 from equimol.nn.radial_tfn import RadialModel
 from equimol.nn.scatter import scatter_sum
+from equimol.nn.so3 import l1_to_cartesian  # noqa: F401 (re-exported for equimol.models.tfn)
 
 
 def irrep(l: int, parity: bool) -> o3.Irrep:
@@ -35,18 +37,11 @@ def sh_irreps(l_max: int, parity: bool) -> o3.Irreps:
 
 
 def spherical_harmonics(l_max: int, vectors: torch.Tensor) -> torch.Tensor:
-    """Y^l(r̂), l = 0..l_max, 'component' normalised (Y^0 = 1): (E, 3) → (E, (l_max + 1)²)."""
-    return o3.spherical_harmonics(list(range(l_max + 1)), vectors, normalize=True, normalization="component")
+    """Y^l(r̂), l = 0..l_max, 'component' normalised (Y^0 = 1): (E, 3) → (E, (l_max + 1)²).
 
-
-def l1_to_cartesian() -> torch.Tensor:
-    """(3, 3) M with (x, y, z) = M @ (e3nn l = 1 components), measured from e3nn's Y^1 of e_x, e_y, e_z.
-
-    e3nn 0.6 orders l = 1 as (x, y, z), older releases as (y, z, x); measuring instead of
-    assuming keeps the conversion right for both.
+    :func:`equimol.nn.so3.spherical_harmonics` with ``normalization="component"``.
     """
-    rows = o3.spherical_harmonics(1, torch.eye(3, dtype=torch.float64), normalize=True, normalization="norm")
-    return rows.clone()  # Y^1(r̂) = A r̂ with A orthogonal and A[:, k] = Y^1(e_k): r̂ = Aᵀ Y = rows Y
+    return so3.spherical_harmonics(range(l_max + 1), vectors, normalization="component")
 
 
 def match_buffer_dtype(module: nn.Module, dtype: torch.dtype) -> None:

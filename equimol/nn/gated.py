@@ -25,17 +25,25 @@ class GatedEquivariantBlock(nn.Module):
 
     Parameters
     ----------
-    n_in: input channels F_in (scalars and vectors alike).
+    n_in: input channels F_in (scalars, and vectors unless ``n_vector_in`` is given).
     n_hidden: width of the hidden layer of the gating MLP.
     n_out: output channels F_out (scalars and vectors alike).
     activation_on_scalars: apply SiLU to the scalar output (True for every block except the last).
+    n_vector_in: input vector channels where they differ from the scalars' (e.g. L1Net: u₁).
     """
 
-    def __init__(self, n_in: int, n_hidden: int, n_out: int, activation_on_scalars: bool = True):
+    def __init__(
+        self,
+        n_in: int,
+        n_hidden: int,
+        n_out: int,
+        activation_on_scalars: bool = True,
+        n_vector_in: int | None = None,
+    ):
         super().__init__()
         self.n_out = n_out
         # W₁ and W₂ in one bias-free linear map; a bias would break equivariance.
-        self.mix = nn.Linear(n_in, 2 * n_out, bias=False)
+        self.mix = nn.Linear(n_vector_in or n_in, 2 * n_out, bias=False)
         self.gate = mlp([n_in + n_out, n_hidden, 2 * n_out])
         self.activation = nn.SiLU() if activation_on_scalars else nn.Identity()
 
@@ -53,12 +61,18 @@ class GatedOutputNetwork(nn.Module):
     The last block has no activation on its scalars, so they can take any sign (charges).
     """
 
-    def __init__(self, sizes: list[int]):
+    def __init__(self, sizes: list[int], n_vector_in: int | None = None):
         super().__init__()
         if len(sizes) < 2:
             raise ValueError(f"a gated output network needs at least two sizes, got {sizes}")
         self.blocks = nn.ModuleList(
-            GatedEquivariantBlock(n_in, n_in, n_out, activation_on_scalars=k < len(sizes) - 2)
+            GatedEquivariantBlock(
+                n_in,
+                n_in,
+                n_out,
+                activation_on_scalars=k < len(sizes) - 2,
+                n_vector_in=n_vector_in if k == 0 else None,
+            )
             for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
         )
 
@@ -69,9 +83,12 @@ class GatedOutputNetwork(nn.Module):
         return s, v
 
 
-def gated_output_network(n_features: int, n_out: int = 1, n_hidden: int | None = None) -> GatedOutputNetwork:
+def gated_output_network(
+    n_features: int, n_out: int = 1, n_hidden: int | None = None, n_vector_features: int | None = None
+) -> GatedOutputNetwork:
     """PaiNN's two-block output network F → F/2 → n_out (atomwise scalars and vectors).
 
-    ``n_hidden`` overrides the intermediate width F/2.
+    ``n_hidden`` overrides the intermediate width F/2; ``n_vector_features`` is the number of
+    input vector channels where it differs from F (L1Net).
     """
-    return GatedOutputNetwork([n_features, n_hidden or max(n_features // 2, 1), n_out])
+    return GatedOutputNetwork([n_features, n_hidden or max(n_features // 2, 1), n_out], n_vector_features)

@@ -14,6 +14,7 @@ both work.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from e3nn import o3
@@ -33,21 +34,31 @@ def irreps(degrees: Sequence[int]) -> o3.Irreps:
     return o3.Irreps([(1, (l, (-1) ** l)) for l in degrees])
 
 
-_SH_MODULES: dict[tuple[int, ...], nn.Module] = {}
+_SH_MODULES: dict[tuple[tuple[int, ...], str], nn.Module] = {}
 
 
-def spherical_harmonics(degrees: Sequence[int], vectors: torch.Tensor) -> torch.Tensor:
-    """Y^(l)(r̂) for l in ``degrees``, concatenated: (E, 3) → (E, m_tot).
+def spherical_harmonics(
+    degrees: Sequence[int],
+    vectors: torch.Tensor,
+    *,
+    normalization: Literal["norm", "component", "integral"] = "norm",
+) -> torch.Tensor:
+    """Y^(l)(r̂) for l in ``degrees``, concatenated: (E, 3) → (E, m_tot), dimensionless.
 
-    'norm' normalisation: every block has unit Euclidean norm, ‖Y^(l)(r̂)‖ = 1, so SPHC blocks
-    of different degree live on a common scale. ``vectors`` need not be normalised (must be ≠ 0).
-    Same values as ``o3.spherical_harmonics``; its module (no parameters or buffers) is built
-    once per degree layout instead of on every call.
+    ``vectors`` need not be normalised (must be ≠ 0): r̂ = r/|r| (e3nn's ``normalize=True``).
+    ``normalization`` as in ``o3.spherical_harmonics``: 'norm' (default, So3krates) gives every
+    block unit Euclidean norm, ‖Y^(l)(r̂)‖ = 1, so SPHC blocks of different degree live on a
+    common scale; 'component' gives ‖Y^(l)(r̂)‖² = 2l+1, i.e. Y^(0) = 1 (tensor field networks).
+    Same values as ``o3.spherical_harmonics``, in its component order; its module (no
+    parameters or buffers) is built once per degree layout and normalisation instead of on
+    every call.
     """
-    key = tuple(int(l) for l in degrees)
+    key = (tuple(int(l) for l in degrees), normalization)
     module = _SH_MODULES.get(key)
     if module is None:
-        module = _SH_MODULES[key] = o3.SphericalHarmonics(list(key), normalize=True, normalization="norm")
+        module = _SH_MODULES[key] = o3.SphericalHarmonics(
+            list(key[0]), normalize=True, normalization=normalization
+        )
     return module(vectors)
 
 

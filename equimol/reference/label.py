@@ -164,11 +164,11 @@ class _ProgressLog:
         return {int(r["index"]): r for r in records}
 
     def _rewrite(self, records: list[Record]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
+        from equimol.io import atomic_write  # equimol.io imports torch: only when writing
+
+        with atomic_write(self.path, encoding="utf-8") as handle:
             for entry in [{"header": self.header}, *records]:
                 handle.write(json.dumps(entry) + "\n")
-        os.replace(tmp, self.path)
 
     def start(self) -> None:
         if not self.path.exists():
@@ -339,10 +339,11 @@ def label_file(
     good = [s for s in labelled if s is not None]
     report_path = failures_path(output)
     if failures:
-        tmp = report_path.with_name(report_path.name + ".tmp")
+        from equimol.io import atomic_write  # equimol.io imports torch: only when writing
+
         entries = [{"index": i, "error": message} for i, message in failures]
-        tmp.write_text(json.dumps({"input": os.fspath(input_path), "failures": entries}, indent=1))
-        os.replace(tmp, report_path)
+        with atomic_write(report_path) as f:
+            f.write(json.dumps({"input": os.fspath(input_path), "failures": entries}, indent=1))
         shown = ", ".join(f"{i} ({message})" for i, message in failures[:5])
         warnings.warn(
             f"{len(failures)} of {len(structures)} structures failed and are not in {output}: "

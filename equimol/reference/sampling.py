@@ -61,7 +61,7 @@ def relax(
 
 @dataclass(frozen=True)
 class NormalModes:
-    """Vibrational normal modes (rigid-body motions removed).
+    """Vibrational normal modes as normal-mode sampling uses them (rigid-body motions removed).
 
     frequencies_cm: (m,) wavenumbers in cm⁻¹, negative for imaginary modes.
     modes: (m, n, 3) Cartesian displacement directions, each of unit norm (dimensionless).
@@ -76,31 +76,22 @@ class NormalModes:
 def normal_modes(hessian_ev_a2: np.ndarray, positions: np.ndarray, masses_amu: np.ndarray) -> NormalModes:
     """Harmonic analysis of a Cartesian Hessian (3n, 3n) eV/Å² at ``positions`` (n, 3) Å.
 
-    Translations and rotations are projected out exactly: the mass-weighted Hessian is
-    diagonalised in the orthogonal complement of the rigid-body vectors (5 for linear,
-    6 otherwise), so no small-eigenvalue threshold decides which modes are vibrations.
+    The analysis is :func:`equimol.spectra.harmonic.normal_modes`: translations and
+    rotations are projected out exactly (5 rigid-body vectors for a linear molecule, 6
+    otherwise, the rotation about the axis counting as absent below 1e-6 of the largest
+    singular value), so no small-eigenvalue threshold decides which modes are vibrations.
+    Its mass-weighted modes are returned here as unit Cartesian directions with their force
+    constants, as :func:`normal_mode_displacements` needs them.
     """
-    masses = np.asarray(masses_amu, dtype=np.float64)
-    n = len(masses)
-    sqrt_m = np.repeat(np.sqrt(masses), 3)
-    centred = positions - masses @ positions / masses.sum()
-    rigid = []
-    for k in range(3):
-        axis = np.zeros(3)
-        axis[k] = 1.0
-        rigid.append(np.tile(axis, n) * sqrt_m)
-        rigid.append(np.cross(axis, centred).reshape(-1) * sqrt_m)
-    u, s, _ = np.linalg.svd(np.array(rigid).T, full_matrices=True)
-    rank = int(np.sum(s > 1e-6 * s.max()))
-    complement = u[:, rank:]  # orthonormal basis of the internal (vibrational) space
-    h_mw = hessian_ev_a2 / np.outer(sqrt_m, sqrt_m)
-    eigenvalues, vectors = np.linalg.eigh(complement.T @ h_mw @ complement)
-    cartesian = (complement @ vectors) / sqrt_m[:, None]
+    from equimol.spectra.harmonic import normal_modes as harmonic_analysis  # spectra imports SciPy
+
+    analysis = harmonic_analysis(hessian_ev_a2, masses_amu, positions, linear_tolerance=1e-6)
+    cartesian = analysis.cartesian_displacements  # (3n, m)
     cartesian /= np.linalg.norm(cartesian, axis=0)
     force_constants = np.einsum("im,ij,jm->m", cartesian, hessian_ev_a2, cartesian)
-    omega = np.sign(eigenvalues) * np.sqrt(np.abs(eigenvalues) * units.ACCEL_TO_A_PER_FS2)  # rad/fs
-    frequencies_cm = omega / (2.0 * np.pi * units.C_CM_PER_FS)
-    return NormalModes(frequencies_cm, cartesian.T.reshape(-1, n, 3), force_constants)
+    return NormalModes(
+        analysis.frequencies_cm1, cartesian.T.reshape(-1, len(analysis.masses_amu), 3), force_constants
+    )
 
 
 def normal_mode_displacements(

@@ -15,30 +15,30 @@ from equimol import keys as K
 
 
 def model_derivatives(potential, structure: dict, relax: bool = True, fmax: float = 1e-3) -> dict:
-    """Relax with the model (L-BFGS, float64), then Hessian and property derivatives by autograd."""
-    from equimol.data.batch import collate
-    from equimol.data.neighbors import add_neighbors
+    """Relax with the model (FIRE, float64), then Hessian and property derivatives by autograd.
+
+    Works on a float64 copy of ``potential`` (the caller's model is not changed)."""
+    from equimol.evaluator import Evaluator
     from equimol.md.model_forces import ModelForceFn
     from equimol.md.optimize import optimize
     from equimol.potential import compute_hessian
 
     z = structure[K.ATOMIC_NUMBERS]
     pos = np.asarray(structure[K.POSITIONS], dtype=np.float64)
-    for p in potential.parameters():  # work on a float64 copy of the weights
-        p.data = p.data.double()
+    evaluator = Evaluator(potential, dtype=torch.float64)
     if relax:
-        fn = ModelForceFn(potential, z, dtype=torch.float64)
+        fn = ModelForceFn(evaluator.potential, z, dtype=torch.float64)
         # FIRE with short steps: an L-BFGS line search can jump into unsampled regions (bonds of
         # 0.5 Å) where a model trained on MD frames has spurious minima
         pos = optimize(
             fn, torch.as_tensor(pos), method="fire", fmax=fmax, max_steps=5000, maxstep=0.05
         ).positions.numpy()
-    s = {K.ATOMIC_NUMBERS: z, K.POSITIONS: pos}
-    batch = collate([add_neighbors(s, potential.cutoff)], dtype=torch.float64)
-    out = {"positions": pos, "hessian": compute_hessian(potential, batch).numpy()}
-    x = torch.as_tensor(pos).clone().requires_grad_(True)
+    batch = evaluator.batch([{K.ATOMIC_NUMBERS: z, K.POSITIONS: pos}])
+    model = evaluator.potential
+    out = {"positions": pos, "hessian": compute_hessian(model, batch).numpy()}
+    x = batch[K.POSITIONS].clone().requires_grad_(True)
     with torch.enable_grad():
-        props = potential.properties({**batch, K.POSITIONS: x})
+        props = model.properties({**batch, K.POSITIONS: x})
         for key, name, shape in (
             (K.DIPOLE, "dipole_derivatives", (3,)),
             (K.POLARIZABILITY, "polarizability_derivatives", (3, 3)),

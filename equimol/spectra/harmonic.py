@@ -4,6 +4,7 @@ Inputs are plain arrays so that they work with any model or with the xTB referen
 Hessian (3N, 3N) in eV/Å², masses (N,) in amu, positions (N, 3) in Å, dipole derivatives
 ∂μ/∂x (3N, 3) in e (e·Å/Å) and polarizability derivatives ∂α/∂x (3N, 3, 3) in Å².  Row i of a
 derivative is Cartesian coordinate i = 3·atom + axis (an (N, 3, ...) array is also accepted).
+:func:`normal_modes` is also the analysis behind normal-mode sampling (:mod:`equimol.reference.sampling`).
 References: Wilson, Decius & Cross, *Molecular Vibrations* (1955); Neugebauer et al.
 J. Comput. Chem. 23, 895 (2002); Long, *The Raman Effect* (2002).
 """
@@ -44,6 +45,23 @@ class NormalModes:
         return self.modes / np.sqrt(np.repeat(self.masses_amu, 3))[:, None]
 
 
+def _rigid_body_svd(
+    positions: np.ndarray, masses: np.ndarray, linear_tolerance: float
+) -> tuple[np.ndarray, int]:
+    """(U, r): the full (3N, 3N) left singular vectors of the mass-weighted translations and
+    rotations and their rank r; U[:, :r] spans the rigid-body motions, U[:, r:] the vibrations."""
+    pos = np.asarray(positions, dtype=float)
+    n = len(masses)
+    sqrt_m = np.repeat(np.sqrt(masses), 3)
+    centred = pos - masses @ pos / masses.sum()
+    rigid = []
+    for axis in np.eye(3):
+        rigid.append(np.tile(axis, n) * sqrt_m)  # translation along axis
+        rigid.append(np.cross(axis, centred).reshape(-1) * sqrt_m)  # rotation about axis
+    u, s, _ = np.linalg.svd(np.array(rigid).T, full_matrices=True)
+    return u, int(np.sum(s > linear_tolerance * s.max()))
+
+
 def rigid_body_basis(
     positions: np.ndarray, masses_amu: np.ndarray, linear_tolerance: float = 1e-3
 ) -> np.ndarray:
@@ -52,15 +70,8 @@ def rigid_body_basis(
     Rotations about the centre of mass whose singular value is below ``linear_tolerance``
     times the largest (the axis of a linear molecule) are dropped.
     """
-    pos = np.asarray(positions, dtype=float)
-    masses = np.asarray(masses_amu, dtype=float)
-    centred = pos - masses @ pos / masses.sum()
-    sqrt_m = np.sqrt(np.repeat(masses, 3))
-    vectors = [np.tile(np.eye(3)[a], len(masses)) for a in range(3)]
-    vectors += [np.cross(np.eye(3)[a], centred).ravel() for a in range(3)]
-    d = np.stack(vectors, axis=1) * sqrt_m[:, None]
-    u, s, _ = np.linalg.svd(d, full_matrices=False)
-    return u[:, : int(np.sum(s > linear_tolerance * s[0]))]
+    u, rank = _rigid_body_svd(positions, np.asarray(masses_amu, dtype=float), linear_tolerance)
+    return u[:, :rank]
 
 
 def normal_modes(
@@ -75,9 +86,10 @@ def normal_modes(
 
     With ``project`` (default) the Hessian is restricted to the orthogonal complement of the
     rigid-body motions (:func:`rigid_body_basis`), which yields exactly 3N − 6 (3N − 5 for a
-    linear molecule) vibrations even away from a perfect stationary point; otherwise all 3N
-    modes are returned.  ω² = λ · ACCEL_TO_A_PER_FS2 (fs⁻²), ν̃ = ω / (2π c); negative
-    eigenvalues give negative (imaginary) wavenumbers.
+    linear molecule) vibrations even away from a perfect stationary point, with no
+    small-eigenvalue threshold deciding which modes are vibrations; otherwise all 3N modes
+    are returned.  ω² = λ · ACCEL_TO_A_PER_FS2 (fs⁻²), ν̃ = ω / (2π c); negative eigenvalues
+    give negative (imaginary) wavenumbers.
 
     Args:
         hessian: (3N, 3N) second derivatives of the energy in eV/Å² (symmetrised here).
@@ -93,14 +105,13 @@ def normal_modes(
         raise ValueError(f"hessian {h.shape} must be (3N, 3N) for masses {masses.shape} (N,)")
     if np.any(masses <= 0):
         raise ValueError("masses must be positive")
-    inv_sqrt_m = 1.0 / np.sqrt(np.repeat(masses, 3))
-    h_mw = 0.5 * (h + h.T) * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
+    sqrt_m = np.repeat(np.sqrt(masses), 3)
+    h_mw = 0.5 * (h + h.T) / np.outer(sqrt_m, sqrt_m)
     if project:
         if positions is None or np.shape(positions) != (masses.shape[0], 3):
             raise ValueError("positions (N, 3) in Å are required to project out rotations")
-        rigid = rigid_body_basis(positions, masses, linear_tolerance)
-        u, _, _ = np.linalg.svd(rigid, full_matrices=True)
-        basis = u[:, rigid.shape[1] :]
+        u, rank = _rigid_body_svd(positions, masses, linear_tolerance)
+        basis = u[:, rank:]  # orthonormal basis of the internal (vibrational) space
     else:
         basis = np.eye(n3)
     eigenvalues, vectors = np.linalg.eigh(basis.T @ h_mw @ basis)

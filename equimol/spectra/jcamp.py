@@ -297,7 +297,8 @@ def write_jcamp(
     else:
         header.append("##XYPOINTS=(XY..XY)")
         lines = [f"{float(a)!r}, {float(b)!r}" for a, b in zip(x, y, strict=True)]
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text("\n".join(header + lines + ["##END="]) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    from equimol.io import atomic_write  # equimol.io imports torch: only when writing
+
+    with atomic_write(out, encoding="utf-8") as f:
+        f.write("\n".join(header + lines + ["##END="]) + "\n")
     return out

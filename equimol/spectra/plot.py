@@ -123,8 +123,8 @@ def plot_spectra(
     :data:`DEFAULT_STACK_OFFSET` with normalised curves so each label fits above its curve) and
     labels each at its left end; ``offset = 0`` overlays them with a legend outside the axes.
     ``experiment`` (e.g. a measured spectrum from :func:`equimol.spectra.read_jcamp`) is drawn
-    as a filled grey band behind the curves. The file is written to a temporary name and
-    renamed, so a failed plot leaves nothing behind.
+    as a filled grey band behind the curves. The file is written atomically
+    (:func:`equimol.io.atomic_write`), so a failed plot leaves nothing behind.
 
     Returns:
         The path written.
@@ -132,6 +132,8 @@ def plot_spectra(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
+
+    from equimol.io import atomic_write  # equimol.io imports torch: only when writing
 
     out = Path(path)
     fmt = _FORMATS.get(out.suffix.lower())
@@ -173,10 +175,6 @@ def plot_spectra(
     elif handles:
         ax.legend(handles=handles, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8.5)
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        fig.savefig(tmp, format=fmt, dpi=150)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(out, "wb") as f:
+        fig.savefig(f, format=fmt, dpi=150)
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,29 @@ def describe_trajectory(traj: Mapping[str, Any]) -> str:
     return f"{kind}{more}, {length_ps:.1f} ps"
 
 
+def read_trajectory(
+    path: str | os.PathLike[str], datasets: Iterable[str] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The one reader of equimol's MD HDF5 trajectories (format: :mod:`equimol.md.trajectory`).
+
+    Returns the datasets as NumPy arrays (all of them, or those of ``datasets`` that the file
+    has, in that order), in the units they were written in (Å, Å/fs, fs, eV, e·Å, Å³, K),
+    and all file attributes as stored.  No checks; :func:`load_trajectory` validates.
+    """
+    import h5py  # not at import time: h5py is only needed here
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"trajectory file not found: {p}")
+    with h5py.File(p, "r") as f:
+        names = list(f) if datasets is None else [k for k in datasets if k in f]
+        data = {k: f[k][()] for k in names}
+        attrs = dict(f.attrs)
+    return data, attrs
+
+
 def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load an HDF5 trajectory into a dict of NumPy arrays.
+    """Load an HDF5 trajectory into a dict of NumPy arrays, checked for spectra.
 
     Datasets: ``time_fs`` (T,) fs, ``positions`` (T, R, P, N, 3) Å, ``velocities``
     (T, R, P, N, 3) Å/fs, ``atomic_numbers`` (N,), optional ``dipole`` (T, R, P, 3) e·Å,
@@ -54,17 +75,13 @@ def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
     absent they are inferred from ``time_fs``.  The returned dict adds ``frame_dt_fs``
     (= dt_fs · stride), ``masses`` and ``source`` (the path, for error messages).
     """
-    import h5py
-
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"trajectory file not found: {p}")
-    with h5py.File(p, "r") as f:
-        missing = [k for k in _REQUIRED if k not in f]
-        if missing:
-            raise ValueError(f"{p}: missing dataset(s) {', '.join(missing)}")
-        traj: dict[str, Any] = {k: np.asarray(f[k][()]) for k in (*_REQUIRED, *_OPTIONAL) if k in f}
-        attrs = {k: float(f.attrs[k]) for k in ("dt_fs", "stride") if k in f.attrs}
+    data, file_attrs = read_trajectory(p, (*_REQUIRED, *_OPTIONAL))
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise ValueError(f"{p}: missing dataset(s) {', '.join(missing)}")
+    traj: dict[str, Any] = {k: np.asarray(v) for k, v in data.items()}
+    attrs = {k: float(file_attrs[k]) for k in ("dt_fs", "stride") if k in file_attrs}
     if traj["positions"].ndim != 5 or traj["positions"].shape[-1] != 3:
         raise ValueError(
             f"{p}: dataset 'positions' has shape {traj['positions'].shape}, expected (T, R, P, N, 3)"
@@ -183,7 +200,7 @@ def write_csv(path: str | os.PathLike[str], spectra: Mapping[str, Spectrum], nor
 
     All columns share the frequency axis of the first spectrum (others are linearly
     interpolated onto it, 0 outside their range).  With ``normalise`` every column is divided
-    by its maximum.  Written to a temporary file and renamed.
+    by its maximum.  Written atomically (:func:`equimol.io.atomic_write`).
     """
     unknown = sorted(set(spectra) - set(CSV_COLUMNS))
     if unknown or not spectra:
@@ -197,15 +214,16 @@ def write_csv(path: str | os.PathLike[str], spectra: Mapping[str, Spectrum], nor
         table.append(
             s.intensity if same else np.interp(grid, s.frequency_cm1, s.intensity, left=0.0, right=0.0)
         )
+    from equimol.io import atomic_write  # equimol.io imports torch: only when writing
+
     out = Path(path)
-    tmp = out.with_name(f".{out.name}.tmp")
-    np.savetxt(
-        tmp,
-        np.column_stack(table),
-        delimiter=",",
-        header=",".join(["frequency_cm1", *columns]),
-        comments="",
-        fmt="%.10g",
-    )
-    os.replace(tmp, out)
+    with atomic_write(out) as f:
+        np.savetxt(
+            f,
+            np.column_stack(table),
+            delimiter=",",
+            header=",".join(["frequency_cm1", *columns]),
+            comments="",
+            fmt="%.10g",
+        )
     return out

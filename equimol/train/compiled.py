@@ -21,7 +21,8 @@ from __future__ import annotations
 import torch
 
 from equimol import keys as K
-from equimol.potential import Potential, properties_and_forces
+from equimol.compile import compiled_properties, compiled_properties_and_forces, prepare_inductor
+from equimol.potential import Potential
 from equimol.train.loss import loss_terms
 
 
@@ -33,7 +34,7 @@ class CompiledLoss:
 
     ``backend``, ``dynamic`` and ``options`` as in :func:`torch.compile`; inductor gets the
     fast path's options and its workaround for a torch 2.13 CPU code-generation bug
-    (:mod:`equimol.benchmark.fast`).
+    (:mod:`equimol.compile`).
     """
 
     def __init__(
@@ -51,16 +52,14 @@ class CompiledLoss:
         self.forces = K.FORCES in self.weights
         if self.forces and K.ENERGY not in potential.outputs:
             raise ValueError("training on forces needs a potential with an energy head")
-        if backend == "inductor":
-            from equimol.benchmark.fast import inductor_options, patch_inductor_mutation_renames
-
-            patch_inductor_mutation_renames()
-            options = inductor_options(options, potential)
+        options = prepare_inductor(options, potential, backend)
         self._fn = torch.compile(self._loss, backend=backend, dynamic=dynamic, options=options)
 
     def _loss(self, batch: dict[str, torch.Tensor]):
         pred = (
-            properties_and_forces(self.potential, batch) if self.forces else self.potential.properties(batch)
+            compiled_properties_and_forces(self.potential, batch)
+            if self.forces
+            else compiled_properties(self.potential, batch)
         )
         total, _ = loss_terms(pred, batch, self.weights, self.kind)
         return total, {k: v.detach() for k, v in pred.items()}

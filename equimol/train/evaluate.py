@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from equimol import keys as K
 from equimol import units as U
-from equimol.data.dataset import GraphDataset
 from equimol.data.formats import detect_format, read_structures
+from equimol.evaluator import Evaluator
 from equimol.potential import Potential
-from equimol.train.loop import batches
 from equimol.train.metrics import Metrics
 
 # reported unit and factor from internal units, per target
@@ -35,10 +36,10 @@ def evaluate_structures(
         structures = [{**s, K.DIPOLE_MAGNITUDE: np.asarray(np.linalg.norm(s[K.DIPOLE]))} for s in structures]
     targets = [t for t in REPORT_UNITS if t in outputs and t in structures[0]]
     metrics = Metrics(targets)
-    dataset = GraphDataset(structures, potential.cutoff, cache=False)
-    potential.eval()
-    for batch in batches(dataset, batch_size, dtype):
-        pred = potential(batch, forces=K.FORCES in targets)
+    evaluator = Evaluator(potential, dtype=dtype, validate=False)  # read_structures validated them
+    for k in range(0, len(structures), batch_size):
+        batch = evaluator.batch(structures[k : k + batch_size])
+        pred = evaluator(batch, forces=K.FORCES in targets)
         if K.DIPOLE in pred and K.DIPOLE_MAGNITUDE not in pred:
             pred[K.DIPOLE_MAGNITUDE] = torch.linalg.vector_norm(pred[K.DIPOLE], dim=-1)
         metrics.update(pred, batch)
@@ -61,9 +62,7 @@ def evaluate_file(
     ``length_unit`` is the unit of the file's positions (converted to Å on reading)."""
     structures = read_structures(path, energy_unit=energy_unit, length_unit=length_unit)
     out = evaluate_structures(potential, structures, batch_size, dtype)
-    data_unit = energy_unit or (
-        "kcal/mol" if detect_format(__import__("pathlib").Path(path)) == "npz" else "eV"
-    )
+    data_unit = energy_unit or ("kcal/mol" if detect_format(Path(path)) == "npz" else "eV")
     if data_unit != "eV":
         f = U.ENERGY_UNITS[data_unit]
         for t, suffix in ((K.ENERGY, ""), (K.FORCES, "/Å")):

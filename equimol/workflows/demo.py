@@ -156,7 +156,7 @@ def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
 
 def stage_evaluate(cfg: DemoSettings, out: Path, data: Path, ckpt: Path) -> dict:
     from equimol.data.formats import read_structures
-    from equimol.train.checkpoint import load
+    from equimol.io import load
     from equimol.train.evaluate import evaluate_structures
 
     split = json.loads((out / "model" / "split.json").read_text())
@@ -226,9 +226,9 @@ def _run_md(
 
 
 def stage_md(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict:
+    from equimol.io import load
     from equimol.md.model_forces import ModelForceFn
     from equimol.reference.xtb_forces import XTBForceFn
-    from equimol.train.checkpoint import load
 
     potential = load(ckpt)
     timings = {}
@@ -258,10 +258,10 @@ def _short(cfg: DemoSettings) -> str:
 
 
 def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict:
+    from equimol.io import load
     from equimol.spectra.derivatives import harmonic_spectra, model_derivatives, xtb_derivatives
     from equimol.spectra.plot import DEFAULT_STACK_OFFSET, plot_spectra
     from equimol.spectra.trajectory import spectra_from_trajectory, write_csv
-    from equimol.train.checkpoint import load
     from equimol.workflows.compare import main_peaks, match_peaks, overlap
 
     lengths = {"classical": cfg.md_steps, "rpmd": cfg.rpmd_steps, "xtb": cfg.xtb_md_steps}

@@ -266,16 +266,11 @@ def evaluate_run(run_dir: Path, scan_path: Path, scan: list) -> dict | None:
 
 
 def predict_energies(model, structures) -> np.ndarray:
-    import torch
-
     from equimol import keys as K
-    from equimol.data.dataset import GraphDataset
-    from equimol.train.loop import batches
+    from equimol.evaluator import Evaluator
 
-    out = []
-    for batch in batches(GraphDataset(structures, model.cutoff, cache=False), 50, torch.float32):
-        out.append(model(batch, forces=False)[K.ENERGY].double().numpy())
-    return np.concatenate(out)
+    results = Evaluator(model).predict(structures, batch_size=50, forces=False)
+    return np.array([float(r[K.ENERGY]) for r in results])
 
 
 def markdown(out: dict) -> str:

@@ -155,7 +155,7 @@ def prepare(lay: Layout, mu_size: int) -> None:
 
 def model_options(a, target: str, tolerance: float) -> dict[str, dict]:
     """{model: {"options", "n_parameters"}}: L1Net from the flags, L0Net matched to its count."""
-    from equimol.models.param_count import count_parameters, match_parameters
+    from equimol.param_count import count_parameters, match_parameters
     from equimol.potential import build_model
 
     l1 = {
@@ -286,7 +286,7 @@ def evaluate_run(run_dir: Path, test_file: Path, n_test: int, cache_data: dict) 
 
 
 def report(a, lay: Layout) -> dict:
-    from equimol.models.param_count import count_parameters
+    from equimol.param_count import count_parameters
     from equimol.potential import build_model
     from equimol.train.checkpoint import read_checkpoint
     from equimol.train.config import load_config

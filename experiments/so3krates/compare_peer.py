@@ -159,9 +159,9 @@ def main() -> None:
 
     from equimol.benchmark import cases as C
     from equimol.benchmark import systems as S
-    from equimol.benchmark.fast import retain_freed_memory
     from equimol.benchmark.peers import PeerServer, peers_python, write_inputs
     from equimol.benchmark.timing import environment, interleave, raw_times
+    from equimol.cli.options import retain_freed_memory
 
     torch.set_num_threads(a.threads)
     retain = retain_freed_memory()  # as the benchmark harness (default --malloc retain); the peer too

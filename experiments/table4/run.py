@@ -91,7 +91,7 @@ class Layout:
 
 def model_sizes(n_features: int, variants: list[str]) -> dict[str, dict]:
     """{variant: {"n_features", "n_parameters"}}: full at ``n_features``, the others matched to it."""
-    from equimol.models.param_count import count_parameters, match_parameters
+    from equimol.param_count import count_parameters, match_parameters
     from equimol.potential import build_model
 
     target = count_parameters(build_model("painn", n_features=n_features, **BASE))
@@ -220,7 +220,7 @@ def parameters_with_gradient(potential, structures) -> int:
 
 def report(variants: list[str], lay: Layout, max_frames: int | None) -> dict:
     from equimol.data.formats import read_structures
-    from equimol.models.param_count import count_parameters
+    from equimol.param_count import count_parameters
     from equimol.potential import build_model
     from equimol.train.checkpoint import read_checkpoint
     from equimol.train.config import load_config

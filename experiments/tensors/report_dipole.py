@@ -17,7 +17,7 @@ from equimol import keys as K
 from equimol import units as U
 from equimol.data.dataset import GraphDataset
 from equimol.data.formats import read_structures
-from equimol.models.param_count import count_parameters
+from equimol.param_count import count_parameters
 from equimol.train.checkpoint import load, read_checkpoint
 from equimol.train.loop import batches
 

@@ -7,8 +7,8 @@ import torch
 import equimol
 from equimol import keys as K
 from equimol.benchmark.cases import build, freeze, make_batch
-from equimol.benchmark.fast import CompiledPotential
 from equimol.benchmark.systems import ring_polymer, water_droplet
+from equimol.compile import CompiledPotential
 
 
 def _random_molecules(n: int, seed: int = 0):

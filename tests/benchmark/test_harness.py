@@ -54,7 +54,7 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path, capsys):
 
 
 def test_allocator_env_keeps_existing_tunables():
-    from equimol.benchmark.fast import GLIBC_TUNABLES, allocator_env
+    from equimol.cli.options import GLIBC_TUNABLES, allocator_env
 
     env = allocator_env({"GLIBC_TUNABLES": "glibc.pthread.rseq=0", "X": "1"})
     assert env["GLIBC_TUNABLES"] == "glibc.pthread.rseq=0:" + GLIBC_TUNABLES and env["X"] == "1"
@@ -63,7 +63,7 @@ def test_allocator_env_keeps_existing_tunables():
 def test_allocator_tunables_never_trim():
     """The child-process tunables set glibc's trim threshold to SIZE_MAX: a cap at 2^31 − 1 bytes
     let a call that frees more than 2 GiB give it back, to page-fault it in again next call."""
-    from equimol.benchmark.fast import GLIBC_TUNABLES
+    from equimol.cli.options import GLIBC_TUNABLES
 
     tunables = dict(item.split("=") for item in GLIBC_TUNABLES.split(":"))
     assert int(tunables["glibc.malloc.trim_threshold"]) == 2**64 - 1

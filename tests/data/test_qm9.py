@@ -192,3 +192,22 @@ def test_full_qm9_sets():
     assert len(records) == 83_655  # names with a CHAMPS energy and a geometry (shared/data/README.md)
     energies = np.array([float(s[K.ENERGY]) for _, s in records])
     assert np.all((energies < 0) & (energies > -30_000))  # eV
+
+
+def test_read_structures_reads_a_qm9_tarball(tmp_path):
+    import subprocess
+    import sys
+
+    from equimol.data.formats import read_structures
+
+    tar_path = _small_archive(tmp_path)
+    structures = read_structures(tar_path)
+    expected = read_qm9(tar_path)
+    assert len(structures) == len(expected) == 3
+    for s, e in zip(structures, expected, strict=True):
+        assert s.keys() == e.keys()
+        np.testing.assert_array_equal(s[K.POSITIONS], e[K.POSITIONS])
+    # formats imports qm9 and not the other way round: either module can be imported first
+    for first in ("qm9", "formats"):
+        code = f"import equimol.data.{first}, equimol.data.formats, equimol.data.qm9"
+        subprocess.run([sys.executable, "-c", code], check=True)

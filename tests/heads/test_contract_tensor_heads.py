@@ -3,11 +3,11 @@ import torch
 import equimol
 from equimol import keys as K
 from equimol.heads import HEADS
-from tests.models.contract import ContractTests, make_batch
+from equimol.testing import ContractTests, make_batch
 
 
 class TestPaiNNTensorHeads(ContractTests):
-    heads = ("energy", "dipole", "polarizability")
+    heads = ("energy", "dipole", "polarizability", "tensor", "spatial_extent")
     options = {"n_features": 16, "n_interactions": 2}
 
 

@@ -4,7 +4,7 @@ import torch
 import equimol
 from equimol import keys as K
 from equimol.md.model_forces import ModelForceFn
-from tests.models.contract import make_batch
+from equimol.testing import make_batch
 
 
 def test_batched_force_fn_matches_direct_evaluation(ethanol):

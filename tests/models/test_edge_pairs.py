@@ -6,7 +6,7 @@ import torch
 
 import equimol
 from equimol import keys as K
-from tests.models.contract import make_batch
+from equimol.testing import make_batch
 
 OPTIONS = {
     "so3krates": {"n_features": 16, "n_layers": 2, "n_heads": 2, "l_max": 2, "n_rbf": 8},

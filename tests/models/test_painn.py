@@ -3,7 +3,7 @@ import torch
 
 import equimol
 from equimol import keys as K
-from tests.models.contract import ContractTests, make_batch
+from equimol.testing import ContractTests, make_batch
 
 
 class TestPaiNN(ContractTests):

@@ -4,7 +4,7 @@ import torch
 import equimol
 from equimol import keys as K
 from equimol.errors import ConfigError
-from tests.models.contract import ContractTests, make_batch
+from equimol.testing import ContractTests, make_batch
 
 SMALL = {"n_features": 16, "n_interactions": 2, "n_basis": 12}
 

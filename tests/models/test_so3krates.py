@@ -11,7 +11,7 @@ from equimol import keys as K
 from equimol.errors import ConfigError
 from equimol.models.so3krates_layers import intramolecular_pairs, segment_softmax
 from equimol.nn.so3 import CoupledProduct, DegreeOps, irreps, l1_to_cartesian, spherical_harmonics
-from tests.models.contract import ContractTests, make_batch
+from equimol.testing import ContractTests, make_batch
 
 SMALL = {"n_features": 16, "n_layers": 2, "l_max": 2, "n_heads": 4}
 
@@ -19,6 +19,12 @@ SMALL = {"n_features": 16, "n_layers": 2, "l_max": 2, "n_heads": 4}
 class TestSo3krates(ContractTests):
     model_name = "so3krates"
     options = SMALL
+
+
+class TestSo3kratesEveryHead(ContractTests):
+    model_name = "so3krates"
+    options = SMALL
+    heads = ("energy", "dipole", "polarizability", "tensor", "spatial_extent")
 
 
 class TestSo3kratesNonLocal(ContractTests):
@@ -222,7 +228,7 @@ def test_hyperparameters_round_trip():
 
 
 def test_fit_energy_offset(mixed_structures):
-    from equimol.models.so3krates_fit import fit_energy_offset, predict_energies
+    from equimol.train.energy_offset import fit_energy_offset, predict_energies
 
     model = equimol.build_model("so3krates", **SMALL).double().eval()
     true = {1: -13.6, 6: -1030.0, 8: -2040.0}

@@ -7,7 +7,7 @@ from scipy.spatial.transform import Rotation
 import equimol
 from equimol import keys as K
 from equimol.errors import ConfigError
-from tests.models.contract import ContractTests, make_batch
+from equimol.testing import ContractTests, make_batch
 
 SMALL = {
     "n_features": 8,
@@ -30,6 +30,16 @@ class TestL0Net(ContractTests):
 class TestL1Net(ContractTests):
     model_name = "l1net"
     options = SMALL
+    parity_invariant = False  # SO(3) convolutions as in Miller et al.; `parity: true` for O(3)
+
+
+class TestL1NetEveryHead(ContractTests):
+    """Every head on L1Net's vectors (u₁ channels, not F): dipole, polarizability, tensor, ⟨R²⟩."""
+
+    model_name = "l1net"
+    options = SMALL
+    heads = ("energy", "dipole", "polarizability", "tensor", "spatial_extent")
+    parity_invariant = False
 
 
 SMALL_L2 = {**SMALL, "l_max": 2, "n_tensors": 2}
@@ -38,6 +48,7 @@ SMALL_L2 = {**SMALL, "l_max": 2, "n_tensors": 2}
 class TestL1NetLmax2(ContractTests):
     model_name = "l1net"
     options = SMALL_L2
+    parity_invariant = False
 
 
 GAUSSIAN_RESIDUAL = {**SMALL, "radial_basis": "gaussian", "residual": True}
@@ -47,6 +58,7 @@ BESSEL_O3 = {**SMALL, "radial_basis": "bessel", "parity": True, "radial_layers":
 class TestL1NetGaussianResidual(ContractTests):
     model_name = "l1net"
     options = GAUSSIAN_RESIDUAL
+    parity_invariant = False
 
 
 class TestL1NetBesselO3(ContractTests):
@@ -169,7 +181,7 @@ def test_paper_defaults():
 
 def test_l0net_l1net_parameter_match():
     """L0Net widened (u0) to the parameter count of L1Net, within 2 % (the paper's fixed-size pairs)."""
-    from equimol.models.param_count import count_parameters, match_parameters
+    from equimol.param_count import count_parameters, match_parameters
 
     for l_max in (1, 2):
         target = count_parameters(equimol.build_model("l1net", l_max=l_max, **PAIR))
@@ -182,7 +194,7 @@ def test_l0net_l1net_parameter_match():
 
 def test_painn_ablation_parameter_match():
     """PaiNN Table IV: the invariant ablation (vectors=False) widened to the full model's size."""
-    from equimol.models.param_count import count_parameters, match_parameters
+    from equimol.param_count import count_parameters, match_parameters
 
     target = count_parameters(equimol.build_model("painn"))
     match = match_parameters("painn", target, vary="n_features", vectors=False)
@@ -191,7 +203,7 @@ def test_painn_ablation_parameter_match():
 
 
 def test_match_parameters_reports_impossible_targets():
-    from equimol.models.param_count import match_parameters
+    from equimol.param_count import match_parameters
 
     with pytest.raises(ConfigError):
         match_parameters("painn", 10**9, vary="n_features", high=64)

@@ -96,3 +96,26 @@ def test_write_csv_rejects_unknown_columns_and_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="unknown"):
         write_csv(tmp_path / "x.csv", {**spectra, "raman": spectra["ir"]})
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_one_reader_for_md_and_spectra(tmp_path):
+    from equimol.md.trajectory import read_trajectory as md_read
+    from equimol.spectra.trajectory import read_trajectory
+
+    path = _write_trajectory(tmp_path / "md.h5", polarizability=False)
+    data, attrs = md_read(path)
+    assert sorted(data) == ["atomic_numbers", "dipole", "positions", "time_fs", "velocities"]
+    assert attrs == {"dt_fs": 0.5, "stride": 2}
+    some, _ = read_trajectory(path, ("velocities", "polarizability", "time_fs"))
+    assert list(some) == ["velocities", "time_fs"]  # in the order asked, absent ones skipped
+    np.testing.assert_array_equal(some["velocities"], data["velocities"])
+    with pytest.raises(FileNotFoundError, match="not found"):
+        md_read(tmp_path / "missing.h5")
+
+
+def test_spectra_import_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, equimol.spectra; assert 'torch' not in sys.modules and 'h5py' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,7 +1,12 @@
-"""The optional compiled fast path: ``torch.compile`` of energy and forces.
+"""The compiled fast path: ``torch.compile`` of energy and forces (inference) and its set-up.
+
+Everything compile-specific lives here: :class:`CompiledPotential`, the inductor options per
+model (:data:`MODEL_INDUCTOR_OPTIONS`), the workaround for a torch 2.13 inductor bug, and the
+compile-safe per-molecule energy sum. Models and heads carry no compile branches;
+:class:`equimol.train.compiled.CompiledLoss` (the compiled training step) uses this set-up.
 
 For MD the input has a fixed number of atoms and, between neighbour-list rebuilds (Verlet
-skin, :class:`equimol.md.model_forces.ModelForceFn`), a fixed number of edges, which is the
+skin, :class:`equimol.evaluator.Evaluator`), a fixed number of edges, which is the
 case compilation serves best. ``CompiledPotential`` is a drop-in for a
 :class:`~equimol.potential.Potential` wherever only energy (and forces) are needed, e.g.::
 
@@ -29,10 +34,8 @@ terms: So3krates' energies were off by 60 % (forward: ``f + Δf`` fused into the
 batches (backward graph). The benchmark harness also times a compiled path only after
 comparing it with eager.
 
-Large CPU runs also pay for the C allocator: glibc hands every big tensor out with mmap and
-returns it with munmap, so each energy + forces call page-faults its whole working set in again
-(kernel time was 58 % of a 1,000-atom PaiNN call here, growing faster than linearly).
-:func:`retain_freed_memory` keeps freed memory in the heap for reuse (opt-in, process-wide).
+The allocator setting for large CPU runs (``--malloc retain``) lives with the CLI options,
+:func:`equimol.cli.options.retain_freed_memory`.
 
 Compilation happens on the first call and again when shapes change (``dynamic`` as in
 :func:`torch.compile`: None recompiles with symbolic shapes after the first change, so a new
@@ -42,15 +45,13 @@ derivatives are out of scope here: see :mod:`equimol.train.compiled` for a compi
 
 from __future__ import annotations
 
-import ctypes
 import functools
-import os
 
 import torch
 from torch import nn
 
 from equimol import keys as K
-from equimol.potential import Potential, compute_forces, properties_and_forces
+from equimol.potential import Potential, compute_forces
 
 
 def patch_inductor_mutation_renames() -> bool:
@@ -91,7 +92,7 @@ def _cache_tag() -> dict:
             return None
 
         def uuid(self) -> str:
-            return "equimol.benchmark.fast: patch_inductor_mutation_renames v1"
+            return "equimol.compile: patch_inductor_mutation_renames v1"
 
     return {"post_grad_custom_post_pass": MutationRenamesTag()}
 
@@ -102,12 +103,67 @@ def _cache_tag() -> dict:
 DEFAULT_INDUCTOR_OPTIONS = {"cpp_wrapper": True}
 
 
+# Per-model inductor options. So3krates: inductor otherwise inlines per-edge pointwise chains
+# (distance, cutoff, ...) into every (edge, feature) loop that reads them; materialising them
+# made compiled energy + forces of the 64-bead ring polymer 1.15-1.2x faster here
+# (benchmarks/ab/inductor_options_ab.py). PaiNN is slower with it, so it is per model.
+MODEL_INDUCTOR_OPTIONS: dict[str, dict] = {"so3krates": {"realize_opcount_threshold": 4}}
+
+
 def inductor_options(options: dict | None = None, potential: Potential | None = None) -> dict:
     """Inductor options of the fast path: ``DEFAULT_INDUCTOR_OPTIONS``, the cache tag of the
-    mutation-renames workaround, the representation's own ``inductor_options`` (if any), then
-    ``options``."""
-    own = getattr(getattr(potential, "representation", None), "inductor_options", None) or {}
-    return {**DEFAULT_INDUCTOR_OPTIONS, **_cache_tag(), **own, **(options or {})}
+    mutation-renames workaround, the model's entry in :data:`MODEL_INDUCTOR_OPTIONS` (by the
+    name in ``potential.spec``), then ``options``."""
+    name = (getattr(potential, "spec", None) or {}).get("model", {}).get("name")
+    return {
+        **DEFAULT_INDUCTOR_OPTIONS,
+        **_cache_tag(),
+        **MODEL_INDUCTOR_OPTIONS.get(name, {}),
+        **(options or {}),
+    }
+
+
+def prepare_inductor(options: dict | None, potential: Potential, backend: str, mode: str | None = None):
+    """The ``options`` to pass to :func:`torch.compile`: with inductor (and no ``mode``), the
+    workaround applied and :func:`inductor_options`; other backends get ``options`` as given."""
+    if backend != "inductor":
+        return options
+    patch_inductor_mutation_renames()
+    return inductor_options(options, potential) if mode is None else options
+
+
+def graph_energies(atomic_energies: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Σ_{i ∈ b} e_i (B,) as a one-hot product: inductor (torch 2.13, CPU, more than one thread)
+    fails to generate the float64 atomic add of a scatter sum (AssertionError in
+    CppVecKernel.store); the product is the same sum, with O(N·B) work on small compiled batches."""
+    n_graphs = batch[K.N_ATOMS].shape[0]
+    graphs = torch.arange(n_graphs, device=atomic_energies.device)
+    onehot = (batch[K.BATCH][None, :] == graphs[:, None]).to(atomic_energies.dtype)
+    return onehot @ atomic_energies
+
+
+def compiled_properties(potential: Potential, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``potential.properties`` with the per-molecule energy summed by :func:`graph_energies`
+    (the head's scatter sum is then unused and dropped from the compiled graph)."""
+    out = potential.properties(batch)
+    if K.ATOMIC_ENERGIES in out:
+        out[K.ENERGY] = graph_energies(out[K.ATOMIC_ENERGIES], batch)
+    return out
+
+
+def compiled_properties_and_forces(
+    potential: Potential, batch: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Head outputs and forces −∂E/∂r (N, 3) eV/Å by :func:`torch.func.grad`, a function of the
+    inputs only, so that ``torch.compile`` traces energy and forces as one graph (the fast path
+    and the compiled training step). ``Potential.forward`` (autograd) gives the same values."""
+
+    def total_energy(pos: torch.Tensor):
+        out = compiled_properties(potential, {**batch, K.POSITIONS: pos})
+        return out[K.ENERGY].sum(), out
+
+    grad, out = torch.func.grad(total_energy, has_aux=True)(batch[K.POSITIONS])
+    return {**out, K.FORCES: -grad}
 
 
 class CompiledPotential(nn.Module):
@@ -138,10 +194,7 @@ class CompiledPotential(nn.Module):
         self.cutoff = potential.cutoff
         self.backend = backend
         self.forces_by = forces_by
-        if backend == "inductor":
-            patch_inductor_mutation_renames()
-            if mode is None:
-                options = inductor_options(options, potential)
+        options = prepare_inductor(options, potential, backend, mode)
         self.options = options
         kwargs = {"backend": backend, "dynamic": dynamic, "mode": mode, "options": options}
         self._energy = torch.compile(self._energy_eager, **kwargs)
@@ -152,10 +205,10 @@ class CompiledPotential(nn.Module):
         return (K.ENERGY, K.FORCES)
 
     def _energy_eager(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.potential.properties(batch)[K.ENERGY]
+        return compiled_properties(self.potential, batch)[K.ENERGY]
 
     def _energy_forces_eager(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        out = properties_and_forces(self.potential, batch)
+        out = compiled_properties_and_forces(self.potential, batch)
         return out[K.ENERGY], out[K.FORCES]
 
     def forward(self, batch: dict[str, torch.Tensor], forces: bool = True, create_graph: bool | None = None):
@@ -174,30 +227,3 @@ class CompiledPotential(nn.Module):
             if forces:
                 out[K.FORCES] = compute_forces(energy, pos).detach()
         return out
-
-
-# glibc malloc: no mmap for large blocks, never trim the heap (trim threshold SIZE_MAX; mallopt -1)
-GLIBC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=18446744073709551615"
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameters (malloc.h)
-
-
-def retain_freed_memory() -> bool:
-    """Make glibc serve all allocations from its heap and keep freed memory for reuse.
-
-    Process-wide and irreversible (call it once, at start-up, in programs that evaluate large
-    systems on CPU, e.g. MD of thousands of atoms); the resident size then stays at its peak.
-    For a child process set ``GLIBC_TUNABLES`` (see :func:`allocator_env`) instead. Returns False
-    where the C library is not glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, -1))
-    except (OSError, AttributeError):
-        return False
-
-
-def allocator_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """``env`` (default: os.environ) with GLIBC_TUNABLES set as :func:`retain_freed_memory` does."""
-    out = dict(os.environ if env is None else env)
-    out["GLIBC_TUNABLES"] = ":".join(x for x in (out.get("GLIBC_TUNABLES"), GLIBC_TUNABLES) if x)
-    return out

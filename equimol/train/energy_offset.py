@@ -14,10 +14,9 @@ import numpy as np
 import torch
 
 from equimol import keys as K
-from equimol.data.batch import collate
-from equimol.data.neighbors import add_neighbors
 from equimol.data.stats import fit_atom_references
 from equimol.errors import ConfigError
+from equimol.evaluator import Evaluator
 
 
 def _energy_head(potential: torch.nn.Module) -> torch.nn.Module:
@@ -32,12 +31,12 @@ def predict_energies(
 ) -> np.ndarray:
     """Energies (M,) eV predicted for ``structures`` (dicts with positions, atomic numbers)."""
     param = next(potential.parameters())
+    evaluator = Evaluator(potential, dtype=param.dtype, device=param.device, validate=False)
     out = []
     with torch.no_grad():
         for start in range(0, len(structures), batch_size):
-            chunk = [add_neighbors(s, potential.cutoff) for s in structures[start : start + batch_size]]
-            batch = collate(chunk, dtype=param.dtype, device=param.device)
-            out.append(potential(batch, forces=False, create_graph=False)[K.ENERGY].double().cpu().numpy())
+            batch = evaluator.batch(structures[start : start + batch_size])
+            out.append(evaluator(batch, forces=False)[K.ENERGY].double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 

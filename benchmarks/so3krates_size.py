@@ -1,7 +1,7 @@
 """Time and memory of one So3krates energy + forces call (CPU), local vs non-local corrections.
 
-    OMP_NUM_THREADS=1 python -m equimol.models.so3krates_bench --molecule aspirin
-    OMP_NUM_THREADS=1 python -m equimol.models.so3krates_bench --atoms 300 --non-local
+    OMP_NUM_THREADS=1 python benchmarks/so3krates_size.py --molecule aspirin
+    OMP_NUM_THREADS=1 python benchmarks/so3krates_size.py --atoms 300 --non-local
 
 Prints one JSON line: median wall time of ``--repeat`` calls after ``--warmup`` calls, and the
 peak resident memory of the process above its level before the first call (MiB; Linux
@@ -23,8 +23,7 @@ import torch
 
 import equimol
 from equimol import keys as K
-from equimol.data.batch import collate
-from equimol.data.neighbors import add_neighbors
+from equimol.evaluator import structures_batch
 
 
 def random_molecule(n_atoms: int, seed: int = 0, density: float = 0.1) -> dict[str, np.ndarray]:
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
     torch.manual_seed(0)
     model = equimol.build_model("so3krates", non_local=args.non_local, **options).to(dtype).eval()
-    batch = collate([add_neighbors(s, model.cutoff)], dtype=dtype)
+    batch = structures_batch([s], model.cutoff, dtype)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times = []
     for k in range(args.warmup + args.repeat):
