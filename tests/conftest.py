@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from equimol import keys as K
+from equimol import testing
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "data" / "fixtures"  # mirrors shared/data, small
@@ -51,33 +50,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         )
 
 
-def _molecule(name: str) -> dict[str, np.ndarray]:
-    from ase.build import molecule
-
-    a = molecule(name)
-    return {K.ATOMIC_NUMBERS: a.numbers.astype(np.int64), K.POSITIONS: a.positions.astype(np.float64)}
-
-
 @pytest.fixture
 def water():
-    return _molecule("H2O")
+    return testing.water()
 
 
 @pytest.fixture
 def ethanol():
-    return _molecule("CH3CH2OH")
+    return testing.ethanol()
 
 
 @pytest.fixture
 def mixed_structures():
     """Water, ethanol and benzene, slightly distorted: a batch of mixed sizes."""
-    rng = np.random.default_rng(0)
-    out = []
-    for name in ("H2O", "CH3CH2OH", "C6H6"):
-        s = _molecule(name)
-        s[K.POSITIONS] = s[K.POSITIONS] + 0.05 * rng.standard_normal(s[K.POSITIONS].shape)
-        out.append(s)
-    return out
+    return testing.mixed_structures()
 
 
 @pytest.fixture(params=["float32", "float64"])
