@@ -70,6 +70,13 @@ def atomic_write(
         raise
 
 
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """``Path(path).write_text(text)`` through :func:`atomic_write` (UTF-8): all or nothing."""
+    with atomic_write(path) as f:
+        f.write(text)
+    return Path(path)
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     potential: Potential,
@@ -114,6 +121,23 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return raw
 
 
+def migrate_spec(spec: dict, version: int) -> dict:
+    """The model spec of a checkpoint written by format ``version``, with the options that
+    rebuild the same network under today's defaults (defaults changed to the papers' versions):
+
+    version 1 → 2: a dipole head without atomic dipoles had gated charges (now Eq. 12's scalar
+    MLP is the default), so such heads get ``charge_net: "gated"``.
+    """
+    spec = json.loads(json.dumps(spec))  # a copy
+    if version < 2:
+        for head in spec.get("heads") or []:
+            if head.get("name") in ("dipole", "dipole_magnitude"):
+                options = head.setdefault("options", {})
+                if not options.get("atomic_dipoles", True):
+                    options.setdefault("charge_net", "gated")
+    return spec
+
+
 def load(
     path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> Potential:
@@ -123,7 +147,7 @@ def load(
     from equimol.potential import build_potential
 
     raw = read_checkpoint(path)
-    potential = build_potential(raw["metadata"]["spec"])
+    potential = build_potential(migrate_spec(raw["metadata"]["spec"], raw["metadata"].get("version", 1)))
     potential.load_state_dict(raw["model"])
     potential.metadata = raw["metadata"]
     potential.eval()

@@ -19,6 +19,8 @@ from equimol.models import build_representation
 from equimol.units import CHECKPOINT_UNITS
 
 UNITS = CHECKPOINT_UNITS  # the units written into checkpoint metadata (equimol.units)
+# 2: paper-exact defaults (Eq. 12 charges from scalars); equimol.io.migrate_spec reads version 1
+CHECKPOINT_VERSION = 2
 
 
 def compute_forces(energy: torch.Tensor, positions: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
@@ -188,6 +190,6 @@ def build_model(name: str = "painn", heads: Sequence[str | dict] = ("energy",), 
 
 
 def metadata_json(potential: Potential, extra: dict | None = None) -> str:
-    meta = {"format": "equimol", "version": 1, "units": UNITS, "spec": potential.spec}
+    meta = {"format": "equimol", "version": CHECKPOINT_VERSION, "units": UNITS, "spec": potential.spec}
     meta.update(extra or {})
     return json.dumps(meta)

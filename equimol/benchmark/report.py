@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from equimol.io import write_text
+
 # (description, model, case prefix, equimol modes accepted, minimum speed-up over the peer)
 SPEED_TARGETS = (
     ("PaiNN E+F one ethanol ≥ 2× schnetpack", "painn", "ethanol", 2.0),
@@ -81,9 +83,7 @@ def write(results: dict, out_dir: str | os.PathLike, stem: str = "benchmark") ->
     results = {**results, "targets": targets(results)}
     paths = (out_dir / f"{stem}.json", out_dir / f"{stem}.md")
     for path, text in ((paths[0], json.dumps(results, indent=1, default=str)), (paths[1], markdown(results))):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_text(path, text)
     return paths
 
 

@@ -68,16 +68,19 @@ class DipoleHead(nn.Module):
     """μ = Σ_i q_i (r_i − R_com) [+ Σ_i μ_i], PaiNN Eq. 12 (charges) and Eq. 13 (+ atomic dipoles).
 
     Outputs ``dipole`` (B, 3) e·Å, ``partial_charges`` (N,) e and, with ``atomic_dipoles``,
-    ``atomic_dipoles`` (N, 3) e·Å. Charges q_i and atomic dipoles μ_i come from PaiNN's
-    two-block gated equivariant output network (F → F/2 → 1).
+    ``atomic_dipoles`` (N, 3) e·Å. As the paper writes them: Eq. 12 takes the charges
+    q_i = q(s_i) from the scalar features only (an atomwise MLP F → F/2 → 1); Eq. 13 takes
+    q_i and μ_i from PaiNN's two-block gated equivariant output network (F → F/2 → 1).
 
     Options
     -------
     atomic_dipoles: add the atomic dipoles μ_i(v_i) of Eq. 13 (needs vector features).
     total_charge: read per-molecule charges (e) from the batch key ``total_charge`` when present;
         otherwise every molecule is neutral.
-    charge_net: ``"gated"`` (PaiNN; needs vector features) or ``"mlp"`` (charges from scalar
-        features only, for invariant representations such as SchNet; Eq. 12 only).
+    charge_net: ``None`` (default: ``"mlp"`` for Eq. 12, ``"gated"`` for Eq. 13), ``"mlp"``
+        (charges from scalar features only) or ``"gated"``. ``"gated"`` without atomic dipoles
+        is a variant, not Eq. 12: its charges also see ‖W₂ v_i‖ through the gate, which blurs
+        the Eq. 12 vs Eq. 13 ablation (checkpoints of format version 1 used it).
     n_hidden: width of the intermediate layer (default F/2).
     n_vector_features: vector channels of the representation where they differ from F (L1Net).
     """
@@ -87,11 +90,13 @@ class DipoleHead(nn.Module):
         n_features: int,
         atomic_dipoles: bool = True,
         total_charge: bool = True,
-        charge_net: str = "gated",
+        charge_net: str | None = None,
         n_hidden: int | None = None,
         n_vector_features: int | None = None,
     ):
         super().__init__()
+        if charge_net is None:
+            charge_net = "gated" if atomic_dipoles else "mlp"
         if charge_net not in ("gated", "mlp"):
             raise ConfigError(f"dipole head: charge_net must be 'gated' or 'mlp', got {charge_net!r}")
         if charge_net == "mlp" and atomic_dipoles:

@@ -17,6 +17,7 @@ from equimol import keys as K
 from equimol.data.batch import collate
 from equimol.data.dataset import Subset
 from equimol.heads.energy import EnergyHead
+from equimol.io import write_text
 from equimol.potential import Potential, build_potential
 from equimol.train import distributed
 from equimol.train.checkpoint import read_checkpoint, save_checkpoint
@@ -198,7 +199,7 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         log(f"resuming from {last_path} at epoch {epoch}")
     model = distributed.wrap(potential, ctx)
     if ctx.is_main:
-        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+        write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=1))
     targets = [t for t in cfg.data.targets]
     weights = {t: w for t, w in t_cfg.weights.items() if t in targets}
     compiled_loss = None
@@ -368,4 +369,4 @@ def _truncate_log(path: Path, epoch: int) -> None:
         return
     lines = path.read_text().splitlines()
     keep = [lines[0]] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= epoch]
-    path.write_text("\n".join(keep) + "\n")
+    write_text(path, "\n".join(keep) + "\n")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from equimol import keys as K
+from equimol.io import write_text
 
 
 @dataclass
@@ -150,7 +151,7 @@ def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
         f"{cfg.train_minutes} min; resumable"
     )
     result = train(config_from_dict(raw), resume=True, log=_log)
-    done.write_text(json.dumps(result, indent=1))
+    write_text(done, json.dumps(result, indent=1))
     return run_dir / "best.pt"
 
 
@@ -163,7 +164,7 @@ def stage_evaluate(cfg: DemoSettings, out: Path, data: Path, ckpt: Path) -> dict
     structures = read_structures(data)
     test = [structures[i] for i in split["test"]]
     result = evaluate_structures(load(ckpt), test)
-    (out / "test_metrics.json").write_text(json.dumps(result, indent=1))
+    write_text(out / "test_metrics.json", json.dumps(result, indent=1))
     return result
 
 
@@ -221,7 +222,7 @@ def _run_md(
     )
     wall = time.perf_counter() - t0
     restart.unlink(missing_ok=True)
-    stamp.write_text(json.dumps({"wall_time_s": wall, **key}))
+    write_text(stamp, json.dumps({"wall_time_s": wall, **key}))
     return wall
 
 
@@ -325,7 +326,7 @@ def run_demo(cfg: DemoSettings) -> dict:
     """Run every stage; returns (and writes report.json / report.md) errors, timings, spectra."""
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "settings.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+    write_text(out / "settings.json", json.dumps(dataclasses.asdict(cfg), indent=1))
     # stage wall times of the run that actually did the work (cached stages keep theirs)
     timings_path = out / "timings.json"
     timings: dict[str, float] = json.loads(timings_path.read_text()) if timings_path.exists() else {}
@@ -339,7 +340,7 @@ def run_demo(cfg: DemoSettings) -> dict:
     ckpt = stage_train(cfg, out, data)
     if not cached or "training_s" not in timings:
         timings["training_s"] = time.perf_counter() - t
-    timings_path.write_text(json.dumps(timings))
+    write_text(timings_path, json.dumps(timings))
     metrics = stage_evaluate(cfg, out, data, ckpt)
     from equimol.reference.molecules import ethanol
     from equimol.reference.sampling import relax
@@ -365,8 +366,8 @@ def run_demo(cfg: DemoSettings) -> dict:
         "speedup_ml_vs_xtb_per_structure": per_step["xtb_md_ms_per_step"] / per_structure_ml,
         "spectra": spectra,
     }
-    (out / "report.json").write_text(json.dumps(report, indent=1))
-    (out / "report.md").write_text(render_report(report))
+    write_text(out / "report.json", json.dumps(report, indent=1))
+    write_text(out / "report.md", render_report(report))
     return report
 
 

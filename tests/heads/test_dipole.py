@@ -11,7 +11,7 @@ from tests.heads.conftest import build, transformed
 VARIANTS = [
     {"atomic_dipoles": True},
     {"atomic_dipoles": False},
-    {"atomic_dipoles": False, "charge_net": "mlp"},
+    {"atomic_dipoles": False, "charge_net": "gated"},
 ]
 
 
@@ -149,3 +149,51 @@ def test_errors(batch):
         DipoleHead(16, charge_net="linear")
     with pytest.raises(ConfigError, match="dipole"):
         build_head("dipole", 16, atomic_dipole=True)
+
+
+def test_eq12_charges_come_from_scalars_only(batch):
+    """PaiNN Eq. 12, μ = Σ_i q(s_i) (r_i − R_com): by hand in NumPy from the head's own MLP."""
+    head = build(DipoleHead, atomic_dipoles=False)
+    assert head.charge_net == "mlp"
+    out = head(batch)
+    zero_vectors = {**batch, K.VECTOR_FEATURES: torch.zeros_like(batch[K.VECTOR_FEATURES])}
+    torch.testing.assert_close(head(zero_vectors)[K.PARTIAL_CHARGES], out[K.PARTIAL_CHARGES])
+    s = batch[K.SCALAR_FEATURES].detach().numpy()
+    lin1, _, lin2 = head.net
+    w1, b1 = lin1.weight.detach().numpy(), lin1.bias.detach().numpy()
+    w2, b2 = lin2.weight.detach().numpy(), lin2.bias.detach().numpy()
+    h = s @ w1.T + b1
+    q_raw = ((h / (1 + np.exp(-h))) @ w2.T + b2)[:, 0]  # SiLU MLP
+    idx, n_atoms = batch[K.BATCH].numpy(), batch[K.N_ATOMS].numpy()
+    q = q_raw - (np.bincount(idx, q_raw) / n_atoms)[idx]  # neutral molecules
+    from ase.data import atomic_masses
+
+    pos, m = batch[K.POSITIONS].numpy(), atomic_masses[batch[K.ATOMIC_NUMBERS].numpy()]
+    com = np.stack([np.bincount(idx, m * pos[:, c]) / np.bincount(idx, m) for c in range(3)], 1)
+    mu = np.stack([np.bincount(idx, q * (pos[:, c] - com[idx, c])) for c in range(3)], 1)
+    np.testing.assert_allclose(out[K.PARTIAL_CHARGES].detach().numpy(), q, atol=1e-10)
+    np.testing.assert_allclose(out[K.DIPOLE].detach().numpy(), mu, atol=1e-10)
+
+
+def test_version1_checkpoints_keep_their_gated_eq12_charges(tmp_path):
+    import equimol
+    from equimol.io import load, migrate_spec, save_checkpoint
+
+    spec = {"model": {"name": "painn"}, "heads": [{"name": "dipole", "options": {"atomic_dipoles": False}}]}
+    assert migrate_spec(spec, 1)["heads"][0]["options"]["charge_net"] == "gated"
+    assert "charge_net" not in migrate_spec(spec, 2)["heads"][0]["options"]
+    old = equimol.build_model(
+        "painn",
+        n_features=8,
+        heads=({"name": "dipole", "options": {"atomic_dipoles": False, "charge_net": "gated"}},),
+    )
+    old.spec["heads"][0]["options"].pop("charge_net")  # as version 1 wrote it
+    save_checkpoint(tmp_path / "v1.pt", old)
+    raw = torch.load(tmp_path / "v1.pt", weights_only=True)
+    import json
+
+    meta = json.loads(raw["metadata"])
+    meta["version"] = 1
+    raw["metadata"] = json.dumps(meta)
+    torch.save(raw, tmp_path / "v1.pt")
+    assert load(tmp_path / "v1.pt").heads[0].charge_net == "gated"
