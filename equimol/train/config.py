@@ -47,7 +47,11 @@ class TrainingConfig:
     lr_factor: float = 0.5
     lr_patience: int = 25  # epochs without improvement of the smoothed validation loss
     smoothing: float = 0.9  # exponential smoothing factor of the validation loss
-    lr_decay_steps: int = 100000  # exponential: lr · 0.1^(step/lr_decay_steps)
+    # exponential: lr · lr_decay_factor^(step / decay steps), decay steps = lr_decay_steps if
+    # given, else lr_decay_epochs · steps per epoch (So3krates App. A.13: 0.5 per 1000 epochs)
+    lr_decay_factor: float = 0.5
+    lr_decay_epochs: float = 1000.0
+    lr_decay_steps: int | None = None
     min_lr: float = 1e-6
     early_stopping_patience: int = 200
     grad_clip: float | None = None

@@ -178,7 +178,7 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
     schedule = (
         PlateauSchedule(t_cfg.lr, **kw)
         if t_cfg.scheduler == "plateau"
-        else ExponentialSchedule(t_cfg.lr, t_cfg.lr_decay_steps, **kw)
+        else ExponentialSchedule(t_cfg.lr, _decay_steps(t_cfg, len(data.train)), t_cfg.lr_decay_factor, **kw)
     )
     ema = EMA(potential, t_cfg.ema_decay) if t_cfg.ema_decay else None
     generator = torch.Generator().manual_seed(t_cfg.seed)
@@ -361,6 +361,13 @@ def _append_log(path: Path, row: dict) -> None:
         w.writerow(
             {k: (f"{v:.8g}" if isinstance(v, float) and math.isfinite(v) else v) for k, v in row.items()}
         )
+
+
+def _decay_steps(t_cfg, n_train: int) -> int:
+    """Optimizer steps per exponential decay: ``lr_decay_steps``, else ``lr_decay_epochs`` epochs."""
+    if t_cfg.lr_decay_steps:
+        return int(t_cfg.lr_decay_steps)
+    return max(1, round(t_cfg.lr_decay_epochs * math.ceil(n_train / t_cfg.batch_size)))
 
 
 def _truncate_log(path: Path, epoch: int) -> None:

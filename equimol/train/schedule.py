@@ -66,11 +66,14 @@ class PlateauSchedule:
 
 
 class ExponentialSchedule(PlateauSchedule):
-    """lr(step) = lr0 · 0.1^(step / decay_steps) (So3krates App. A.14), with early stopping."""
+    """lr(step) = lr0 · factor^(step / decay_steps), with early stopping.
 
-    def __init__(self, lr: float, decay_steps: int, **kw):
+    So3krates App. A.13: the learning rate is halved every 1000 epochs (factor 0.5,
+    decay_steps = 1000 · steps per epoch); other factors are options."""
+
+    def __init__(self, lr: float, decay_steps: int, decay_factor: float = 0.5, **kw):
         super().__init__(lr, **kw)
-        self.lr0, self.decay_steps = lr, decay_steps
+        self.lr0, self.decay_steps, self.decay_factor = lr, decay_steps, decay_factor
 
     def step(self, val_loss: float) -> bool:
         lr = self.lr
@@ -79,5 +82,5 @@ class ExponentialSchedule(PlateauSchedule):
         return improved
 
     def lr_at_step(self, step: int) -> float:
-        self.lr = self.lr0 * 0.1 ** (step / self.decay_steps)
+        self.lr = self.lr0 * self.decay_factor ** (step / self.decay_steps)
         return self.lr

@@ -125,3 +125,19 @@ def test_train_or_resume_starts_resumes_and_skips(tmp_path, monkeypatch, capsys)
     train(load_config(cfg_path), resume=True, log=lambda *_: None)
     resume.train_or_resume("x", cfg_path)  # finished: nothing to run
     assert len(calls) == 2 and "finished 4 epochs: skipping training" in capsys.readouterr().out
+
+
+def test_exponential_schedule_halves_every_1000_epochs_by_default():
+    """So3krates App. A.13: lr · 0.5^(step / (1000 epochs of steps))."""
+    from equimol.train.config import TrainingConfig
+    from equimol.train.loop import _decay_steps
+    from equimol.train.schedule import ExponentialSchedule
+
+    t = TrainingConfig(scheduler="exponential", batch_size=8)
+    steps = _decay_steps(t, n_train=100)  # 13 steps per epoch
+    assert steps == 13_000
+    schedule = ExponentialSchedule(1e-3, steps, t.lr_decay_factor)
+    assert schedule.lr_at_step(0) == pytest.approx(1e-3)
+    assert schedule.lr_at_step(13_000) == pytest.approx(5e-4)
+    assert schedule.lr_at_step(26_000) == pytest.approx(2.5e-4)
+    assert _decay_steps(TrainingConfig(lr_decay_steps=500), 100) == 500
