@@ -31,6 +31,9 @@ class DataConfig:
     energy_unit: str | None = None  # unit of energies in the file (default per format)
     length_unit: str = "Å"
     targets: list[str] = field(default_factory=lambda: [K.ENERGY, K.FORCES])
+    # energy shift per element: "fit" (least squares on the training energies) or "qm9" (QM9's
+    # B3LYP free-atom energies plus the mean per-atom residual, as Miller et al.'s S-Eqs.)
+    atom_refs: str = "fit"
 
 
 @dataclass
@@ -149,6 +152,8 @@ def validate(cfg: Config, base_dir: Path | None) -> None:
             raise ConfigError(f"training.weights: unknown target {tgt!r}")
     if t.loss not in ("mse", "mae"):
         raise ConfigError(f"training.loss must be 'mse' or 'mae', got {t.loss!r}")
+    if cfg.data.atom_refs not in ("fit", "qm9"):
+        raise ConfigError(f"data.atom_refs must be 'fit' or 'qm9', got {cfg.data.atom_refs!r}")
     if t.scheduler not in ("plateau", "exponential"):
         raise ConfigError(f"training.scheduler must be 'plateau' or 'exponential', got {t.scheduler!r}")
     if t.dtype not in ("float32", "float64"):

@@ -90,7 +90,35 @@ def prepare_data(cfg: Config, cutoff: float, run_dir: Path, write_split: bool = 
         raise DataError("training and validation sets must both be non-empty", d.train)
     stats: dict = {"n_train": len(train), "n_val": len(val)}
     stats.update(_statistics(source, split["train"], d.targets))
+    if d.atom_refs == "qm9" and K.ENERGY in d.targets:
+        stats.update(qm9_reference_statistics(source, split["train"]))
     return PreparedData(train, val, stats, split)
+
+
+def qm9_reference_statistics(source: Sequence[dict] | Store, indices: list[int]) -> dict:
+    """Shift and scale of Miller et al. (S-Eqs. 14–16, as their code computes them): per-atom
+    residuals r = (E − Σ_i e_Z(i)) / n with QM9's free-atom energies e_Z; the shift per element
+    is e_Z + mean(r) and the scale std(r) (eV), over the training molecules."""
+    from equimol.data.qm9 import qm9_atom_references
+
+    refs = qm9_atom_references()
+    it = source.iterate(sorted(indices)) if isinstance(source, Store) else (source[i] for i in indices)
+    residuals, present = [], set()
+    for s in it:
+        z = np.asarray(s[K.ATOMIC_NUMBERS])
+        missing = [int(x) for x in np.unique(z) if refs[x] == 0.0]
+        if missing:
+            raise DataError(
+                f"data.atom_refs: qm9 has no atom reference for Z = {missing} (QM9: H, C, N, O, F)"
+            )
+        residuals.append((float(s[K.ENERGY]) - refs[z].sum()) / len(z))
+        present.update(int(x) for x in np.unique(z))
+    mean, std = float(np.mean(residuals)), float(np.std(residuals))
+    return {
+        "atom_refs": {z: float(refs[z]) + mean for z in sorted(present)},
+        "energy_std_per_atom": std,
+        "atom_refs_source": "qm9",
+    }
 
 
 def _statistics(source: Sequence[dict] | Store, indices: list[int], targets: list[str]) -> dict:

@@ -93,13 +93,20 @@ def _build(cfg: Config, stats: dict, dtype) -> Potential:
         p.data = p.data.to(dtype)
     for head in potential.heads:
         if isinstance(head, EnergyHead) and "atom_refs" in stats:
-            head.set_statistics(
-                stats.get("force_rms", 1.0), _refs(stats["atom_refs"], head.atom_refs.shape[0])
-            )
+            head.set_statistics(energy_scale(stats), _refs(stats["atom_refs"], head.atom_refs.shape[0]))
         if K.POLARIZABILITY in head.outputs and "polarizability_refs" in stats:
             refs = _refs(stats["polarizability_refs"], head.atom_refs.shape[0])
             head.set_statistics(stats["polarizability_scale"], refs)
     return potential
+
+
+def energy_scale(stats: dict) -> float:
+    """Scale (eV) of the energy head's atomwise outputs: the force RMS (eV/Å · 1 Å) when training
+    on forces (SchNetPack/PaiNN), else the per-atom energy standard deviation (Miller et al.'s
+    S-Eqs.; it replaced a fixed 1 eV), 1 eV if neither is known."""
+    if stats.get("force_rms"):
+        return float(stats["force_rms"])
+    return float(stats.get("energy_std_per_atom") or 1.0)
 
 
 def _refs(table: dict, size: int) -> torch.Tensor:

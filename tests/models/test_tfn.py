@@ -260,3 +260,16 @@ def test_gated_block_emits_no_subnormals(dtype):
     assert out[0] == 0.0  # softplus would give a subnormal (float32) or ~1e-131 (float64)
     assert out[1] == 0.0 and ref[1] > 0.0  # exp(-100)/5 ≈ 7e-45 is below ε² in both dtypes
     torch.testing.assert_close(out[2:], ref[2:], rtol=0, atol=0)
+
+
+def test_paper_defaults_and_parameter_matched_l0net():
+    """Miller et al.: residual connections, 2 gated + 1 output convolutions, L0Net and L1Net
+    compared at equal parameter counts (printed next to each other)."""
+    from equimol.param_count import count_parameters
+
+    l1 = equimol.build_model("l1net")
+    l0 = equimol.build_model("l0net")
+    cfg = l1.representation.config
+    assert cfg.residual and cfg.n_interactions == 2 and cfg.radial_hidden == 128
+    n0, n1 = count_parameters(l0), count_parameters(l1)
+    assert abs(n0 / n1 - 1) < 0.01, f"L0Net {n0:,} vs L1Net {n1:,} parameters"

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -141,3 +142,25 @@ def test_exponential_schedule_halves_every_1000_epochs_by_default():
     assert schedule.lr_at_step(13_000) == pytest.approx(5e-4)
     assert schedule.lr_at_step(26_000) == pytest.approx(2.5e-4)
     assert _decay_steps(TrainingConfig(lr_decay_steps=500), 100) == 500
+
+
+def test_qm9_atom_references_and_per_atom_scale():
+    """Miller et al.'s shift and scale: QM9 free-atom energies + mean per-atom residual, std."""
+    from equimol.data.qm9 import qm9_atom_references, read_qm9
+    from equimol.train.data import qm9_reference_statistics
+    from equimol.train.loop import energy_scale
+    from tests.conftest import FIXTURES
+
+    mols = read_qm9(FIXTURES / "qm9" / "qm9_geometries_ppqm.tar.gz", labels=("energy",))
+    stats = qm9_reference_statistics(mols, list(range(len(mols))))
+    refs = qm9_atom_references()
+    r = np.array(
+        [(float(m["energy"]) - refs[m["atomic_numbers"]].sum()) / len(m["atomic_numbers"]) for m in mols]
+    )
+    assert set(stats["atom_refs"]) <= {1, 6, 7, 8, 9}
+    for z, e in stats["atom_refs"].items():
+        assert e == pytest.approx(refs[z] + r.mean(), rel=1e-12)
+    assert stats["energy_std_per_atom"] == pytest.approx(r.std(), rel=1e-12) and -6 < r.mean() < -2  # eV
+    assert energy_scale(stats) == pytest.approx(r.std())
+    assert energy_scale({"force_rms": 0.7, "energy_std_per_atom": 0.1}) == 0.7
+    assert energy_scale({}) == 1.0
