@@ -126,9 +126,15 @@ def migrate_spec(spec: dict, version: int) -> dict:
     rebuild the same network under today's defaults (defaults changed to the papers' versions):
 
     version 1 → 2: a dipole head without atomic dipoles had gated charges (now Eq. 12's scalar
-    MLP is the default), so such heads get ``charge_net: "gated"``.
+    MLP is the default), so such heads get ``charge_net: "gated"``; So3krates gets
+    :data:`equimol.models.so3krates.LEGACY_OPTIONS` (its earlier, non-paper variants).
     """
     spec = json.loads(json.dumps(spec))  # a copy
+    model = spec.get("model") or {}
+    if version < 2 and model.get("name") == "so3krates":
+        from equimol.models.so3krates import LEGACY_OPTIONS
+
+        model["options"] = {**LEGACY_OPTIONS, **(model.get("options") or {})}
     if version < 2:
         for head in spec.get("heads") or []:
             if head.get("name") in ("dipole", "dipole_magnitude"):

@@ -99,17 +99,34 @@ class DegreeOps(nn.Module):
         return c.index_select(-1, self.index)
 
 
-def coupling_paths(degrees: Sequence[int], parity: bool = True) -> list[tuple[int, int, int]]:
-    """(l1, l2, l) with l1 ≤ l2, all in ``degrees``, |l1 − l2| ≤ l ≤ l1 + l2.
+COUPLING_RULES = ("paper", "symmetric")
 
-    With ``parity`` only l1 + l2 + l even (products of the polar tensors Y^(l) that stay polar,
-    so the model is also invariant under reflections). Paths (l, l, l_odd) are dropped because
-    their CG product of a vector with itself vanishes identically (antisymmetric).
+
+def coupling_paths(
+    degrees: Sequence[int], parity: bool = True, rule: str = "paper"
+) -> list[tuple[int, int, int]]:
+    """Clebsch–Gordan paths (l1, l2, l), all three in ``degrees``, |l1 − l2| ≤ l ≤ l1 + l2.
+
+    ``rule``:
+
+    * ``"paper"`` (So3krates Eq. 19): l2 ≥ l1 + 1, i.e. only products of two *different* degrees
+      (the upper triangle of the (l1, l2) table without its diagonal).
+    * ``"symmetric"``: l1 ≤ l2, i.e. also the self-products (l, l, l') with l' even (those with
+      l' odd vanish identically: the CG product of a vector with itself is antisymmetric in
+      them). equimol's earlier default, kept to rebuild models trained with it.
+
+    With ``parity`` only l1 + l2 + l even: products of the polar tensors Y^(l) that stay polar,
+    so the model is also invariant under reflections (E(3) instead of SE(3)); the authors'
+    reference implementation applies the same filter by default.
     """
+    if rule not in COUPLING_RULES:
+        raise ValueError(f"coupling rule must be one of {COUPLING_RULES}, got {rule!r}")
     degs = sorted(set(degrees))
     paths = []
     for a, l1 in enumerate(degs):
         for l2 in degs[a:]:
+            if rule == "paper" and l2 < l1 + 1:
+                continue
             for l in degs:
                 if not abs(l1 - l2) <= l <= l1 + l2:
                     continue
@@ -127,17 +144,18 @@ class CoupledProduct(nn.Module):
         χ̃^(l) = Σ_{(l1,l2,l)} k_{l1 l2 l} (χ^(l1) ⊗ χ^(l2))^(l),
         (a ⊗ b)^(l)_m = Σ_{m1 m2} C^{l1 l2 l}_{m1 m2 m} a_{m1} b_{m2}
 
-    with e3nn's real Clebsch–Gordan (Wigner 3j) tensors, unit Frobenius norm per path, and one
-    learnable scalar k per path, initialised to zero like a residual branch: the term is
-    quadratic in χ, and with k = 1 a random 6-layer network at initialisation lets ‖χ‖ grow
-    without bound. Input and output (N, m_tot). The CG tensors of all paths are
-    scattered into one (P, m_tot, m_tot, m_tot) buffer so that the forward pass is two matmuls.
+    over the paths of :func:`coupling_paths` (``rule``, ``parity``), with e3nn's real
+    Clebsch–Gordan (Wigner 3j) tensors, unit Frobenius norm per path, and one learnable scalar k
+    per path, initialised to zero like a residual branch: the term is quadratic in χ, and with
+    k = 1 a random 6-layer network at initialisation lets ‖χ‖ grow without bound. Input and
+    output (N, m_tot). The CG tensors of all paths are scattered into one
+    (P, m_tot, m_tot, m_tot) buffer so that the forward pass is two matmuls.
     """
 
-    def __init__(self, degrees: Sequence[int], parity: bool = True):
+    def __init__(self, degrees: Sequence[int], parity: bool = True, rule: str = "paper"):
         super().__init__()
         self.degrees = tuple(degrees)
-        self.paths = coupling_paths(degrees, parity)
+        self.paths = coupling_paths(degrees, parity, rule)
         m = m_total(degrees)
         start = {}
         offset = 0

@@ -9,6 +9,7 @@ from scipy.spatial.transform import Rotation
 import equimol
 from equimol import keys as K
 from equimol.errors import ConfigError
+from equimol.models.so3krates import LEGACY_OPTIONS
 from equimol.models.so3krates_layers import intramolecular_pairs, segment_softmax
 from equimol.nn.so3 import CoupledProduct, DegreeOps, irreps, l1_to_cartesian, spherical_harmonics
 from equimol.testing import ContractTests, make_batch
@@ -16,30 +17,113 @@ from equimol.testing import ContractTests, make_batch
 SMALL = {"n_features": 16, "n_layers": 2, "l_max": 2, "n_heads": 4}
 
 
-class TestSo3krates(ContractTests):
+def _pair_of_molecules(separation: float) -> dict:
+    """Two CO molecules (1.13 Å) on the x axis, the gap between them (O···C) ``separation`` Å."""
+    co = np.array([[0.0, 0, 0], [1.13, 0, 0]])
+    return {
+        K.ATOMIC_NUMBERS: np.array([6, 8, 6, 8]),
+        K.POSITIONS: np.concatenate([co, co + [1.13 + separation, 0, 0]]),
+    }
+
+
+class PaperSphcInitContract(ContractTests):
+    """The contract for the paper's SPHC initialisation (Eq. 11, C_i = Σ_j φ_rcut(r_ij)).
+
+    Eq. 11 averages the neighbour directions, so an atom that loses its *last* neighbour at r_cut
+    jumps from χ = Y(r̂) (unit norm per degree) to χ = 0, and with it the energy: the contract's
+    dimer test (two atoms crossing r_cut) cannot hold for the paper's network
+    (:func:`test_paper_sphc_init_dimer_jumps_at_cutoff` measures the jump; the classes with
+    ``sphc_init_offset=1`` below run the unmodified contract). This override checks continuity
+    where the paper's network is continuous: two molecules separating across r_cut, every atom
+    keeping a neighbour. Energy and forces tend to those of the separated molecules.
+    """
+
+    def test_smooth_at_cutoff(self):
+        model = self.build()
+        far = self.predict(model, [_pair_of_molecules(self.cutoff + 0.5)])
+        for eps in (1e-3, 1e-4):
+            near = self.predict(model, [_pair_of_molecules(self.cutoff - eps)])
+            assert abs(float(near[K.ENERGY] - far[K.ENERGY])) < 1e3 * eps**2 + 1e-9
+            assert float((near[K.FORCES] - far[K.FORCES]).abs().max()) < 1e2 * eps + 1e-9
+
+
+class TestSo3krates(PaperSphcInitContract):
     model_name = "so3krates"
     options = SMALL
 
 
-class TestSo3kratesEveryHead(ContractTests):
+class TestSo3kratesEveryHead(PaperSphcInitContract):
     model_name = "so3krates"
     options = SMALL
     heads = ("energy", "dipole", "polarizability", "tensor", "spatial_extent")
 
 
-class TestSo3kratesNonLocal(ContractTests):
+class TestSo3kratesNonLocal(PaperSphcInitContract):
     model_name = "so3krates"
     options = {**SMALL, "non_local": True}
 
 
-class TestSo3kratesLocalSlices(ContractTests):
+class TestSo3kratesLocalSlices(PaperSphcInitContract):
     model_name = "so3krates"
     options = {**SMALL, "local_slices": 3}
 
 
-class TestSo3kratesL0To3(ContractTests):
+class TestSo3kratesL0To3(PaperSphcInitContract):
     model_name = "so3krates"
     options = {"n_features": 16, "n_layers": 1, "l_min": 0, "l_max": 3, "n_heads": 2, "radial_hidden": 16}
+
+
+class TestSo3kratesSmoothSphcInit(ContractTests):
+    """The full contract, dimer included, with C_i = 1 + Σ_j φ_rcut in Eq. 11."""
+
+    model_name = "so3krates"
+    options = {**SMALL, "sphc_init_offset": 1.0}
+
+
+class TestSo3kratesSmoothSphcInitNonLocal(ContractTests):
+    model_name = "so3krates"
+    options = {**SMALL, "sphc_init_offset": 1.0, "non_local": True}
+
+
+class TestSo3kratesLegacy(ContractTests):
+    """equimol's earlier network (every deviating option), non-local corrections included."""
+
+    model_name = "so3krates"
+    options = {**SMALL, **LEGACY_OPTIONS, "non_local": True}
+
+
+class TestSo3kratesUnparitied(PaperSphcInitContract):
+    """All CG paths l2 ≥ l1 + 1 of Eq. 19 (``parity=False``), with non-zero CG weights: SE(3)
+    only, mirror images differ."""
+
+    model_name = "so3krates"
+    options = {**SMALL, "l_max": 3, "n_features": 12, "n_heads": 2, "parity": False}
+    parity_invariant = False
+
+    def build(self, dtype: torch.dtype = torch.float64):
+        model = super().build(dtype)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name.endswith("coupled.k"):
+                    p.copy_(torch.linspace(-0.5, 0.5, len(p)))
+        return model
+
+
+def test_paper_sphc_init_dimer_jumps_at_cutoff():
+    """With Eq. 11 as the paper writes it, a dimer's energy jumps where the bond crosses r_cut
+    (χ = Y(r̂) inside, 0 outside); with ``sphc_init_offset=1`` it is continuous."""
+    jumps = {}
+    for offset in (0.0, 1.0):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = equimol.build_model("so3krates", **SMALL, sphc_init_offset=offset).double()
+
+        def energy(r, model=model):
+            s = {K.ATOMIC_NUMBERS: np.array([6, 8]), K.POSITIONS: np.array([[0.0, 0, 0], [r, 0, 0]])}
+            return float(model(make_batch([s], model.cutoff))[K.ENERGY].detach())
+
+        jumps[offset] = abs(energy(model.cutoff - 1e-6) - energy(model.cutoff + 0.5))
+    assert jumps[0.0] > 1e-3 and jumps[1.0] < 1e-9, jumps
 
 
 def _representation(non_local=False, **extra):
@@ -120,9 +204,11 @@ def test_whole_layout_matches_irreps_d(ethanol):
     torch.testing.assert_close(chi1, chi0 @ D.T, atol=1e-10, rtol=1e-8)
 
 
-def test_coupled_product_equivariant():
+@pytest.mark.parametrize("rule", ["paper", "symmetric"])
+@pytest.mark.parametrize("parity", [True, False])
+def test_coupled_product_equivariant(rule, parity):
     degrees = (1, 2, 3)
-    cp = CoupledProduct(degrees).double()
+    cp = CoupledProduct(degrees, parity, rule).double()
     with torch.no_grad():
         cp.k.normal_()
     x = torch.randn(4, 15, dtype=torch.float64)
@@ -145,10 +231,15 @@ def test_intramolecular_pairs_and_segment_softmax():
     assert set(map(tuple, pairs.T.tolist())) == expected and pairs.shape[1] == len(expected)
     x = torch.randn(pairs.shape[1], dtype=torch.float64)
     s = segment_softmax(x, pairs[0], 6)
+    with_self = segment_softmax(x, pairs[0], 6, self_logit=0.0)
     for i in range(6):
         sel = pairs[0] == i
         if sel.any():
             torch.testing.assert_close(s[sel], torch.softmax(x[sel], 0))
+            # the row with its diagonal entry 0 (Eq. 14: χ_ii = 0), diagonal not returned
+            torch.testing.assert_close(
+                with_self[sel], torch.softmax(torch.cat([x[sel], x.new_zeros(1)]), 0)[:-1]
+            )
 
 
 @pytest.mark.parametrize("non_local", [False, True])
@@ -204,6 +295,21 @@ def test_default_hyperparameters_match_paper():
     assert (cfg.n_features, cfg.n_layers, cfg.cutoff, cfg.l_max, cfg.n_rbf) == (132, 6, 5.0, 3, 32)
     assert rep.degrees == (1, 2, 3) and not cfg.non_local
     assert equimol.build_model("so3krates", l_max=0).representation.degrees == (0,)
+    # the paper's network: no deviating variant is on by default
+    paper = {
+        "rbf_envelope": "cosine",
+        "sphc_norm": "norm",
+        "sphc_init_offset": 0.0,
+        "sphc_normalization": None,
+        "non_local_features": False,
+        "non_local_average": False,
+        "non_local_diagonal": True,
+        "coupling": "paper",
+        "interaction": "paper",
+        "chi_cut_kappa": 1.0,
+    }
+    assert {k: getattr(cfg, k) for k in paper} == paper
+    assert set(LEGACY_OPTIONS) < set(paper)
 
 
 @pytest.mark.parametrize(
@@ -214,6 +320,11 @@ def test_default_hyperparameters_match_paper():
         {"chi_cut_kappa": 0.0},
         {"sphc_normalization": -1.0},
         {"local_slices": 0},
+        {"sphc_init_offset": -1.0},
+        {"sphc_norm": "cubed"},
+        {"rbf_envelope": "gaussian"},
+        {"coupling": "all"},
+        {"interaction": "mlp"},
     ],
 )
 def test_bad_config(options):
@@ -270,6 +381,12 @@ def test_inspect_and_plot(mixed_structures):
         ({}, {"local_slices": 3}, True),  # filters per unordered pair, gathered in each slice
         ({}, {"local_slices": 4}, False),  # filters per edge, sliced
         ({"non_local": True}, {"non_local": True, "non_local_chunk": 7, "local_slices": 2}, True),
+        # the non-local correction on features and SPHCs (four outputs per chunk)
+        (
+            {"non_local": True, "non_local_features": True, "non_local_chunk": None},
+            {"non_local": True, "non_local_features": True, "non_local_chunk": 7},
+            True,
+        ),
     ],
 )
 def test_checkpointed_chunks_are_exact(mixed_structures, plain, checkpointed, edge_pairs):
