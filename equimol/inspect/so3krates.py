@@ -25,7 +25,8 @@ def inspect_so3krates(
     ``sphc_in`` / ``sphc`` (N, m_tot) SPHCs before / after the layer; ``features`` (N, F); with
     non-local corrections also, for the P atom pairs inside the SPHC neighbourhood (φ_χcut > 0),
     ``nonlocal_index`` (2, P), ``nonlocal_weight`` (P,) (φ_χcut),
-    ``nonlocal_attention`` (P, heads), ``nonlocal_sphc_attention`` (P, |L|). Tensors are detached.
+    ``nonlocal_sphc_attention`` (P, |L|), and with ``non_local_features`` (not the paper's:
+    Eq. 14 corrects the SPHCs only) ``nonlocal_attention`` (P, heads). Tensors are detached.
     """
     rep = getattr(potential, "representation", potential)
     if not hasattr(rep, "init_sphc"):

@@ -14,9 +14,9 @@ evaluated too. Per chain length, ``--test-per-n`` and ``--val-per-n`` random sam
 1000 + n) go to the test and validation sets, the rest to training; the split is written once
 (runs/so3krates_cumulene/data/) and reused by every model and every resume.
 
-Models, all with r_cut 2.5 Å and the same training (β = 0.99, batch 4, exponential lr decay,
-gradient clipping 1, EMA 0.99), configs in this folder:
-  nonlocal  So3krates with non-local corrections  (cumulene_nonlocal.yaml: F 132, 4 layers, l_max 1)
+Models, all with r_cut 2.5 Å and the same training (So3krates Fig. 2: forces only, β = 1,
+batch 8, lr halved every 1000 epochs, gradient clipping 1, EMA 0.99), configs in this folder:
+  nonlocal  So3krates with non-local corrections  (cumulene_nonlocal.yaml: F 128, 4 layers, l_max 1)
   local     So3krates without them                (cumulene_local.yaml)
   painn     PaiNN, F 128, 3 interactions          (cumulene_painn.yaml)
   schnet    SchNet, F 128, 6 interactions         (cumulene_schnet.yaml)
