@@ -189,6 +189,7 @@ def evaluate(a: argparse.Namespace, paths: dict[str, Path]) -> dict:
     from equimol import keys as K
     from equimol.data.formats import read_structures
     from equimol.train.checkpoint import read_checkpoint
+    from equimol.train.energy_offset import fit_energy_offset
     from equimol.train.evaluate import evaluate_structures
 
     largest = max(a.n_carbons)
@@ -211,6 +212,10 @@ def evaluate(a: argparse.Namespace, paths: dict[str, Path]) -> dict:
         done = a.runs / name / "done.json"
         info = json.loads(done.read_text()) if done.exists() else {}
         meta = read_checkpoint(ckpt)["metadata"]
+        weights = meta.get("config", {}).get("training", {}).get("weights", {})
+        offsets = None
+        if not weights.get("energy"):  # forces only (Fig. 2, β = 1): fit the constant (App. A.14)
+            offsets = fit_energy_offset(model, read_structures(paths["train"]))
         last = a.runs / name / "last.pt"
         last_meta = read_checkpoint(last)["metadata"] if last.exists() else meta
         row: dict = {
@@ -223,6 +228,8 @@ def evaluate(a: argparse.Namespace, paths: dict[str, Path]) -> dict:
             "finished": done.exists(),
             "stop_reason": info.get("stop_reason"),
             "val_metrics": meta.get("val_metrics"),
+            "energy_offset_eV": offsets,
+            "loss_weights": weights,
         }
         ev = evaluate_structures(model, test)["metrics"]
         row["test"] = {
