@@ -2,7 +2,7 @@
 
 Presets: ``--preset painn-spectra`` = the PaiNN paper's spectra settings (0.2 fs, 300 K, 50 ps,
 first 10 ps to be discarded by ``equimol spectrum --discard-fs 10000``, Nose–Hoover chain of 3
-with τ = 100 fs, 64 beads); explicit options override preset values.
+with τ = 100 fs, 64 beads: the ring-polymer NHC); explicit options override preset values.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from equimol.cli.options import add_malloc_option, apply_malloc_option
 
 
 def add_arguments(p) -> None:
-    from equimol.md.config import THERMOSTAT_ALIASES, thermostat_spelling
+    import argparse
+
+    from equimol.md.config import THERMOSTAT_ALIASES, THERMOSTAT_HELP, thermostat_spelling
+
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = "thermostats (P = --beads):\n" + "\n".join(
+        f"  {name:<9} {line}" for name, line in THERMOSTAT_HELP.items()
+    )
 
     p.add_argument("checkpoint", help="equimol checkpoint (.pt)")
     p.add_argument("structure", help="starting structure: any readable file (first frame, see --index)")
@@ -29,7 +36,7 @@ def add_arguments(p) -> None:
         choices=sorted(THERMOSTAT_ALIASES),
         metavar="NAME",
         help="one of: " + ", ".join(sorted(THERMOSTAT_ALIASES)) + " ('-' or '_', any case: pile-l = "
-        "PILE_L); default nhc (RPMD: NHC on the centroid + PILE-L on internal modes)",
+        "PILE_L; see the list below); default nhc (RPMD: Nose-Hoover chains on all normal modes)",
     )
     p.add_argument("--tau-fs", type=float, help="thermostat time constant in fs (default 100)")
     p.add_argument("--chain-length", type=int, help="Nose–Hoover chain length (default 3)")

@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from equimol.md.nose_hoover import YOSHIDA_WEIGHTS, NoseHooverChain
-from equimol.md.thermostats import CSVR, Langevin, Thermostat
+from equimol.md.nose_hoover import YOSHIDA_WEIGHTS, NoseHooverChain, RingPolymerNoseHooverChain
+from equimol.md.thermostats import CSVR, TRPMD, Langevin, Thermostat
 
 #: accepted thermostat names -> canonical name
 THERMOSTAT_ALIASES: dict[str, str] = {
@@ -25,6 +25,26 @@ THERMOSTAT_ALIASES: dict[str, str] = {
     "nhc": "nhc",
     "nose_hoover": "nhc",
     "nose_hoover_chain": "nhc",
+    "pi_nhc": "nhc",
+    "nhc_pile": "nhc_pile",
+    "trpmd": "trpmd",
+}
+
+#: one line per canonical thermostat (``equimol md --help``); P = number of beads.
+#: Why the alternatives to the default are kept: ``nhc_pile`` was equimol's RPMD default
+#: before the ring-polymer NHC (reproduces older runs; its stochastic internal modes cannot
+#: get stuck on non-ergodic tori); ``langevin`` (PILE-L) and ``csvr`` (PILE-G) are the
+#: standard, robustly ergodic PIMD thermostats of CPMM2010 for static quantum averages;
+#: ``trpmd`` is thermostatted RPMD (Rossi, Ceriotti & Manolopoulos 2014) for spectra without
+#: the spurious ring-polymer resonances of plain RPMD, at the price of broadened
+#: high-frequency bands; ``nve`` is plain RPMD / NVE.
+THERMOSTAT_HELP: dict[str, str] = {
+    "nhc": "Nose-Hoover chains (default, PaiNN paper; alias pi_nhc). P>1: centroid + per-mode chains",
+    "nhc_pile": "P>1: global NHC on the centroid + PILE Langevin on internal modes (old default)",
+    "langevin": "BAOAB Langevin (alias baoab), friction 1/tau; P>1: PILE-L (alias pile_l)",
+    "csvr": "Bussi velocity rescaling (alias bussi, svr); P>1: PILE-G (alias pile_g)",
+    "trpmd": "thermostatted RPMD: PILE on internal modes only, centroid free (P=1: NVE)",
+    "nve": "no thermostat (alias none): NVE MD, plain RPMD",
 }
 
 
@@ -44,10 +64,16 @@ RESTART_MUTABLE = frozenset({"n_steps", "progress", "log_every", "checkpoint_eve
 class MDConfig:
     """Settings of one (ring-polymer) MD run. Units: fs, K.
 
-    thermostat: "nve", "langevin" (BAOAB; PILE-L for n_beads > 1), "csvr" (Bussi; PILE-G
-    for n_beads > 1) or "nhc" (global Nose–Hoover chain on the centroid; PILE on internal
-    modes for n_beads > 1). tau_fs is the Langevin 1/γ, the CSVR relaxation time or the
-    NHC time constant. pile_lambda None leaves internal ring-polymer modes unthermostatted.
+    thermostat (see :data:`THERMOSTAT_HELP`): "nve", "langevin" (BAOAB; PILE-L for
+    n_beads > 1), "csvr" (Bussi; PILE-G for n_beads > 1), "nhc" (global Nose–Hoover chain;
+    for n_beads > 1 the PaiNN paper's ring-polymer NHC,
+    :class:`~equimol.md.nose_hoover.RingPolymerNoseHooverChain`), "nhc_pile" (global NHC on
+    the centroid with PILE on internal modes) or "trpmd" (PILE on internal modes only).
+    tau_fs is the Langevin 1/γ, the CSVR relaxation time or the NHC time constant (for the
+    ring-polymer NHC the centroid chain has ω_0 = 1/(2τ), as in SchNetPack). pile_lambda
+    (PILE internal friction; None leaves internal ring-polymer modes unthermostatted) is not
+    used by "nhc". nhc_substeps: sub-steps of the ring-polymer NHC middle (None: automatic,
+    ω_max·dt/n ≤ 0.02); nhc_yoshida and nhc_respa integrate the (centroid) global chain.
     initial_temperature_k: temperature of the Maxwell–Boltzmann start (None: temperature_k;
     0: zero velocities). Frames are written every ``stride`` steps (step 0 included),
     a checkpoint every ``checkpoint_every`` steps and a log line every ``log_every`` steps.
@@ -61,6 +87,7 @@ class MDConfig:
     chain_length: int = 3
     nhc_yoshida: int = 3
     nhc_respa: int = 1
+    nhc_substeps: int | None = None
     pile_lambda: float | None = 0.5
     n_beads: int = 1
     n_replicas: int = 1
@@ -104,6 +131,8 @@ class MDConfig:
             raise ValueError(f"n_steps must be >= 0, got {self.n_steps}")
         if self.nhc_yoshida not in YOSHIDA_WEIGHTS:
             raise ValueError(f"nhc_yoshida must be one of {sorted(YOSHIDA_WEIGHTS)}")
+        if self.nhc_substeps is not None and int(self.nhc_substeps) < 1:
+            raise ValueError(f"nhc_substeps must be >= 1 or None, got {self.nhc_substeps}")
         if self.pile_lambda is not None and not self.pile_lambda > 0:
             raise ValueError(f"pile_lambda must be > 0 or None, got {self.pile_lambda}")
         if self.initial_temperature_k is not None and self.initial_temperature_k < 0:
@@ -141,11 +170,13 @@ def build_thermostat(config: MDConfig) -> Thermostat | None:
         return Langevin(t, tau, pile_lambda=lam)
     if config.thermostat == "csvr":
         return CSVR(t, tau, pile_lambda=lam)
-    return NoseHooverChain(
-        t,
-        tau,
-        chain_length=config.chain_length,
-        pile_lambda=lam,
-        n_yoshida=config.nhc_yoshida,
-        n_respa=config.nhc_respa,
-    )
+    if config.thermostat == "trpmd":
+        return TRPMD(t, tau, pile_lambda=lam)
+    chain = {
+        "chain_length": config.chain_length,
+        "n_yoshida": config.nhc_yoshida,
+        "n_respa": config.nhc_respa,
+    }
+    if config.thermostat == "nhc" and config.n_beads > 1:
+        return RingPolymerNoseHooverChain(t, tau, n_substeps=config.nhc_substeps, **chain)
+    return NoseHooverChain(t, tau, pile_lambda=lam, **chain)

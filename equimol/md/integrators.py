@@ -6,10 +6,13 @@ One step of length dt is
 
 with B the force kick, A the exact free ring-polymer propagation (a drift for P = 1; CPMM2010),
 O a global thermostat (NHC, CSVR: ``Thermostat.outer``) and O' a Langevin
-Ornstein–Uhlenbeck step (``Thermostat.middle``). Without thermostats this is velocity
-Verlet (Swope, Andersen, Berens & Wilson, J. Chem. Phys. 76, 637 (1982)); with Langevin it is
-BAOAB (Leimkuhler & Matthews 2013); for P > 1 it is the PILE integrator of CPMM2010.
-Exactly one force_fn call per step, on all R·P structures.
+Ornstein–Uhlenbeck step (``Thermostat.middle``). A(dt/2)·O'(dt)·A(dt/2) is
+``Thermostat.propagate_middle``; the ring-polymer NHC replaces it by n sub-steps
+[A(h/2)·NHC_internal(h)·A(h/2)]^n, h = dt/n, so that its chains resolve the internal
+modes (see :class:`~equimol.md.nose_hoover.RingPolymerNoseHooverChain`). Without
+thermostats this is velocity Verlet (Swope, Andersen, Berens & Wilson, J. Chem. Phys. 76,
+637 (1982)); with Langevin it is BAOAB (Leimkuhler & Matthews 2013); for P > 1 it is the
+PILE integrator of CPMM2010. Exactly one force_fn call per step, on all R·P structures.
 """
 
 from __future__ import annotations
@@ -45,9 +48,9 @@ def md_step(
     kick(state, half)
     if thermostat is not None and thermostat.has_middle:
         # A–O–A entirely in normal-mode coordinates: two transforms each way per step
-        q, v = ring.rotate(ring.to_nm(state.positions), ring.to_nm(state.velocities), half)
-        v = thermostat.middle(v, dt_fs)
-        q, v = ring.rotate(q, v, half)
+        q, v = thermostat.propagate_middle(
+            ring, ring.to_nm(state.positions), ring.to_nm(state.velocities), dt_fs
+        )
         state.positions, state.velocities = ring.from_nm(q), ring.from_nm(v)
     else:
         state.positions, state.velocities = ring.propagate(state.positions, state.velocities, dt_fs)

@@ -9,8 +9,16 @@ time step              0.2 fs
 temperature            300 K
 length                 50 ps (250 000 steps), the first 10 ps discarded
 thermostat             Nose–Hoover chain, chain length 3, time constant τ = 100 fs
-ring polymer           64 beads (global NHC on the centroid, PILE on internal modes)
+ring polymer           64 beads; ring-polymer NHC ("nhc" with P > 1, SchNetPack's
+                       NHCRingPolymerThermostat that the paper used): a global chain
+                       on the centroid (ω_0 = 1/(2τ)) and one chain per internal
+                       normal-mode degree of freedom with Q = k_B T_P/ω_k²
 =====================  ==========================================================
+
+:class:`~equimol.md.nose_hoover.RingPolymerNoseHooverChain` documents the equations and the
+integration (internal chains sub-stepped with the exact free ring-polymer propagation; the
+force is called once per 0.2 fs step). ``thermostat="nhc_pile"`` gives the earlier variant
+(global NHC on the centroid, PILE Langevin on the internal modes).
 
 The preset leaves ``stride`` (frames stored every 10 steps = 2 fs, Nyquist 8300 cm⁻¹)
 and the number of replicas to the caller. ``discard_fs`` is applied by the spectra code.

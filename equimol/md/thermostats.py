@@ -10,11 +10,18 @@ itself and each class is the classical thermostat of the same name:
 * :class:`CSVR` — stochastic velocity rescaling of Bussi, Donadio & Parrinello, J. Chem.
   Phys. 126, 014101 (2007), Appendix; for P > 1 it acts on the centroid with PILE Langevin
   on the internal modes, i.e. PILE-G (CPMM2010).
-* :class:`~equimol.md.nose_hoover.NoseHooverChain` — global NHC on the centroid.
+* :class:`TRPMD` — thermostatted RPMD (Rossi, Ceriotti & Manolopoulos, J. Chem. Phys.
+  140, 234116 (2014)): PILE Langevin on the internal modes only, the centroid evolves
+  with plain RPMD dynamics (NVE for P = 1).
+* :class:`~equimol.md.nose_hoover.NoseHooverChain` — global NHC on the centroid (with
+  PILE on the internal modes for P > 1: ``nhc_pile``).
+* :class:`~equimol.md.nose_hoover.RingPolymerNoseHooverChain` — Nose–Hoover chains on all
+  normal modes, the PaiNN paper's RPMD thermostat (``nhc`` for P > 1).
 
 The integrator calls ``outer(state, dt/2)`` before the first and after the last kick
-(global thermostats, O–BAB–O) and ``middle(v_nm, dt)`` on the normal-mode velocities
-between the two half drifts (local Langevin, BA–O–AB). ``conserved()`` (R,) eV, summed
+(global thermostats, O–BAB–O) and ``propagate_middle(ring, q_nm, v_nm, dt)`` between the
+two kicks, which by default is A(dt/2)·``middle``(dt)·A(dt/2) with ``middle`` acting on
+the normal-mode velocities (local Langevin, BA–O–AB). ``conserved()`` (R,) eV, summed
 over beads, is the energy the thermostat took out of the system, so H + conserved() is
 constant up to integration error.
 """
@@ -28,7 +35,7 @@ import torch
 from torch import Tensor
 
 from equimol import units
-from equimol.md.ring_polymer import normal_mode_frequencies
+from equimol.md.ring_polymer import FreeRingPolymer, normal_mode_frequencies
 from equimol.md.state import MDState, kinetic_energy, remove_com_velocity, thermal_velocity_scale
 
 
@@ -128,6 +135,15 @@ class Thermostat:
         self.energy_change += kinetic_energy(v, self.masses).sum(1) - k0
         return v
 
+    def propagate_middle(
+        self, ring: FreeRingPolymer, q_nm: Tensor, v_nm: Tensor, dt_fs: float
+    ) -> tuple[Tensor, Tensor]:
+        """A(dt/2)·O'(dt)·A(dt/2) on normal-mode positions/velocities (R, P, N, 3): exact
+        free ring-polymer propagation around :meth:`middle`. Returns (q_nm, v_nm)."""
+        q, v = ring.rotate(q_nm, v_nm, 0.5 * dt_fs)
+        v = self.middle(v, dt_fs)
+        return ring.rotate(q, v, 0.5 * dt_fs)
+
     def outer(self, state: MDState, dt_fs: float) -> None:
         """Global centroid thermostat for a time dt_fs (no-op here)."""
 
@@ -182,3 +198,11 @@ class CSVR(Thermostat):
         alpha = sign * torch.sqrt(alpha2.clamp_min(0.0))
         state.velocities = scale_centroid(v, alpha)
         self.energy_change += k * (alpha2 - 1.0)
+
+
+class TRPMD(Thermostat):
+    """Thermostatted RPMD (Rossi, Ceriotti & Manolopoulos 2014): PILE Langevin γ_k = 2λω_k on
+    the internal modes (their λ = 1/2 is the default pile_lambda), no thermostat on the
+    centroid (its dynamics stay RPMD). tau_fs is unused; for P = 1 this is NVE."""
+
+    name: ClassVar[str] = "trpmd"

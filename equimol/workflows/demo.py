@@ -33,7 +33,7 @@ class DemoSettings:
     dt_fs: float = 0.5
     rpmd_beads: int = 8
     rpmd_steps: int = 2000
-    rpmd_thermostat: str = "nhc"  # "pile_l" (thermostatted RPMD) is more robust for many beads
+    rpmd_thermostat: str = "nhc"  # the paper's ring-polymer NHC; "nhc_pile", "pile_l", "trpmd" are options
     xtb_md_steps: int = 6000
     stride: int = 4
     depth_fs: float = 1000.0
