@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -28,13 +28,18 @@ if TYPE_CHECKING:  # torch and the models load only when a checkpoint is touched
     from equimol.potential import Potential
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file (mkstemp makes 0600)
+def _create_temporary(path: Path) -> Path:
+    """A new, empty ``.<name>.<random>.tmp`` beside ``path``, created exclusively with mode 0666
+    so that the kernel applies the process's umask (``mkstemp`` would make it 0600; reading the
+    umask would mean setting it, a process-wide change)."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{path}: no free temporary name beside it")
 
 
 @contextlib.contextmanager
@@ -53,10 +58,8 @@ def atomic_write(
         raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _create_temporary(path)
     try:
-        os.chmod(tmp, _FILE_MODE)
         with open(tmp, mode, encoding=(encoding or "utf-8") if mode == "w" else None) as f:
             yield f
             f.flush()
