@@ -29,3 +29,12 @@ class DataWarning(UserWarning):
     """Data that can be read but look wrong (e.g. positions in another length unit).
 
     The CLI prints these as one line (``equimol CMD: warning: …``)."""
+
+
+class ExtrapolationError(EquimolError, RuntimeError):
+    """A committee's members disagree beyond the user's threshold (the model left its training
+    domain) and the user asked to stop there (``equimol md --stop-on-disagreement``)."""
+
+
+class ExtrapolationWarning(UserWarning):
+    """A committee's members disagree beyond the threshold; the run goes on (one line in the CLI)."""

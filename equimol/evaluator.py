@@ -31,7 +31,20 @@ from equimol.data.neighbors import add_neighbors, edge_pairs, neighbor_list
 from equimol.data.validate import validate_structure
 
 Structure = dict[str, np.ndarray]
-RESULT_KEYS = (K.ENERGY, K.FORCES, K.DIPOLE, K.POLARIZABILITY, K.STRESS, K.VIRIAL)
+RESULT_KEYS = (
+    K.ENERGY,
+    K.FORCES,
+    K.DIPOLE,
+    K.POLARIZABILITY,
+    K.STRESS,
+    K.VIRIAL,
+    K.ENERGY_STD,
+    K.FORCES_STD,
+    K.DIPOLE_STD,
+    K.POLARIZABILITY_STD,
+    K.FORCE_DISAGREEMENT,
+)
+PER_ATOM_RESULTS = (K.FORCES, K.FORCES_STD)
 
 
 def cast_parameters(
@@ -205,8 +218,9 @@ class Evaluator:
         forces (S, N, 3) and any other outputs, as tensors in ``dtype``."""
         pos = torch.as_tensor(positions)
         out = self(self.positions_batch(pos, atomic_numbers, cell))
-        if K.FORCES in out:
-            out[K.FORCES] = out[K.FORCES].reshape(pos.shape)
+        for key in PER_ATOM_RESULTS:
+            if key in out:
+                out[key] = out[key].reshape(pos.shape)
         return out
 
 
@@ -226,6 +240,6 @@ def split_results(out: dict[str, torch.Tensor], n_atoms: Sequence[int]) -> list[
     for b, n in enumerate(n_atoms):
         r = {}
         for key, value in arrays.items():
-            r[key] = value[starts[b] : starts[b] + n] if key == K.FORCES else value[b]
+            r[key] = value[starts[b] : starts[b] + n] if key in PER_ATOM_RESULTS else value[b]
         results.append(r)
     return results

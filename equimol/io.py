@@ -152,8 +152,14 @@ def load(
 ) -> Potential:
     """A model from a checkpoint, in eval mode, with ``potential.metadata`` set from the file.
 
-    ``dtype`` casts the parameters (float64 buffers such as energy references stay float64)."""
+    ``dtype`` casts the parameters (float64 buffers such as energy references stay float64).
+    A committee JSON, or a folder holding ``committee.json``, gives a
+    :class:`equimol.committee.Committee` of its members (mean and spread of every output)."""
+    from equimol.committee import is_committee_path, load_committee
     from equimol.potential import build_potential
+
+    if is_committee_path(path):
+        return load_committee(path, device=device, dtype=dtype)
 
     raw = read_checkpoint(path)
     potential = build_potential(migrate_spec(raw["metadata"]["spec"], raw["metadata"].get("version", 1)))

@@ -49,6 +49,15 @@ SPATIAL_EXTENT: Final = "spatial_extent"  # (B,) Å^2, electronic spatial extent
 TENSOR: Final = "tensor"  # (B, 3, ..., 3) symmetric rank-R tensor, units of the target
 HESSIAN: Final = "hessian"  # (3N, 3N) eV/Å^2, one molecule
 
+# --- committee uncertainty (equimol.committee): standard deviation over the members ----------
+ENERGY_STD: Final = "energy_std"  # (B,) eV
+FORCES_STD: Final = "forces_std"  # (N, 3) eV/Å, per Cartesian component
+DIPOLE_STD: Final = "dipole_std"  # (B, 3) e·Å
+POLARIZABILITY_STD: Final = "polarizability_std"  # (B, 3, 3) Å^3
+# max_i sqrt(Σ_α σ²_iα): the largest per-atom force disagreement of each structure (DeePMD's
+# max_devi_f), the number MD watches and active learning selects by
+FORCE_DISAGREEMENT: Final = "force_disagreement"  # (B,) eV/Å
+
 GRAPH_TARGETS: Final = (ENERGY, DIPOLE, DIPOLE_MAGNITUDE, POLARIZABILITY, SPATIAL_EXTENT, TENSOR)
 ATOM_TARGETS: Final = (FORCES, PARTIAL_CHARGES)
 # unit of each target, from the one table :data:`equimol.units.UNITS`

@@ -42,10 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _one_line_warning(command: str, default):
     """Show equimol's data warnings as one line on stderr; other warnings as Python does."""
-    from equimol.errors import DataWarning
+    from equimol.errors import DataWarning, ExtrapolationWarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, DataWarning):
+        if issubclass(category, (DataWarning, ExtrapolationWarning)):
             print(f"equimol {command}: warning: {message}", file=sys.stderr)
         else:
             default(message, category, filename, lineno, file, line)

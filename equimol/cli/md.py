@@ -23,7 +23,11 @@ def add_arguments(p) -> None:
         f"  {name:<9} {line}" for name, line in THERMOSTAT_HELP.items()
     )
 
-    p.add_argument("checkpoint", help="equimol checkpoint (.pt)")
+    p.add_argument(
+        "checkpoint",
+        help="equimol checkpoint (.pt), or a committee: committee.json or a folder holding one "
+        "(equimol train --committee N); a committee logs its force disagreement to the trajectory",
+    )
     p.add_argument("structure", help="starting structure: any readable file (first frame, see --index)")
     p.add_argument("--index", type=int, default=0, help="frame of STRUCTURE to start from")
     p.add_argument("--preset", choices=("painn-spectra",), help="paper settings (see above)")
@@ -52,6 +56,19 @@ def add_arguments(p) -> None:
     p.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin in Å")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="network precision")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT of a fresh run")
+    p.add_argument(
+        "--max-force-disagreement",
+        type=float,
+        metavar="EV_PER_A",
+        help="committees: warn (once) when the largest per-atom force standard deviation over the "
+        "members exceeds this many eV/Å (the model is extrapolating)",
+    )
+    p.add_argument(
+        "--stop-on-disagreement",
+        action="store_true",
+        help="stop the run instead of warning when --max-force-disagreement is exceeded (the "
+        "trajectory up to that step is kept)",
+    )
     p.add_argument("--no-progress", action="store_true")
     add_malloc_option(p)
 
@@ -86,6 +103,7 @@ def run(args) -> int:
     from equimol import keys as K
     from equimol.data.formats import read_structures
     from equimol.io import load
+    from equimol.md.hooks import DisagreementHook
     from equimol.md.model_forces import ModelForceFn
     from equimol.md.simulate import run_simulation
 
@@ -103,6 +121,7 @@ def run(args) -> int:
         raise ValueError(f"{args.structure}: periodic structures are not supported by equimol md yet")
     force_fn = ModelForceFn(potential, s[K.ATOMIC_NUMBERS], skin=args.skin, dtype=dtype)
     restart = args.restart or f"{args.output}.restart.pt"
+    watch = DisagreementHook(args.max_force_disagreement, stop=args.stop_on_disagreement)
     t0 = time.perf_counter()
     sim = run_simulation(
         force_fn,
@@ -112,6 +131,7 @@ def run(args) -> int:
         output=args.output,
         restart=restart,
         overwrite=args.overwrite,
+        hooks=[watch],
     )
     wall = time.perf_counter() - t0
     obs = {k: [float(x) for x in v] for k, v in sim.observables().items()}
@@ -126,5 +146,7 @@ def run(args) -> int:
         "neighbor_list_builds": force_fn.n_builds,
         "final": obs,
     }
+    if watch.active:
+        summary["committee"] = {"members": len(force_fn.potential), **watch.summary()}
     print(json.dumps(summary, indent=1))
     return 0

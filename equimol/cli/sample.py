@@ -1,8 +1,10 @@
 """equimol sample METHOD STRUCTURE OUTPUT: generate geometries to label.
 
 METHOD: ``normal-modes`` (ANI-1 normal-mode sampling at a temperature from the xTB Hessian of
-the relaxed structure), ``md`` (xTB Langevin MD, every k-th frame) or ``torsion`` (rotate a group
-of atoms about an axis by a list of angles, all other coordinates fixed).
+the relaxed structure), ``md`` (xTB Langevin MD, every k-th frame), ``pimd`` (ring-polymer MD
+driven by xTB, all bead geometries of every k-th step: the zero-point spread a model needs for
+RPMD) or ``torsion`` (rotate a group of atoms about an axis by a list of angles, all other
+coordinates fixed).
 STRUCTURE: a file (first frame) or a built-in molecule: ethanol, aspirin, ferrocene,
 fluoroferrocene, cumulene-N (N carbons).
 """
@@ -13,16 +15,24 @@ import numpy as np
 
 
 def add_arguments(p) -> None:
-    p.add_argument("method", choices=("normal-modes", "md", "torsion"))
+    p.add_argument("method", choices=("normal-modes", "md", "pimd", "torsion"))
     p.add_argument(
         "structure", help="file or built-in name (ethanol, aspirin, ferrocene, fluoroferrocene, cumulene-N)"
     )
     p.add_argument("output", help="geometries: .extxyz/.xyz or .h5 (label them with equimol label)")
     p.add_argument("-n", "--n-samples", type=int, default=100, help="samples / frames")
     p.add_argument("--temperature-k", type=float, default=300.0)
-    p.add_argument("--every", type=int, default=10, help="md: keep every k-th step")
-    p.add_argument("--dt-fs", type=float, default=0.5, help="md: time step in fs")
-    p.add_argument("--equilibration-steps", type=int, default=2000, help="md: steps discarded first")
+    p.add_argument("--every", type=int, default=10, help="md, pimd: keep every k-th step")
+    p.add_argument("--dt-fs", type=float, default=0.5, help="md, pimd: time step in fs")
+    p.add_argument("--equilibration-steps", type=int, default=2000, help="md, pimd: steps discarded first")
+    p.add_argument(
+        "--beads", type=int, default=16, help="pimd: ring-polymer beads P (each kept step gives P geometries)"
+    )
+    p.add_argument(
+        "--thermostat",
+        default="nhc",
+        help="pimd: ring-polymer thermostat (default nhc, the PaiNN paper's; see equimol md --help)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--charge", type=float, default=0.0)
     p.add_argument("--multiplicity", type=int, default=1)
@@ -59,7 +69,8 @@ def builtin_or_file(name: str):
 
 def run(args) -> int:
     from equimol.data.formats import write_structures
-    from equimol.reference.sampling import md_sampling, normal_mode_sampling, torsion_scan
+    from equimol.md.config import thermostat_spelling
+    from equimol.reference.sampling import md_sampling, normal_mode_sampling, pimd_sampling, torsion_scan
     from equimol.reference.xtb import XTBSettings
 
     s = builtin_or_file(args.structure)
@@ -74,6 +85,20 @@ def run(args) -> int:
             every=args.every,
             timestep_fs=args.dt_fs,
             equilibration_steps=args.equilibration_steps,
+            settings=settings,
+            seed=args.seed,
+            progress=True,
+        )
+    elif args.method == "pimd":
+        out = pimd_sampling(
+            s,
+            args.n_samples,
+            args.temperature_k,
+            beads=args.beads,
+            every=args.every,
+            timestep_fs=args.dt_fs,
+            equilibration_steps=args.equilibration_steps,
+            thermostat=thermostat_spelling(args.thermostat),
             settings=settings,
             seed=args.seed,
             progress=True,

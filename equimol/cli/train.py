@@ -2,7 +2,10 @@
 
 Multi-process (data-parallel) training: launch the same command with torchrun, e.g.
 ``torchrun --standalone --nproc_per_node 4 -m equimol.cli.main train CONFIG``;
-``training.batch_size`` is the global batch, split over the processes."""
+``training.batch_size`` is the global batch, split over the processes.
+
+``--committee N`` trains N members (seed and split seed + k) for committee uncertainty
+(:mod:`equimol.train.committee`)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,13 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue exactly from OUTPUT_DIR/last.pt")
     p.add_argument("--output-dir", help="override output_dir")
+    p.add_argument(
+        "--committee",
+        type=int,
+        metavar="N",
+        help="train N models differing in seed and split into OUTPUT_DIR/member_k and write "
+        "OUTPUT_DIR/committee.json (uncertainty from their disagreement); rerun to continue",
+    )
     p.add_argument("--threads", type=int, help="torch CPU threads for this run")
     add_malloc_option(p)
 
@@ -39,7 +49,12 @@ def run(args) -> int:
     threads = args.threads or cfg.training.num_threads
     if threads:
         torch.set_num_threads(threads)  # requested explicitly by the user for this process
-    result = train(cfg, resume=args.resume)
+    if args.committee:
+        from equimol.train.committee import train_committee
+
+        result = train_committee(cfg, args.committee)
+    else:
+        result = train(cfg, resume=args.resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports
         print(json.dumps(result, indent=1))
     return 0

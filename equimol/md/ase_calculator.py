@@ -1,6 +1,8 @@
 """ASE calculator backed by an equimol model: energy (eV), forces (eV/Å), stress (eV/Å³, Voigt
 order xx yy zz yz xz xy, zero for non-periodic atoms), dipole (e·Å) and polarizability (Å³,
-3×3) when the model predicts them. Evaluation goes through :class:`equimol.evaluator.Evaluator`
+3×3) when the model predicts them; a committee (a committee.json, a folder holding one, or a
+:class:`~equimol.committee.Committee`) adds ``energy_std`` (eV), ``forces_std`` (n, 3) eV/Å and
+``force_disagreement`` (eV/Å), read with ``atoms.calc.get_property("forces_std", atoms)``. Evaluation goes through :class:`equimol.evaluator.Evaluator`
 (neighbour lists kept between calls with a Verlet skin)."""
 
 from __future__ import annotations
@@ -26,17 +28,30 @@ class Calculator(_AseCalculator):
 
     Parameters
     ----------
-    model: path to an equimol checkpoint, or a :class:`~equimol.potential.Potential`.
+    model: path to an equimol checkpoint or committee, a :class:`~equimol.potential.Potential`
+        or a :class:`~equimol.committee.Committee`.
     device: torch device for evaluation.
     dtype: "float32" (default) or "float64" for the network weights.
     skin: Verlet skin of the cached neighbour list in Å (0 rebuilds it on every call).
     """
 
-    implemented_properties = ["energy", "free_energy", "forces", "stress", "dipole", "polarizability"]
+    implemented_properties = [
+        "energy",
+        "free_energy",
+        "forces",
+        "stress",
+        "dipole",
+        "polarizability",
+        "energy_std",
+        "forces_std",
+        "dipole_std",
+        "polarizability_std",
+        "force_disagreement",
+    ]
 
     def __init__(
         self,
-        model: str | os.PathLike | Potential,
+        model: str | os.PathLike | Potential | torch.nn.Module,
         device: str = "cpu",
         dtype: str = "float32",
         skin: float = 0.5,
@@ -47,7 +62,7 @@ class Calculator(_AseCalculator):
 
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {list(_DTYPES)}, got {dtype!r}")
-        potential = model if isinstance(model, Potential) else load(model, device=device)
+        potential = model if isinstance(model, torch.nn.Module) else load(model, device=device)
         self.evaluator = Evaluator(potential, dtype=_DTYPES[dtype], device=device, skin=skin, stress=True)
         self.potential = self.evaluator.potential
 
@@ -77,3 +92,9 @@ class Calculator(_AseCalculator):
             self.results["dipole"] = r[K.DIPOLE]
         if K.POLARIZABILITY in r:
             self.results["polarizability"] = r[K.POLARIZABILITY]
+        for key in (K.ENERGY_STD, K.FORCE_DISAGREEMENT):
+            if key in r:
+                self.results[key] = float(r[key])
+        for key in (K.FORCES_STD, K.DIPOLE_STD, K.POLARIZABILITY_STD):
+            if key in r:
+                self.results[key] = r[key]

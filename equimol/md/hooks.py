@@ -83,6 +83,72 @@ class LogHook(Hook):
             self._file = None
 
 
+class DisagreementHook(Hook):
+    """Watches the committee's force disagreement (``force_disagreement``, eV/Å, the largest
+    per-atom standard deviation of the forces over the members) after every step.
+
+    Keeps its maximum over the run (``max``, ``max_step``) and the number of steps above
+    ``threshold``; the first step above it logs a warning (``equimol.md`` logger and
+    :class:`equimol.errors.ExtrapolationWarning`), and with ``stop=True`` raises
+    :class:`equimol.errors.ExtrapolationError` instead, after which the trajectory and log
+    written so far stay on disk (hooks are closed as after any failure).
+    """
+
+    def __init__(self, threshold: float | None, *, stop: bool = False) -> None:
+        if threshold is not None and not threshold > 0:
+            raise ValueError(f"force-disagreement threshold must be > 0 eV/Å, got {threshold}")
+        if stop and threshold is None:
+            raise ValueError("stopping on force disagreement needs a threshold (eV/Å)")
+        self.threshold, self.stop = threshold, stop
+        self.max = 0.0
+        self.max_step = 0
+        self.steps_above = 0
+        self.active = False
+
+    def on_start(self, sim: Simulation) -> None:
+        self.active = "force_disagreement" in sim.state.properties
+        if self.threshold is not None and not self.active:
+            raise ValueError(
+                "a force-disagreement threshold needs a committee potential (several checkpoints: "
+                "a committee.json or a folder holding one)"
+            )
+        if self.active:
+            self._check(sim)
+
+    def on_step(self, sim: Simulation) -> None:
+        if self.active:
+            self._check(sim)
+
+    def _check(self, sim: Simulation) -> None:
+        import warnings
+
+        from equimol.errors import ExtrapolationError, ExtrapolationWarning
+
+        value = float(sim.state.properties["force_disagreement"].max())
+        step = sim.state.step
+        if value > self.max:
+            self.max, self.max_step = value, step
+        if self.threshold is None or value <= self.threshold:
+            return
+        self.steps_above += 1
+        msg = (
+            f"committee force disagreement {value:.3f} eV/Å exceeds {self.threshold:g} eV/Å at step "
+            f"{step} ({sim.time_fs:.1f} fs): the model is extrapolating"
+        )
+        if self.stop:
+            raise ExtrapolationError(msg + "; stopped (the trajectory up to here is kept)")
+        if self.steps_above == 1:
+            LOGGER.warning(msg)
+            warnings.warn(msg + " (warned once per run)", ExtrapolationWarning, stacklevel=2)
+
+    def summary(self) -> dict[str, float | int]:
+        return {
+            "max_force_disagreement": round(self.max, 6),
+            "max_force_disagreement_step": self.max_step,
+            "steps_above_threshold": self.steps_above,
+        }
+
+
 class ProgressHook(Hook):
     """tqdm progress bar over the steps of the run; ``disable=True`` hides it."""
 

@@ -16,7 +16,8 @@ from equimol.evaluator import Evaluator
 class ModelForceFn:
     """``force_fn(positions (S, N, 3) Å) -> {"energy" (S,), "forces" (S,N,3), ["dipole", "polarizability"]}``.
 
-    One batched model call evaluates all S structures (replicas × beads) of one molecule.
+    One batched model call evaluates all S structures (replicas × beads) of one molecule. A
+    committee (:class:`equimol.committee.Committee`) adds ``force_disagreement`` (S,) eV/Å.
     ``dtype`` is the network's precision (a cast copy of ``potential`` is used if needed; the
     caller's model is never changed); returned tensors match the positions' dtype. ``cell``
     (3, 3) Å makes the system periodic.
@@ -54,5 +55,6 @@ class ModelForceFn:
             K.FORCES: "forces",
             K.DIPOLE: "dipole",
             K.POLARIZABILITY: "polarizability",
+            K.FORCE_DISAGREEMENT: K.FORCE_DISAGREEMENT,
         }
         return {name: out[key].to(dev, dt) for key, name in keys.items() if key in out}

@@ -24,7 +24,11 @@ from equimol import keys, units
 ForceFn = Callable[[Tensor], Mapping[str, Tensor]]
 
 #: optional per-structure outputs of a force_fn that the MD engine carries and stores
-PROPERTY_SHAPES: dict[str, tuple[int, ...]] = {keys.DIPOLE: (3,), keys.POLARIZABILITY: (3, 3)}
+PROPERTY_SHAPES: dict[str, tuple[int, ...]] = {
+    keys.DIPOLE: (3,),
+    keys.POLARIZABILITY: (3, 3),
+    keys.FORCE_DISAGREEMENT: (),  # committee potentials (equimol.committee), eV/Å
+}
 
 
 @dataclass

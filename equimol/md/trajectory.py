@@ -6,7 +6,8 @@ Datasets (T frames, R replicas, P beads, N atoms; resizable along T):
     atomic_numbers (N,)        energy_potential, energy_kinetic, conserved (T, R) eV
     masses (N,) amu
     temperature_k (T, R) K     dipole (T, R, P, 3) e·Å, polarizability (T, R, P, 3, 3) Å³
-                               (the last two only when the force_fn predicts them)
+                               force_disagreement (T, R, P) eV/Å (committees)
+                               (the last three only when the force_fn predicts them)
 
 Attributes: dt_fs, stride, thermostat, temperature_k, n_replicas, n_beads,
 thermostat_description, config (JSON). Observables are defined in
@@ -26,6 +27,7 @@ import numpy as np
 
 from equimol.md.hooks import Hook
 from equimol.md.observables import OBSERVABLES
+from equimol.md.state import PROPERTY_SHAPES
 
 if TYPE_CHECKING:
     from equimol.md.simulate import Simulation
@@ -73,7 +75,7 @@ class TrajectoryWriter:
             "velocities": (r, p, n, 3),
             **{k: (r,) for k in OBSERVABLES},
         }
-        tails = {"dipole": (3,), "polarizability": (3, 3)}
+        tails = PROPERTY_SHAPES
         for key in properties:
             self.shapes[key] = (r, p, *tails[key])
         self.dtypes = {k: dtype if (k in PER_BEAD or k in tails) else "float64" for k in self.shapes}

@@ -134,7 +134,7 @@ class PaiNN(nn.Module):
     def filters(self, r: torch.Tensor) -> list[torch.Tensor]:
         """W_t(r_ij) f_cut(r_ij) (PaiNN Eq. 8) of every interaction t, (E, n_split·F) each.
 
-        (rbf W_tᵀ + b_t) f_cut = [rbf f_cut, f_cut] [W_t, b_t]ᵀ: one matmul for all blocks.
+        ``(rbf W_tᵀ + b_t) f_cut = [rbf f_cut, f_cut] [W_t, b_t]ᵀ``: one matmul for all blocks.
         """
         fcut = cosine_cutoff(r, self.cutoff)
         basis = torch.cat([self.rbf(r) * fcut[:, None], fcut[:, None]], dim=-1)

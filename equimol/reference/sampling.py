@@ -1,4 +1,5 @@
-"""Configurational sampling with xTB: relaxation, normal-mode sampling, Langevin MD, torsion scans.
+"""Configurational sampling with xTB: relaxation, normal-mode sampling, Langevin MD, path-integral
+(ring-polymer) MD, torsion scans.
 
 Every function takes and returns structure dicts (positions Å, atomic_numbers) and returns
 unlabelled geometries; label them with :func:`equimol.reference.label.label_file` (or
@@ -192,6 +193,72 @@ def md_sampling(
         dynamics.run(every)
         frames.append(_geometry(atoms.positions, atoms.numbers))
     return frames
+
+
+def pimd_sampling(
+    structure: Structure,
+    n_frames: int,
+    temperature_k: float = 300.0,
+    beads: int = 16,
+    every: int = 20,
+    timestep_fs: float = 0.5,
+    equilibration_steps: int = 2000,
+    thermostat: str = "nhc",
+    settings: XTBSettings = DEFAULT_SETTINGS,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[Structure]:
+    """Bead geometries from path-integral (ring-polymer) MD on the GFN2-xTB surface.
+
+    Runs equimol's MD engine (:func:`equimol.md.simulate.run_simulation`) with ``beads`` beads
+    at ``temperature_k`` (K), ``timestep_fs`` (fs) and the ring-polymer thermostat
+    ``thermostat`` (default ``nhc``: Nose-Hoover chains on every normal mode, the PaiNN
+    paper's), driven by GFN2-xTB (:class:`equimol.reference.xtb_forces.XTBForceFn`; tblite has
+    no batched API, so the P single points of a step run one after the other). After
+    ``equilibration_steps`` steps, every ``every``-th step contributes all P bead geometries,
+    until ``n_frames`` geometries are collected. Beads spread along stiff bonds as far as
+    zero-point motion takes them, far beyond any classical frame at the same temperature:
+    these are the geometries a model must have seen to run RPMD. Deterministic for a seed.
+    Returns geometries only (label them with :func:`equimol.reference.label.label_file`).
+    """
+    import torch
+
+    from equimol.md.config import MDConfig
+    from equimol.md.hooks import Hook
+    from equimol.md.simulate import run_simulation
+    from equimol.reference.xtb_forces import XTBForceFn
+
+    if n_frames < 1 or every < 1 or equilibration_steps < 0 or beads < 1:
+        raise ValueError("n_frames, every and beads must be >= 1, equilibration_steps >= 0")
+    snapshots = -(-n_frames // beads)
+    z = np.asarray(structure[keys.ATOMIC_NUMBERS], dtype=np.int64)
+    frames: list[Structure] = []
+
+    class Collect(Hook):
+        def on_step(self, sim) -> None:
+            k = sim.state.step - equilibration_steps
+            if k > 0 and k % every == 0:
+                pos = sim.state.positions[0].detach().cpu().double().numpy()  # (P, N, 3)
+                frames.extend(_geometry(p, z) for p in pos)
+
+    config = MDConfig(
+        dt_fs=timestep_fs,
+        n_steps=equilibration_steps + snapshots * every,
+        temperature_k=temperature_k,
+        thermostat=thermostat,
+        n_beads=beads,
+        seed=seed,
+        progress=progress,
+        dtype="float64",
+    )
+    run_simulation(
+        XTBForceFn(z, settings),
+        z,
+        torch.as_tensor(structure[keys.POSITIONS], dtype=torch.float64),
+        config=config,
+        hooks=[Collect()],
+    )
+    return frames[:n_frames]
 
 
 def rotate_group(

@@ -168,7 +168,7 @@ def stage_evaluate(cfg: DemoSettings, out: Path, data: Path, ckpt: Path) -> dict
     return result
 
 
-def _run_md(
+def run_md(
     force_fn,
     start: dict,
     path: Path,
@@ -178,6 +178,10 @@ def _run_md(
     replicas: int,
     thermostat: str = "nhc",
 ) -> float:
+    """Run (or resume, or skip when done) one MD/RPMD trajectory of ``start`` with ``force_fn`` at
+    the protocol of ``cfg`` (dt, temperature, stride, seed; NHC chain 3, τ 100 fs) into ``path``;
+    returns its wall time in s. A ``.restart.pt`` beside ``path`` holds the state of an
+    interrupted run; a ``.time.json`` stamp marks a finished one with its settings."""
     from equimol.md.config import MDConfig
     from equimol.md.simulate import run_simulation
 
@@ -237,13 +241,13 @@ def stage_md(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict:
         f"ML MD: {cfg.md_replicas} replicas x {cfg.md_steps} steps of {cfg.dt_fs} fs at {cfg.temperature_k} K (NHC)"
     )
     fn = ModelForceFn(potential, start[K.ATOMIC_NUMBERS])
-    timings["ml_md"] = _run_md(fn, start, out / "md_classical.h5", cfg, cfg.md_steps, 1, cfg.md_replicas)
+    timings["ml_md"] = run_md(fn, start, out / "md_classical.h5", cfg, cfg.md_steps, 1, cfg.md_replicas)
     _log(f"reference MD driven by GFN2-xTB itself: 1 replica x {cfg.xtb_md_steps} steps, same protocol")
     fn = XTBForceFn(start[K.ATOMIC_NUMBERS], polarizability_every=cfg.stride)
-    timings["xtb_md"] = _run_md(fn, start, out / "md_xtb.h5", cfg, cfg.xtb_md_steps, 1, 1)
+    timings["xtb_md"] = run_md(fn, start, out / "md_xtb.h5", cfg, cfg.xtb_md_steps, 1, 1)
     _log(f"ML RPMD: {cfg.rpmd_beads} beads x {cfg.rpmd_steps} steps ({cfg.rpmd_thermostat})")
     fn = ModelForceFn(potential, start[K.ATOMIC_NUMBERS])
-    timings["ml_rpmd"] = _run_md(
+    timings["ml_rpmd"] = run_md(
         fn, start, out / "md_rpmd.h5", cfg, cfg.rpmd_steps, cfg.rpmd_beads, 1, thermostat=cfg.rpmd_thermostat
     )
     return timings

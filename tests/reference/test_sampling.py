@@ -1,4 +1,4 @@
-"""Molecule builders, normal modes and normal-mode sampling, MD sampling, torsion scans."""
+"""Molecule builders, normal modes and normal-mode sampling, MD and PIMD sampling, torsion scans."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from equimol.reference.sampling import (
     normal_mode_displacements,
     normal_mode_sampling,
     normal_modes,
+    pimd_sampling,
     relax,
     rotate_group,
     torsion_scan,
@@ -148,3 +149,26 @@ def test_aspirin_from_rmd17():
     assert not np.allclose(
         molecules.aspirin(rmd17_path("aspirin"), frame=1)[keys.POSITIONS], a[keys.POSITIONS]
     )
+
+
+def test_pimd_beads_spread_along_the_oh_bond_beyond_classical_md():
+    """Zero-point motion: the O–H stretch (ħω/kT ≈ 18 at 300 K) of xTB ring-polymer beads spreads
+    several times wider than classical 300 K frames (harmonic quantum/classical std ratio ≈ 3 for
+    converged P; 3.6 measured here with 8 beads), which is why RPMD needs PIMD training data."""
+    s = molecules.ethanol()
+    z = s[keys.ATOMIC_NUMBERS]
+    quantum = pimd_sampling(s, 80, 300.0, beads=8, every=10, equilibration_steps=100, seed=0)
+    classical = md_sampling(s, 80, 300.0, every=10, equilibration_steps=100, seed=0)
+    assert len(quantum) == 80 and all(np.isfinite(f[keys.POSITIONS]).all() for f in quantum)
+    np.testing.assert_array_equal(quantum[0][keys.ATOMIC_NUMBERS], z)
+    assert not np.allclose(quantum[0][keys.POSITIONS], quantum[1][keys.POSITIONS])  # two beads
+    o = int(np.flatnonzero(z == 8)[0])
+    hs = np.flatnonzero(z == 1)
+    h = int(hs[np.argmin(np.linalg.norm(s[keys.POSITIONS][hs] - s[keys.POSITIONS][o], axis=1))])
+
+    def oh(frames):
+        return np.array([np.linalg.norm(f[keys.POSITIONS][o] - f[keys.POSITIONS][h]) for f in frames])
+
+    assert oh(quantum).std() > 2.0 * oh(classical).std()
+    again = pimd_sampling(s, 8, 300.0, beads=8, every=10, equilibration_steps=100, seed=0)
+    np.testing.assert_array_equal(again[3][keys.POSITIONS], quantum[3][keys.POSITIONS])  # seeded
