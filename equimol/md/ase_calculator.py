@@ -2,8 +2,9 @@
 order xx yy zz yz xz xy, zero for non-periodic atoms), dipole (e·Å) and polarizability (Å³,
 3×3) when the model predicts them; a committee (a committee.json, a folder holding one, or a
 :class:`~equimol.committee.Committee`) adds ``energy_std`` (eV), ``forces_std`` (n, 3) eV/Å and
-``force_disagreement`` (eV/Å), read with ``atoms.calc.get_property("forces_std", atoms)``. Evaluation goes through :class:`equimol.evaluator.Evaluator`
-(neighbour lists kept between calls with a Verlet skin)."""
+``force_disagreement`` (eV/Å), read with ``atoms.calc.get_property("forces_std", atoms)``.
+Evaluation goes through :class:`equimol.evaluator.Evaluator` (neighbour lists kept between
+calls with a Verlet skin)."""
 
 from __future__ import annotations
 
