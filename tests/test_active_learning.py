@@ -1,0 +1,113 @@
+"""Query-by-committee active learning: frame selection, and a tiny loop end to end (xTB water)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from equimol import keys as K
+from equimol.active_learning import load_al_config, select_frames
+from equimol.errors import ConfigError
+
+
+def test_selection_takes_the_largest_disagreements_apart_in_time():
+    t = np.arange(10) * 2.0  # fs
+    d = np.zeros((10, 1, 2))
+    d[3, 0, 1], d[4, 0, 0], d[8, 0, 0], d[0, 0, 1] = 0.9, 0.8, 0.5, 0.05
+    # 4 is 2 fs from 3: skipped; 0.05 is below the threshold
+    assert select_frames(d, t, 0.1, 5, min_spacing_fs=3.0) == [(3, 0, 1), (8, 0, 0)]
+    assert select_frames(d, t, 0.1, 5, min_spacing_fs=1.0) == [(3, 0, 1), (4, 0, 0), (8, 0, 0)]
+    assert select_frames(d, t, 0.1, 1, min_spacing_fs=0.0) == [(3, 0, 1)]
+    assert select_frames(d, t, 1.0, 5, min_spacing_fs=0.0) == []
+
+
+def test_config_errors_are_one_clear_line(tmp_path):
+    path = tmp_path / "al.yaml"
+    path.write_text(yaml.safe_dump({"data": "d.extxyz", "train_config": "t.yaml", "rounds": 2, "typo": 1}))
+    with pytest.raises(ConfigError, match="unknown option.*typo"):
+        load_al_config(path)
+    path.write_text(yaml.safe_dump({"data": "d.extxyz", "train_config": "t.yaml", "committee": 1}))
+    with pytest.raises(ConfigError, match="committee must be >= 2"):
+        load_al_config(path)
+    path.write_text(yaml.safe_dump({"train_config": "t.yaml"}))
+    with pytest.raises(ConfigError, match="'data' is required"):
+        load_al_config(path)
+
+
+def water_data(path, n=24):
+    from ase.build import molecule
+
+    from equimol.data.formats import write_structures
+    from equimol.reference.label import label_structures
+
+    atoms = molecule("H2O")
+    rng = np.random.default_rng(0)
+    frames = [
+        {
+            K.POSITIONS: atoms.positions + rng.normal(0, 0.03, (3, 3)),
+            K.ATOMIC_NUMBERS: atoms.numbers.astype(np.int64),
+        }
+        for _ in range(n)
+    ]
+    labelled, failures, _ = label_structures(frames, properties=("energy", "forces"), progress=False)
+    assert not failures
+    write_structures(path, labelled)
+    write_structures(path.with_name("start.xyz"), [frames[0]])
+
+
+def test_active_learning_loop_grows_the_data_and_resumes(tmp_path):
+    water_data(tmp_path / "initial.extxyz")
+    (tmp_path / "train.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "data": {"train": "unused.extxyz", "n_val": 4, "targets": ["energy", "forces"]},
+                "model": {"name": "painn", "n_features": 8, "n_interactions": 1, "cutoff": 3.0},
+                "training": {"epochs": 8, "batch_size": 5, "lr": 5e-3, "progress": False},
+            }
+        )
+    )
+    cfg = {
+        "structure": "start.xyz",
+        "data": "initial.extxyz",
+        "train_config": "train.yaml",
+        "committee": 2,
+        "rounds": 2,
+        "threshold": 1e-4,  # untrained members always disagree more: every round selects
+        "md": {"steps": 40, "dt_fs": 0.5, "beads": 4, "stride": 2, "stop_factor": 1e9},
+        "select": {"n_per_round": 5, "min_spacing_fs": 2.0},
+        "label": {"properties": ["energy", "forces"]},
+        "output_dir": "al",
+    }
+    (tmp_path / "al.yaml").write_text(yaml.safe_dump(cfg))
+    cmd = [
+        sys.executable,
+        "-m",
+        "equimol.cli.main",
+        "active-learn",
+        str(tmp_path / "al.yaml"),
+        "--no-progress",
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads(r.stdout[r.stdout.index("{") :])
+    history = json.loads((tmp_path / "al" / "history.json").read_text())
+    assert [h["round"] for h in history] == [0, 1]
+    assert [h["n_data"] for h in history] == [24, 29] and [h["added"] for h in history] == [5, 5]
+    assert history[0]["max_disagreement"] > 1e-4 and history[0]["frames"] == 21
+    selected = json.loads((tmp_path / "al" / "round_0" / "selected.json").read_text())
+    times = sorted(s["frame"] for s in selected)
+    assert all(b - a >= 2 for a, b in zip(times, times[1:], strict=False))  # 2 fs apart
+    from equimol.data.formats import read_structures
+
+    final = read_structures(summary["data"])
+    assert len(final) == 34 and all(K.FORCES in s for s in final)
+    assert (tmp_path / "al" / "disagreement.png").stat().st_size > 10_000
+    # rerun: nothing is trained, simulated or labelled again; one more round continues
+    r = subprocess.run(cmd + ["--rounds", "3"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("skipping") == 4  # round 0 and 1 committees (2 members each)
+    history = json.loads((tmp_path / "al" / "history.json").read_text())
+    assert [h["n_data"] for h in history] == [24, 29, 34]
