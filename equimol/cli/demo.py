@@ -28,6 +28,9 @@ def run(args) -> int:
                 **dict(
                     n_frames_300k=60,
                     n_frames_500k=20,
+                    n_frames_pimd=16,
+                    pimd_beads=4,
+                    pimd_every=5,
                     n_test=20,
                     n_features=16,
                     epochs=3,
@@ -37,6 +40,7 @@ def run(args) -> int:
                     rpmd_beads=4,
                     rpmd_steps=200,
                     xtb_md_steps=200,
+                    xtb_rpmd_steps=200,
                     stride=2,
                     depth_fs=40.0,
                     discard_fs=10.0,

@@ -47,3 +47,22 @@ def match_peaks(ref: list[float], other: list[float], window: float = 150.0) -> 
             }
         )
     return out
+
+
+# ethanol's bands (cm⁻¹): fingerprint (C-O, C-C stretches, bends), C-H stretches, O-H stretch
+BANDS: dict[str, tuple[float, float]] = {
+    "fingerprint": (400.0, 1600.0),
+    "C-H stretch": (2500.0, 3250.0),
+    "O-H stretch": (3250.0, 4000.0),
+}
+
+
+def band_positions(s: Spectrum, bands: dict[str, tuple[float, float]] = BANDS) -> dict[str, float | None]:
+    """Position (cm⁻¹) of the maximum of ``s`` inside each band window; None where the window is
+    empty or the spectrum is zero there."""
+    out: dict[str, float | None] = {}
+    for name, (lo, hi) in bands.items():
+        mask = (s.frequency_cm1 >= lo) & (s.frequency_cm1 <= hi)
+        y = s.intensity[mask]
+        out[name] = round(float(s.frequency_cm1[mask][np.argmax(y)]), 1) if y.size and y.max() > 0 else None
+    return out

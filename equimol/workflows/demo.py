@@ -21,6 +21,11 @@ class DemoSettings:
     output_dir: str = "demo_output"
     n_frames_300k: int = 500  # xTB MD frames at 300 K (0.5 fs steps)
     n_frames_500k: int = 150  # and at 500 K for coverage
+    # ring-polymer (PIMD) bead geometries at 300 K: the zero-point spread that RPMD explores and
+    # classical frames miss (issue #19); pimd_beads beads, all beads of every pimd_every-th step
+    n_frames_pimd: int = 160
+    pimd_beads: int = 8
+    pimd_every: int = 20
     sample_every: int = 10  # MD steps between sampled frames
     n_test: int = 100
     n_features: int = 64
@@ -34,6 +39,13 @@ class DemoSettings:
     rpmd_beads: int = 8
     rpmd_steps: int = 2000
     rpmd_thermostat: str = "nhc"  # the paper's ring-polymer NHC; "nhc_pile", "pile_l", "trpmd" are options
+    # RPMD driven by GFN2-xTB itself, the known answer for ML-RPMD: xtb_rpmd_steps steps at
+    # rpmd_ref_beads beads (0: rpmd_beads) with the same protocol; 0 steps: none (a reference
+    # made by experiments/spectra/xtb_rpmd.py in the same output_dir is used when present)
+    xtb_rpmd_steps: int = 2000
+    # a second ML-RPMD at the reference's bead count when it differs from rpmd_beads (0: none)
+    rpmd_ref_beads: int = 0
+    rpmd_ref_steps: int = 0
     xtb_md_steps: int = 6000
     stride: int = 4
     depth_fs: float = 1000.0
@@ -48,6 +60,9 @@ class DemoSettings:
         base = dict(
             n_frames_300k=6000,
             n_frames_500k=2000,
+            n_frames_pimd=4000,
+            pimd_beads=16,
+            pimd_every=40,
             n_test=500,
             n_features=128,
             epochs=3000,
@@ -75,7 +90,7 @@ def stage_reference(cfg: DemoSettings, out: Path) -> Path:
     from equimol.data.formats import read_structures, write_structures
     from equimol.reference.label import label_file
     from equimol.reference.molecules import ethanol
-    from equimol.reference.sampling import md_sampling
+    from equimol.reference.sampling import md_sampling, pimd_sampling
 
     labelled = out / "reference.extxyz"
     if labelled.exists():
@@ -94,6 +109,17 @@ def stage_reference(cfg: DemoSettings, out: Path) -> Path:
             seed=cfg.seed + 1,
             progress=cfg.progress,
         )
+        if cfg.n_frames_pimd:
+            _log(f"and {cfg.n_frames_pimd} bead geometries from {cfg.pimd_beads}-bead GFN2-xTB PIMD at 300 K")
+            frames += pimd_sampling(
+                ethanol(),
+                cfg.n_frames_pimd,
+                300.0,
+                beads=cfg.pimd_beads,
+                every=cfg.pimd_every,
+                seed=cfg.seed + 2,
+                progress=cfg.progress,
+            )
         write_structures(geoms, frames)
     _log("labelling with GFN2-xTB (tblite): energy, forces, dipole, polarizability")
     report = label_file(geoms, labelled, progress=cfg.progress, workers=1)
@@ -250,6 +276,30 @@ def stage_md(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict:
     timings["ml_rpmd"] = run_md(
         fn, start, out / "md_rpmd.h5", cfg, cfg.rpmd_steps, cfg.rpmd_beads, 1, thermostat=cfg.rpmd_thermostat
     )
+    if cfg.xtb_rpmd_steps:
+        p = cfg.rpmd_ref_beads or cfg.rpmd_beads
+        _log(
+            f"reference RPMD driven by GFN2-xTB itself: {p} beads x {cfg.xtb_rpmd_steps} steps, same protocol"
+        )
+        fn_xtb = XTBForceFn(start[K.ATOMIC_NUMBERS], polarizability_every=cfg.stride)
+        timings["xtb_rpmd"] = run_md(
+            fn_xtb,
+            start,
+            out / f"md_xtb_rpmd{p}.h5",
+            cfg,
+            cfg.xtb_rpmd_steps,
+            p,
+            1,
+            thermostat=cfg.rpmd_thermostat,
+        )
+    if cfg.rpmd_ref_beads and cfg.rpmd_ref_beads != cfg.rpmd_beads:
+        p = cfg.rpmd_ref_beads
+        _log(
+            f"ML RPMD at the reference's bead count: {p} beads x {cfg.rpmd_ref_steps} steps ({cfg.rpmd_thermostat})"
+        )
+        timings["ml_rpmd_ref"] = run_md(
+            fn, start, out / f"md_rpmd{p}.h5", cfg, cfg.rpmd_ref_steps, p, 1, thermostat=cfg.rpmd_thermostat
+        )
     return timings
 
 
@@ -267,15 +317,29 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
     from equimol.spectra.derivatives import harmonic_spectra, model_derivatives, xtb_derivatives
     from equimol.spectra.plot import DEFAULT_STACK_OFFSET, plot_spectra
     from equimol.spectra.trajectory import spectra_from_trajectory, write_csv
-    from equimol.workflows.compare import main_peaks, match_peaks, overlap
+    from equimol.workflows.compare import band_positions, main_peaks, match_peaks, overlap
 
     lengths = {"classical": cfg.md_steps, "rpmd": cfg.rpmd_steps, "xtb": cfg.xtb_md_steps}
+    p_ref = cfg.rpmd_ref_beads or cfg.rpmd_beads
+    ml_ref = "rpmd" if p_ref == cfg.rpmd_beads else f"rpmd{p_ref}"  # the ML-RPMD at p_ref beads
+    files = {name: out / f"md_{name}.h5" for name in lengths}
+    if ml_ref != "rpmd":
+        lengths[ml_ref] = cfg.rpmd_ref_steps
+        files[ml_ref] = out / f"md_{ml_ref}.h5"
+    xtb_rpmd = out / f"md_xtb_rpmd{p_ref}.h5"
+    if xtb_rpmd.exists():
+        from equimol.spectra.trajectory import read_trajectory
+
+        data, attrs = read_trajectory(xtb_rpmd, ["time_fs"])
+        n_frames = len(data["time_fs"])
+        lengths[f"xtb_rpmd{p_ref}"] = (n_frames - 1) * int(attrs["stride"])
+        files[f"xtb_rpmd{p_ref}"] = xtb_rpmd
     md = {}
     for name, steps in lengths.items():
         # the correlation depth can be at most half of the production part of the trajectory
         depth = min(cfg.depth_fs, 0.5 * (steps * cfg.dt_fs - cfg.discard_fs))
         md[name] = spectra_from_trajectory(
-            str(out / f"md_{name}.h5"),
+            str(files[name]),
             ir=True,
             raman=True,
             power=True,
@@ -295,6 +359,12 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
         "rpmd": f"PaiNN RPMD ({cfg.rpmd_beads} beads, {_ps(cfg.rpmd_steps, cfg)} ps{_short(cfg)})",
         "xtb": f"GFN2-xTB MD, reference ({_ps(cfg.xtb_md_steps, cfg)} ps)",
     }
+    if ml_ref != "rpmd":
+        labels[ml_ref] = f"PaiNN RPMD ({p_ref} beads, {_ps(cfg.rpmd_ref_steps, cfg)} ps)"
+    if f"xtb_rpmd{p_ref}" in md:
+        labels[f"xtb_rpmd{p_ref}"] = (
+            f"GFN2-xTB RPMD, reference ({p_ref} beads, {_ps(lengths[f'xtb_rpmd{p_ref}'], cfg)} ps)"
+        )
     for kind, key in (("ir", "ir"), ("raman", "raman_iso")):
 
         def pick(name, kind=kind, key=key):
@@ -319,6 +389,25 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
         figures[f"{kind}_overlap_ml_md_vs_xtb_md"] = round(overlap(ml, ref), 3)
         figures[f"{kind}_overlap_ml_rpmd_vs_xtb_md"] = round(overlap(curves[1], ref), 3)
         figures[f"{kind}_peaks"] = match_peaks(main_peaks(ref), main_peaks(ml))
+        if f"xtb_rpmd{p_ref}" in md:
+            # the known answer for ML-RPMD: xTB-RPMD at the same bead count and protocol
+            ref_q, ml_q = pick(f"xtb_rpmd{p_ref}"), pick(ml_ref)
+            path_q = out / f"{kind}_rpmd.png"
+            plot_spectra(
+                [ml_q, ref_q, ref, ml],
+                path_q,
+                xlim_cm1=(400.0, 4000.0),
+                offset=DEFAULT_STACK_OFFSET,
+                title=f"ethanol {kind.upper()}, {cfg.temperature_k:g} K: RPMD vs classical",
+            )
+            figures[f"{kind}_rpmd"] = str(path_q)
+            figures[f"{kind}_overlap_ml_rpmd{p_ref}_vs_xtb_rpmd{p_ref}"] = round(overlap(ml_q, ref_q), 3)
+            figures[f"{kind}_rpmd_peaks"] = match_peaks(main_peaks(ref_q), main_peaks(ml_q))
+            # red shift of each band, classical -> RPMD, for xTB and for the model
+            figures[f"{kind}_xtb_md_to_rpmd_shift"] = match_peaks(main_peaks(ref), main_peaks(ref_q))
+            figures[f"{kind}_ml_md_to_rpmd_shift"] = match_peaks(main_peaks(ml), main_peaks(ml_q))
+        # the position of each band (C-H and O-H stretch, fingerprint) in every curve
+        figures[f"{kind}_bands_cm1"] = {name: band_positions(pick(name)) for name in md if name in labels}
     figures["harmonic_frequencies_cm1"] = {
         "xtb": [round(float(f), 1) for f in harm_xtb["frequencies_cm1"]],
         "painn": [round(float(f), 1) for f in harm_ml["frequencies_cm1"]],
@@ -361,6 +450,8 @@ def run_demo(cfg: DemoSettings) -> dict:
         "ml_rpmd_ms_per_step": 1000 * md_times["ml_rpmd"] / cfg.rpmd_steps,
         "xtb_md_ms_per_step": 1000 * md_times["xtb_md"] / cfg.xtb_md_steps,
     }
+    if "ml_rpmd_ref" in md_times:
+        per_step["ml_rpmd_ref_ms_per_step"] = 1000 * md_times["ml_rpmd_ref"] / cfg.rpmd_ref_steps
     per_structure_ml = per_step["ml_md_ms_per_step"] / cfg.md_replicas
     report = {
         "settings": dataclasses.asdict(cfg),
@@ -410,4 +501,17 @@ def render_report(r: dict) -> str:
             f"| {p['reference_cm1']} | {p['model_cm1']} | {p['shift_cm1']} |" for p in s[f"{kind}_peaks"]
         ]
         lines.append("")
+        for key, value in s.items():
+            if key.startswith(f"{kind}_overlap_ml_rpmd") and "_vs_xtb_rpmd" in key:
+                lines += [
+                    f"{kind.upper()} overlap, PaiNN RPMD vs GFN2-xTB RPMD at the same bead count: {value}",
+                    "",
+                ]
+        bands = s.get(f"{kind}_bands_cm1")
+        if bands:
+            names = list(next(iter(bands.values())))
+            lines += ["| curve | " + " | ".join(f"{n} (cm⁻¹)" for n in names) + " |"]
+            lines += ["|---|" + "---|" * len(names)]
+            lines += [f"| {c} | " + " | ".join(str(b[n]) for n in names) + " |" for c, b in bands.items()]
+            lines.append("")
     return "\n".join(lines)

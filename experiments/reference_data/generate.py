@@ -25,7 +25,7 @@ from equimol import keys
 from equimol.data.formats import write_structures
 from equimol.reference import molecules
 from equimol.reference.label import label_file, label_structures
-from equimol.reference.sampling import md_sampling, normal_mode_sampling, relax, torsion_scan
+from equimol.reference.sampling import md_sampling, normal_mode_sampling, pimd_sampling, relax, torsion_scan
 from equimol.reference.xtb import PROPERTIES, XTBSettings
 
 Structure = dict[str, np.ndarray]
@@ -57,7 +57,9 @@ def _properties(args: argparse.Namespace, default: tuple[str, ...]) -> list[str]
 
 
 def spectra(args: argparse.Namespace) -> None:
-    """Langevin MD sets for IR/Raman learning: energy, forces, dipole, polarizability."""
+    """Sets for IR/Raman learning (energy, forces, dipole, polarizability): classical Langevin MD at
+    --temperature and --hot-temperature, and ring-polymer (PIMD) bead geometries at
+    --temperature, which cover the zero-point spread RPMD explores and classical frames miss."""
     start = molecules.ethanol() if args.molecule == "ethanol" else molecules.aspirin(args.aspirin_npz)
     minimum = relax(start)
     for temperature, n_frames, seed in (
@@ -75,6 +77,20 @@ def spectra(args: argparse.Namespace) -> None:
             every=args.every,
             timestep_fs=args.timestep_fs,
             seed=seed,
+            progress=True,
+        )
+        _sample_then_label(name, sampler, args, _properties(args, PROPERTIES))
+    if args.pimd_frames > 0:
+        name = f"{args.molecule}_pimd{args.pimd_beads}b{args.temperature:g}K"
+        sampler = partial(
+            pimd_sampling,
+            minimum,
+            args.pimd_frames,
+            args.temperature,
+            beads=args.pimd_beads,
+            every=args.pimd_every,
+            timestep_fs=args.timestep_fs,
+            seed=args.seed + 2,
             progress=True,
         )
         _sample_then_label(name, sampler, args, _properties(args, PROPERTIES))
@@ -165,6 +181,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hot-temperature", type=float, default=500.0, help="K")
     p.add_argument("--every", type=int, default=20, help="MD steps between stored frames")
     p.add_argument("--timestep-fs", type=float, default=0.5)
+    p.add_argument(
+        "--pimd-frames",
+        type=int,
+        default=4000,
+        help="PIMD bead geometries at --temperature (0: none; each kept step gives --pimd-beads)",
+    )
+    p.add_argument("--pimd-beads", type=int, default=16, help="ring-polymer beads of the PIMD sampling")
+    p.add_argument("--pimd-every", type=int, default=40, help="PIMD steps between kept bead sets")
     p.add_argument(
         "--aspirin-npz", default=None, help="rMD17 npz for the start frame (default: the shipped frame 0)"
     )

@@ -1,18 +1,22 @@
-"""Ethanol IR and Raman: PaiNN MD and 64-bead RPMD vs MD driven by GFN2-xTB itself (issue 6).
+"""Ethanol IR and Raman: PaiNN MD and RPMD vs MD and RPMD driven by GFN2-xTB itself (issues 6, 19).
 
-    OMP_NUM_THREADS=1 python experiments/spectra/run.py            # ~1.5 h on one core; resumable
+    OMP_NUM_THREADS=1 python experiments/spectra/xtb_rpmd.py       # xTB-RPMD reference (16 beads, 10 ps)
+    OMP_NUM_THREADS=1 python experiments/spectra/run.py            # ~4 h on one core; resumable
     python experiments/spectra/run.py --copy-results               # plots + report -> experiments/spectra/
 
 This is the main job (``equimol demo``) at experiment settings:
 - the xTB spectra set: 8 000 frames of 300 K Langevin MD + 2 000 at 500 K, one every 20 steps of
-  0.5 fs (as experiments/reference_data's ``spectra`` recipe), labelled with GFN2-xTB energies,
-  forces, dipoles and polarizabilities; 500 frames held out for testing;
-- PaiNN with F = 128, 3 interactions, energy + dipole (Eq. 13) + polarizability (Eq. 14) heads;
-- the same protocol for every trajectory: NHC (chain 3, τ = 100 fs) at 300 K, 0.5 fs steps,
-  1 ps discarded, dipoles and polarizabilities every 4 steps, 1 000 fs correlation depth, Hann
-  window. PaiNN classical MD: 4 replicas × 20 ps; GFN2-xTB MD: 1 replica × 20 ps;
-  PaiNN RPMD: 64 beads × 3 ps with PILE-L (thermostatted RPMD, centroid τ = 100 fs). RPMD with the
-  NHC thermostat diverged after 363 fs here (thermostat overflow), so it uses PILE-L.
+  0.5 fs, and 4 000 bead geometries of 16-bead GFN2-xTB PIMD at 300 K (all beads of every 40th
+  step; issue 19: the zero-point spread that RPMD explores), as experiments/reference_data's
+  ``spectra`` recipe; labelled with GFN2-xTB energies, forces, dipoles and polarizabilities;
+  500 frames held out for testing;
+- PaiNN with F = 128, 3 interactions, energy + dipole (Eq. 13) + polarizability (Eq. 14) heads,
+  60 min of training on one thread;
+- the same protocol for every trajectory: NHC at 300 K (chain 3, τ = 100 fs; for RPMD the
+  paper's ring-polymer Nose-Hoover chains), 0.5 fs steps, 1 ps discarded, dipoles and
+  polarizabilities every 4 steps, 1 000 fs correlation depth, Hann window. PaiNN classical MD:
+  4 replicas × 20 ps; GFN2-xTB MD: 1 replica × 20 ps; PaiNN RPMD: 64 beads × 5 ps and 16 beads ×
+  10 ps; GFN2-xTB RPMD (the reference for ML-RPMD): 16 beads × 10 ps.
 Every stage caches its output in runs/spectra_ethanol, so rerunning continues where it stopped.
 """
 
@@ -31,20 +35,26 @@ ROOT = HERE.parents[1]
 SETTINGS = dict(
     n_frames_300k=8000,
     n_frames_500k=2000,
+    n_frames_pimd=4000,  # issue #19: bead geometries of 16-bead xTB PIMD at 300 K
+    pimd_beads=16,
+    pimd_every=40,
     sample_every=20,
     n_test=500,
     n_features=128,
     n_interactions=3,
     cutoff=5.0,
     epochs=3000,
-    train_minutes=40.0,
+    train_minutes=60.0,
     md_steps=40_000,
     md_replicas=4,
     dt_fs=0.5,
     rpmd_beads=64,
-    rpmd_steps=6000,
-    rpmd_thermostat="pile_l",
+    rpmd_steps=10_000,  # 5 ps
+    rpmd_thermostat="nhc",  # the paper's ring-polymer Nose-Hoover chains
+    rpmd_ref_beads=16,  # ML-RPMD at the bead count of the xTB-RPMD reference
+    rpmd_ref_steps=20_000,  # 10 ps
     xtb_md_steps=40_000,
+    xtb_rpmd_steps=20_000,  # 16 beads, 10 ps (experiments/spectra/xtb_rpmd.py makes the same file)
     stride=4,
     depth_fs=1000.0,
     discard_fs=1000.0,
@@ -82,8 +92,13 @@ def main() -> None:
         "spectrum_classical.csv",
         "spectrum_rpmd.csv",
         "spectrum_xtb.csv",
+        "spectrum_rpmd16.csv",
+        "spectrum_xtb_rpmd16.csv",
+        "ir_rpmd.png",
+        "raman_rpmd.png",
     ):
-        shutil.copy(out / name, HERE / name)
+        if (out / name).exists():
+            shutil.copy(out / name, HERE / name)
     print(json.dumps(json.loads((out / "report.json").read_text())["spectra"], indent=1)[:2000])
 
 

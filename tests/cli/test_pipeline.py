@@ -97,8 +97,17 @@ def test_demo_quick(tmp_path):
         "md_classical.h5",
         "md_rpmd.h5",
         "md_xtb.h5",
+        "md_xtb_rpmd4.h5",  # the known answer for ML-RPMD: xTB-RPMD at the same 4 beads
+        "ir_rpmd.png",
+        "raman_rpmd.png",
     ):
         assert (tmp_path / "demo" / name).stat().st_size > 0, name
+    spectra = report["spectra"]
+    assert 0 < spectra["ir_overlap_ml_rpmd4_vs_xtb_rpmd4"] <= 1
+    bands = spectra["ir_bands_cm1"]
+    assert set(bands) == {"classical", "rpmd", "xtb", "xtb_rpmd4"}
+    assert set(bands["rpmd"]) == {"fingerprint", "C-H stretch", "O-H stretch"}
+    assert "RPMD vs GFN2-xTB RPMD" in (tmp_path / "demo" / "report.md").read_text()
 
 
 def test_thermostat_spellings_users_type(tmp_path):
