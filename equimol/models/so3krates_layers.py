@@ -27,6 +27,7 @@ from equimol.nn.cutoff import polynomial_cutoff
 from equimol.nn.mlp import mlp
 from equimol.nn.scatter import scatter_sum
 from equimol.nn.so3 import CoupledProduct, DegreeOps
+from equimol.nn.so3krates_message import filter_params, fused_attention
 
 
 @dataclass
@@ -360,6 +361,7 @@ class So3kratesLayer(nn.Module):
         kappa: float,
         chunk: int | None = None,
         local_slices: int = 1,
+        fused: str = "inference",
         squared: bool = False,
         non_local_features: bool = False,
         non_local_average: bool = False,
@@ -370,6 +372,7 @@ class So3kratesLayer(nn.Module):
         super().__init__()
         self.chunk = chunk
         self.local_slices = local_slices
+        self.fused = fused
         n_deg = len(degree_ops.degrees)
         self.ops = degree_ops
         self.kappa = float(kappa)
@@ -382,6 +385,12 @@ class So3kratesLayer(nn.Module):
         self.feature_attention = FeatureAttention(n_features, n_heads)
         self.sphc_attention = SphcAttention(n_features, degree_ops)
         self.interaction = AtomwiseInteraction(n_features, degree_ops, parity, interaction, coupling, squared)
+
+    def _use_fused(self) -> bool:
+        """The local messages through :mod:`equimol.nn.so3krates_message` (eager only)?"""
+        if self.local_slices > 1 or torch.compiler.is_compiling():
+            return False
+        return self.fused == "always" or (self.fused == "inference" and not self.training)
 
     def sphc_invariants(
         self, chi: torch.Tensor, i: torch.Tensor, j: torch.Tensor
@@ -473,18 +482,33 @@ class So3kratesLayer(nn.Module):
         # d_ij = ‖χ_j − χ_i‖ per degree, once per unordered pair where pairs are known
         i, j = local.index if local.pair_edge is None else local.index.index_select(1, local.pair_edge)
         dchi_local = self.sphc_invariants(chi, i, j)[0]
-        df, dchi, a_f, a_g = self._messages(
-            n_atoms,
-            qkv,
-            qk,
-            local.index,
-            local.rbf,
-            local.sh,
-            dchi_local,
-            local.weight,
-            local.pair,
-            self.local_slices,
-        )
+        if self._use_fused():
+            df, dchi, a_f, a_g = fused_attention(
+                qkv,
+                qk,
+                local.rbf,
+                dchi_local,
+                local.sh,
+                local.weight,
+                local.index[0],
+                local.index[1],
+                local.pair,
+                self.ops.index,
+                filter_params(self.feature_filter, self.sphc_filter),
+            )
+        else:
+            df, dchi, a_f, a_g = self._messages(
+                n_atoms,
+                qkv,
+                qk,
+                local.index,
+                local.rbf,
+                local.sh,
+                dchi_local,
+                local.weight,
+                local.pair,
+                self.local_slices,
+            )
         if record is not None:
             record.update(sphc_in=chi, attention=a_f, sphc_attention=a_g)
         if non_local is not None:

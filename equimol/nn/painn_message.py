@@ -65,7 +65,8 @@ class FusedMessage(torch.autograd.Function):
         # ones are concatenated: both work under create_graph (second derivatives)
         g_phi = torch.zeros_like(phi_s)
         g_v = torch.zeros_like(v) if with_v else None
-        g_weight = torch.zeros_like(weight)
+        need_weight = ctx.needs_input_grad[2]  # inference (forces only) needs no weight gradient
+        g_weight = torch.zeros_like(weight) if need_weight else None
         g_basis, g_unit = [], []
         for c in _chunks(i.shape[0], chunk):
             ic, jc = i[c], j[c]
@@ -87,7 +88,8 @@ class FusedMessage(torch.autograd.Function):
             g_phi.index_add_(0, jc, g_x * w)
             g_w = g_x * pj
             g_basis.append(g_w @ weight)
-            g_weight = g_weight + g_w.T @ basis[c]
+            if need_weight:
+                g_weight = g_weight + g_w.T @ basis[c]
         g_basis = torch.cat(g_basis) if g_basis else torch.zeros_like(basis)  # no edges: no chunks
         g_unit = torch.cat(g_unit) if g_unit else torch.zeros_like(unit)
         return g_phi, g_basis, g_weight, g_unit, g_v, None, None, None, None, None
