@@ -61,7 +61,7 @@ def parse(path: Path) -> list[Block]:
     i = 0
     while i < len(lines):
         m = FENCE.match(lines[i])
-        if not m:
+        if not m or (m.group("fence")[0] == "`" and "`" in m.group("info")):  # a code span, not a fence
             i += 1
             continue
         fence, info = m.group("fence"), m.group("info").strip()
