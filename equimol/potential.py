@@ -173,7 +173,8 @@ def build_potential(spec: dict) -> Potential:
     representation = build_representation(model["name"], **model.get("options", {}))
     n_features = representation.config.n_features
     n_vectors = getattr(representation, "n_vector_features", None)  # where vectors ≠ F channels (L1Net)
-    head_specs = spec.get("heads") or [{"name": "energy"}]
+    # a head is {"name": ..., "options": {...}} or just its name (``heads: [energy, dipole]``)
+    head_specs = [h if isinstance(h, dict) else {"name": str(h)} for h in spec.get("heads") or ["energy"]]
     heads = [build_head(h["name"], n_features, n_vectors, **h.get("options", {})) for h in head_specs]
     full = {
         "model": {"name": model["name"], "options": representation.hyperparameters()},

@@ -62,3 +62,14 @@ def test_no_global_state_changed():
     before = (torch.get_default_dtype(), torch.get_num_threads())
     equimol.build_model("painn", n_features=8)
     assert (torch.get_default_dtype(), torch.get_num_threads()) == before
+
+
+def test_heads_may_be_given_by_name_in_a_spec():
+    """``heads: [energy, dipole]`` in a YAML config is the same as the dict form."""
+    from equimol.potential import build_potential
+
+    a = build_potential(
+        {"model": {"name": "painn", "options": {"n_features": 8}}, "heads": ["energy", "dipole"]}
+    )
+    assert {"energy", "dipole", "forces"} <= set(a.outputs)
+    assert a.spec["heads"] == [{"name": "energy"}, {"name": "dipole"}]

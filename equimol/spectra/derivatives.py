@@ -107,13 +107,13 @@ def harmonic_spectra(
         ir = ir_intensities(modes, derivs["dipole_derivatives"])
         out["ir_sticks"] = ir
         out["ir"] = broaden(
-            modes.frequencies_cm1, ir, grid_cm1, fwhm_cm1=fwhm_cm1, label=f"{label} IR", unit="km/mol/cm^-1"
+            modes.frequencies_cm1, ir, grid_cm1, fwhm_cm1=fwhm_cm1, label=f"{label} IR", unit="km mol⁻¹"
         )
     if "polarizability_derivatives" in derivs:
         act = raman_activities(modes, derivs["polarizability_derivatives"])
         inten = raman_intensities(modes.frequencies_cm1, act, laser_nm, temperature_k)
         out["raman_sticks"] = inten
         out["raman"] = broaden(
-            modes.frequencies_cm1, inten, grid_cm1, fwhm_cm1=fwhm_cm1, label=f"{label} Raman", unit="Å^6 fs"
+            modes.frequencies_cm1, inten, grid_cm1, fwhm_cm1=fwhm_cm1, label=f"{label} Raman", unit="Å⁶ fs cm⁻¹"
         )
     return out

@@ -160,3 +160,23 @@ def test_broadening_preserves_area_and_position(shape):
     half = spec.intensity[band] >= spec.intensity.max() / 2
     assert np.ptp(grid[band][half]) == pytest.approx(8.0, abs=0.51)  # FWHM on a 0.5 cm⁻¹ grid
     assert spec.unit == "km/mol (cm⁻¹)⁻¹"
+
+
+def test_harmonic_spectra_have_the_units_of_the_md_spectra():
+    """Broadened sticks are per cm⁻¹: km/mol sticks give the MD IR unit, Å⁶·fs·cm⁻¹ band areas
+    the MD Raman unit Å⁶·fs (no unit written twice, e.g. in JCAMP-DX YUNITS)."""
+    import torch
+
+    import equimol
+    from equimol.spectra.derivatives import harmonic_spectra, model_derivatives
+    from equimol.spectra.ir import IR_UNIT
+    from equimol.testing import ethanol
+
+    torch.manual_seed(0)
+    model = equimol.build_model(
+        "painn", n_features=8, n_interactions=1, heads=("energy", "dipole", "polarizability")
+    )
+    mol = ethanol()
+    out = harmonic_spectra(model_derivatives(model, mol), mol["atomic_numbers"], np.linspace(400, 4000, 50))
+    assert out["ir"].unit == IR_UNIT
+    assert out["raman"].unit == "Å⁶ fs cm⁻¹ (cm⁻¹)⁻¹"
