@@ -66,3 +66,16 @@ def band_positions(s: Spectrum, bands: dict[str, tuple[float, float]] = BANDS) -
         y = s.intensity[mask]
         out[name] = round(float(s.frequency_cm1[mask][np.argmax(y)]), 1) if y.size and y.max() > 0 else None
     return out
+
+
+def band_centroids(s: Spectrum, bands: dict[str, tuple[float, float]] = BANDS) -> dict[str, float | None]:
+    """Intensity-weighted mean wavenumber (cm⁻¹) of ``s`` inside each band window: robust where a
+    band has several peaks (the C–H stretches) whose heights change between methods; None where
+    the spectrum is zero there."""
+    out: dict[str, float | None] = {}
+    for name, (lo, hi) in bands.items():
+        mask = (s.frequency_cm1 >= lo) & (s.frequency_cm1 <= hi)
+        y = np.clip(s.intensity[mask], 0.0, None)
+        total = float(y.sum())
+        out[name] = round(float((s.frequency_cm1[mask] * y).sum() / total), 1) if total > 0 else None
+    return out

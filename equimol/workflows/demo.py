@@ -317,7 +317,7 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
     from equimol.spectra.derivatives import harmonic_spectra, model_derivatives, xtb_derivatives
     from equimol.spectra.plot import DEFAULT_STACK_OFFSET, plot_spectra
     from equimol.spectra.trajectory import spectra_from_trajectory, write_csv
-    from equimol.workflows.compare import band_positions, main_peaks, match_peaks, overlap
+    from equimol.workflows.compare import band_centroids, band_positions, main_peaks, match_peaks, overlap
 
     lengths = {"classical": cfg.md_steps, "rpmd": cfg.rpmd_steps, "xtb": cfg.xtb_md_steps}
     p_ref = cfg.rpmd_ref_beads or cfg.rpmd_beads
@@ -408,6 +408,10 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
             figures[f"{kind}_ml_md_to_rpmd_shift"] = match_peaks(main_peaks(ml), main_peaks(ml_q))
         # the position of each band (C-H and O-H stretch, fingerprint) in every curve
         figures[f"{kind}_bands_cm1"] = {name: band_positions(pick(name)) for name in md if name in labels}
+        # and their intensity-weighted centres (robust where a band has several peaks)
+        figures[f"{kind}_band_centroids_cm1"] = {
+            name: band_centroids(pick(name)) for name in md if name in labels
+        }
     figures["harmonic_frequencies_cm1"] = {
         "xtb": [round(float(f), 1) for f in harm_xtb["frequencies_cm1"]],
         "painn": [round(float(f), 1) for f in harm_ml["frequencies_cm1"]],

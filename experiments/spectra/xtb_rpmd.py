@@ -64,7 +64,7 @@ def main() -> None:
     from equimol.reference.xtb_forces import XTBForceFn
     from equimol.spectra.raman import combine_raman
     from equimol.spectra.trajectory import spectra_from_trajectory, write_csv
-    from equimol.workflows.compare import main_peaks, match_peaks, overlap
+    from equimol.workflows.compare import band_centroids, band_positions, main_peaks, match_peaks, overlap
     from equimol.workflows.demo import DemoSettings, run_md
 
     out = Path(a.output_dir)
@@ -106,6 +106,8 @@ def main() -> None:
         "ms_per_step": round(1000.0 * wall / steps, 2),
         "cpu": cpu_model(),
         "main_peaks_cm1": {k: [round(float(f), 1) for f in main_peaks(c)] for k, c in curves.items()},
+        "bands_cm1": {k: band_positions(c) for k, c in curves.items()},
+        "band_centroids_cm1": {k: band_centroids(c) for k, c in curves.items()},
     }
     classical = out / "md_xtb.h5"
     if a.classical_ps > 0:
@@ -121,6 +123,8 @@ def main() -> None:
             k: {
                 "overlap": round(overlap(curves[k], ref_curves[k]), 3),
                 "peaks": match_peaks(main_peaks(ref_curves[k]), main_peaks(curves[k])),
+                "bands_cm1_xtb_md": band_positions(ref_curves[k]),
+                "band_centroids_cm1_xtb_md": band_centroids(ref_curves[k]),
             }
             for k in curves
         }
