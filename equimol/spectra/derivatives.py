@@ -114,6 +114,11 @@ def harmonic_spectra(
         inten = raman_intensities(modes.frequencies_cm1, act, laser_nm, temperature_k)
         out["raman_sticks"] = inten
         out["raman"] = broaden(
-            modes.frequencies_cm1, inten, grid_cm1, fwhm_cm1=fwhm_cm1, label=f"{label} Raman", unit="Å⁶ fs cm⁻¹"
+            modes.frequencies_cm1,
+            inten,
+            grid_cm1,
+            fwhm_cm1=fwhm_cm1,
+            label=f"{label} Raman",
+            unit="Å⁶ fs cm⁻¹",
         )
     return out
