@@ -896,7 +896,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                 budget_text(epochs, minutes, extra="epochs per variant, minutes in all"),
                 verdict,
                 why,
-                [rel(t4_json, root)],
+                [rel(t4_json, root)] + [rel(p, root) for p in [t4 / "ablation.png"] if p.exists()],
             )
         ]
 

@@ -287,6 +287,9 @@ def report(variants: list[str], lay: Layout, max_frames: int | None) -> dict:
     (lay.results / "results.md").write_text(md)
     print(md)
     print(f"wrote {lay.results / 'results.json'} and {lay.results / 'results.md'}")
+    from plot import plot  # experiments/table4/plot.py, beside this script
+
+    print(f"wrote {plot(result, lay.results / 'ablation.png')}")
     return result
 
 
