@@ -40,6 +40,10 @@ from equimol.nn.scatter import edge_vectors
 
 NORM_EPS = 1e-8
 FUSED_MODES = ("inference", "always", "never")
+# "inference" fuses batches with at least this many edges: below, the plain ops are as fast or
+# faster (one ethanol: 3.3 vs 3.6 ms) and hold little memory; above, fused is faster and far
+# smaller (64 ethanol beads, 4 608 edges: 65 vs 84 ms; benchmarks/README.md)
+FUSED_MIN_EDGES = 1024
 
 
 @dataclass
@@ -53,10 +57,11 @@ class PaiNNConfig:
     vector_propagation: bool = True
     vectors: bool = True
     # implementation, not model (same numbers either way): "inference" (default) computes the
-    # messages in eval mode with equimol.nn.painn_message's fused autograd function, which keeps
-    # no per-edge products for the backward pass (5x less memory and 1.4x faster for energy +
-    # forces of a 1 000-atom droplet, benchmarks/README.md), and in training mode with plain
-    # tensor ops (faster through the double backward of force training); "always" / "never"
+    # messages of batches with ≥ FUSED_MIN_EDGES edges in eval mode with
+    # equimol.nn.painn_message's fused autograd function, which keeps no per-edge products for
+    # the backward pass (6.5x less memory and 1.6x faster for energy + forces of a 1 000-atom
+    # droplet, benchmarks/README.md), small batches and training mode with plain tensor ops
+    # (faster for them and through the double backward of force training); "always" / "never"
     fused_message: str = "inference"
 
 
@@ -178,11 +183,8 @@ class PaiNN(nn.Module):
         v = s.new_zeros((z.shape[0], 3, s.shape[-1]))
         # the fused messages are eager-only (torch.compile traces the plain formulation)
         mode = self.config.fused_message
-        fused = (
-            self.config.vectors
-            and (mode == "always" or (mode == "inference" and not self.training))
-            and not torch.compiler.is_compiling()
-        )
+        auto = mode == "inference" and not self.training and i.shape[0] >= FUSED_MIN_EDGES
+        fused = self.config.vectors and (mode == "always" or auto) and not torch.compiler.is_compiling()
         if fused:
             basis = self.basis(r)
         else:

@@ -136,9 +136,11 @@ class So3kratesConfig:
     # A count, not a size: the per-slice overhead (O(N + E) gradient buffers) stays linear in N.
     local_slices: int = 1
     # implementation, not model (same numbers): "inference" (default) computes the local filters
-    # and attention in eval mode with equimol.nn.so3krates_message's fused autograd functions,
-    # which keep no per-edge activations (energy + forces of a 1 000-atom water droplet: 260
-    # instead of 1 692 MiB at the same speed, benchmarks/README.md); "always" / "never"
+    # and attention of batches with ≥ so3krates_layers.FUSED_MIN_EDGES edges in eval mode with
+    # equimol.nn.so3krates_message's fused autograd functions, which keep no per-edge activations
+    # (energy + forces of a 1 000-atom water droplet: 270 instead of 1 735 MiB at the same speed,
+    # benchmarks/README.md); smaller batches and training use the tensor-op layers (faster
+    # there); "always" / "never"
     fused_messages: str = "inference"
     # Eq. 11 normalisation: None: C_i = sphc_init_offset + Σ_j φ_rcut(r_ij); else the constant C_i = C
     sphc_normalization: float | None = None
