@@ -40,9 +40,9 @@ from equimol.nn.scatter import edge_vectors
 
 NORM_EPS = 1e-8
 FUSED_MODES = ("inference", "always", "never")
-# "inference" fuses batches with at least this many edges: below, the plain ops are as fast or
-# faster (one ethanol: 3.3 vs 3.6 ms) and hold little memory; above, fused is faster and far
-# smaller (64 ethanol beads, 4 608 edges: 65 vs 84 ms; benchmarks/README.md)
+# "inference" fuses batches with at least this many edges: below, the plain ops are faster (one
+# ethanol: 3.2 vs 3.6 ms) and hold little memory; above, fused is faster and far smaller (64
+# ethanol beads, 4 608 edges: 64 vs 82 ms; benchmarks/ab/fused_messages.py, benchmarks/README.md)
 FUSED_MIN_EDGES = 1024
 
 

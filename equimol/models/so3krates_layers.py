@@ -238,8 +238,9 @@ class SphcAttention(nn.Module):
 INTERACTIONS = ("paper", "feature_gate")
 # fused_messages="inference" fuses batches with at least this many local edges: below, the
 # tensor-op layers are faster (the fused filters are recomputed in the backward pass: 64 ethanol
-# beads, 4 608 edges, 137 vs 121 ms) and hold little memory (≈ 40 kB per edge); from about
-# 20 000 edges on, fused is as fast and 6x smaller (1 000 water atoms: 1.08 vs 1.12 s)
+# beads, 4 608 edges, 139 vs 123 ms) and hold little memory (≈ 40 kB per edge); from about
+# 20 000 edges on, fused is as fast and 6x smaller (1 000 water atoms: 1.08 vs 1.12 s;
+# benchmarks/ab/fused_messages.py, benchmarks/README.md)
 FUSED_MIN_EDGES = 16384
 
 
