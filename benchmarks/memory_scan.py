@@ -12,10 +12,11 @@ Times are from a machine that may be shared: the memory column is the robust one
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
 import sys
 from pathlib import Path
+
+from equimol.benchmark.timing import cpu_model
 
 HERE = Path(__file__).resolve().parent
 CASES = [
@@ -26,14 +27,12 @@ CASES = [
 ]
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     rows = []
     for model, variant, options, sizes in CASES:
         for n in sizes:

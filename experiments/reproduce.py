@@ -484,33 +484,34 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         )
         return r.returncode == 0
 
+    def train_eval_steps(ctx: Context, label: str, cfg, sets, best: Path, pt: Path, js: Path, mol: str):
+        """Train (resumably), write the held-out set, export the inference checkpoint, evaluate."""
+        held, held_step = heldout(ctx, mol)
+        return [
+            Step(f"train {label}", train_cmd(ctx, cfg, sets), lambda: train_state(cfg, sets)["done"], True),
+            held_step,
+            export(ctx, best, pt),
+            Step(
+                "evaluate on the held-out frames",
+                equimol_cmd(ctx) + ["evaluate", str(pt), str(held), "--json", str(js)],
+                lambda: newer(js, [pt]),
+            ),
+        ]
+
     def eth_steps(ctx: Context) -> list[Step]:
         d = shlex.quote(str(eth_run))
         restore = (
             f"set -e; mkdir -p {d}; for f in split.json log.csv last.pt; do "
             f"git show {history[0]}:{history[1]}/$f > {d}/.$f.tmp && mv {d}/.$f.tmp {d}/$f; done"
         )
-        held, held_step = heldout(ctx, "ethanol")
-        return [
-            Step(
-                "restore the 746-epoch training state from git history",
-                ["bash", "-c", restore],
-                lambda: (eth_run / "last.pt").exists() or not history_available(),
-            ),
-            Step(
-                "train PaiNN ethanol",
-                train_cmd(ctx, eth_cfg, eth_sets),
-                lambda: train_state(eth_cfg, eth_sets)["done"],
-                True,
-            ),
-            held_step,
-            export(ctx, eth_run / "best.pt", eth_pt),
-            Step(
-                "evaluate on the held-out frames",
-                equimol_cmd(ctx) + ["evaluate", str(eth_pt), str(held), "--json", str(eth_json)],
-                lambda: newer(eth_json, [eth_pt]),
-            ),
-        ]
+        restore_step = Step(
+            "restore the 746-epoch training state from git history",
+            ["bash", "-c", restore],
+            lambda: (eth_run / "last.pt").exists() or not history_available(),
+        )
+        return [restore_step] + train_eval_steps(
+            ctx, "PaiNN ethanol", eth_cfg, eth_sets, eth_run / "best.pt", eth_pt, eth_json, "ethanol"
+        )
 
     def rmd17_row(claim, pt: Path, js: Path, f_target, e_target, paper, run_cfg, run_sets) -> Row:
         res = read_json(js)
@@ -580,22 +581,9 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
     so3_pt, so3_json = ex / "so3krates/so3krates_ethanol.pt", ex / "so3krates/so3krates_ethanol_heldout.json"
 
     def so3_steps(ctx: Context) -> list[Step]:
-        held, held_step = heldout(ctx, "ethanol")
-        return [
-            Step(
-                "train So3krates ethanol",
-                train_cmd(ctx, so3_cfg, so3_sets),
-                lambda: train_state(so3_cfg, so3_sets)["done"],
-                True,
-            ),
-            held_step,
-            export(ctx, so3_run / "best.pt", so3_pt),
-            Step(
-                "evaluate on the held-out frames",
-                equimol_cmd(ctx) + ["evaluate", str(so3_pt), str(held), "--json", str(so3_json)],
-                lambda: newer(so3_json, [so3_pt]),
-            ),
-        ]
+        return train_eval_steps(
+            ctx, "So3krates ethanol", so3_cfg, so3_sets, so3_run / "best.pt", so3_pt, so3_json, "ethanol"
+        )
 
     def so3_rows() -> list[Row]:
         claim = "So3krates rMD17 ethanol: forces below PaiNN's at a similar parameter count"
@@ -1035,23 +1023,8 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
     asp_pt, asp_json = ex / "rmd17/painn_aspirin.pt", ex / "rmd17/painn_aspirin_heldout.json"
 
     def asp_steps(ctx: Context) -> list[Step]:
-        held, held_step = heldout(ctx, "aspirin")
         best = run_dir_sets(asp_cfg, asp_sets) / "best.pt"
-        return [
-            Step(
-                "train PaiNN aspirin",
-                train_cmd(ctx, asp_cfg, asp_sets),
-                lambda: train_state(asp_cfg, asp_sets)["done"],
-                True,
-            ),
-            held_step,
-            export(ctx, best, asp_pt),
-            Step(
-                "evaluate on the held-out frames",
-                equimol_cmd(ctx) + ["evaluate", str(asp_pt), str(held), "--json", str(asp_json)],
-                lambda: newer(asp_json, [asp_pt]),
-            ),
-        ]
+        return train_eval_steps(ctx, "PaiNN aspirin", asp_cfg, asp_sets, best, asp_pt, asp_json, "aspirin")
 
     entries.append(
         Entry(

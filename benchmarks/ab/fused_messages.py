@@ -14,24 +14,16 @@ machine load hits both. Prints the largest force difference and min / median tim
 from __future__ import annotations
 
 import argparse
-import platform
 import time
-from pathlib import Path
 
 import torch
 
 from equimol.benchmark.cases import build, energy_forces, freeze, make_batch
 from equimol.benchmark.systems import water_droplet
+from equimol.benchmark.timing import cpu_model
 from equimol.cli.options import retain_freed_memory
 
 OPTION = {"painn": "fused_message", "so3krates": "fused_messages"}
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
