@@ -72,6 +72,10 @@ class DemoSettings:
             md_replicas=4,
             rpmd_beads=64,
             rpmd_steps=100_000,
+            # the xTB-RPMD reference at 16 beads (64 beads of xTB: days), with ML-RPMD at 16 beads
+            rpmd_ref_beads=16,
+            rpmd_ref_steps=100_000,
+            xtb_rpmd_steps=100_000,
             xtb_md_steps=250_000,
             stride=10,
             depth_fs=2048.0,
@@ -338,6 +342,16 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
     for name, steps in lengths.items():
         # the correlation depth can be at most half of the production part of the trajectory
         depth = min(cfg.depth_fs, 0.5 * (steps * cfg.dt_fs - cfg.discard_fs))
+        if depth < 20 * cfg.stride * cfg.dt_fs:
+            if name in ("classical", "rpmd", "xtb"):
+                raise ValueError(
+                    f"the {name} trajectory ({steps * cfg.dt_fs:g} fs) is too short for discard_fs "
+                    f"{cfg.discard_fs:g}: lengthen it or discard less"
+                )
+            _log(
+                f"{name}: {steps * cfg.dt_fs:g} fs is too short after discarding {cfg.discard_fs:g} fs; left out"
+            )
+            continue
         md[name] = spectra_from_trajectory(
             str(files[name]),
             ir=True,
