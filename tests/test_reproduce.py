@@ -242,6 +242,7 @@ def test_verdicts():
     assert R.verdict_dipole(0.11, 0.1)[0] == "not yet"
     assert R.verdict_l0l1({"energy": -5.0, "mu": 3.0})[0] == "partly"
     assert R.verdict_l0l1({"energy": -5.0, "mu": -3.0})[0] == "reproduced"
+    assert R.verdict_l0l1({"mu": -26.8}) == ("partly", "mu -26.8 %; energy not measured yet")
     bad_order = {"full": 30.0, "no_scalar_product": 20.0, "no_vector_propagation": 25.0, "no_both": 35.0}
     assert R.verdict_table4({**bad_order, "no_vectors": 40.0}, 16.1)[0] == "not yet"
     fe = {
