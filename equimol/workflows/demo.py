@@ -33,6 +33,10 @@ class DemoSettings:
     cutoff: float = 5.0
     epochs: int = 400
     train_minutes: float = 5.0
+    # gradient-norm clipping (So3krates' recipe, App. A.13): PIMD bead geometries carry forces up
+    # to ≈ 20 eV/Å, whose squared errors once blew a PaiNN run up (loss 1e-2 → 3e7 in one epoch,
+    # experiments/spectra/README.md); None: no clipping
+    grad_clip: float | None = 1.0
     md_steps: int = 6000  # classical MD, per replica
     md_replicas: int = 4
     dt_fs: float = 0.5
@@ -170,6 +174,7 @@ def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
             "min_lr": 1e-5,
             "weights": {"energy": 0.05, "forces": 0.95, "dipole": 1.0, "polarizability": 1.0},
             "ema_decay": 0.99,
+            "grad_clip": cfg.grad_clip,
             "max_time_minutes": cfg.train_minutes,
             "seed": cfg.seed,
             "progress": cfg.progress,
