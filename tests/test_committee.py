@@ -225,3 +225,20 @@ def test_threshold_without_a_committee_is_refused(tmp_path):
         "--no-progress",
     )
     assert r.returncode == 2 and "needs a committee" in r.stderr
+
+
+def test_predict_reports_the_spread_of_a_committee(tmp_path):
+    from equimol.data.formats import write_structures
+
+    paths = [save_checkpoint(tmp_path / f"m{k}.pt", tiny(k)) for k in range(2)]
+    write_committee(tmp_path, paths)
+    mol = ethanol()
+    write_structures(tmp_path / "mol.xyz", [mol])
+    r = run_cli("predict", tmp_path / "committee.json", tmp_path / "mol.xyz")
+    assert r.returncode == 0, r.stderr
+    assert "σ(E)" in r.stdout and "max σ(F)" in r.stdout
+    r = run_cli("predict", tmp_path, tmp_path / "mol.xyz", "-o", tmp_path / "p.json")
+    assert r.returncode == 0, r.stderr
+    (pred,) = json.loads((tmp_path / "p.json").read_text())
+    assert {"energy_std", "forces_std", "force_disagreement", "dipole_std"} <= set(pred)
+    assert np.asarray(pred["forces_std"]).shape == (9, 3)

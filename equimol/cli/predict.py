@@ -6,12 +6,13 @@ import json
 
 
 def add_arguments(p) -> None:
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="checkpoint, or a committee (committee.json or its folder)")
     p.add_argument("structures", help="any readable structure file (labels, if present, are ignored)")
     p.add_argument(
         "--output",
         "-o",
-        help="write predictions: .extxyz/.xyz/.h5 (structures with predicted labels) or .json",
+        help="write predictions: .extxyz/.xyz/.h5 (structures with predicted labels) or .json (also "
+        "stress, virial and a committee's spread: energy_std, forces_std, force_disagreement, ...)",
     )
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument(
@@ -39,7 +40,8 @@ def run(args) -> int:
     periodic = any(K.CELL in s for s in structures)
     evaluator = Evaluator(potential, stress=periodic, validate=False)  # read_structures validated them
     results = evaluator.predict(structures, args.batch_size)
-    # structure files carry energy, forces, dipole, polarizability; JSON also stress and virial
+    # structure files carry energy, forces, dipole, polarizability; JSON also stress, virial and
+    # a committee's spread
     stored = (K.ENERGY, K.FORCES, K.DIPOLE, K.POLARIZABILITY)
     labelled = [
         {**s, **{k: v for k, v in r.items() if k in stored}} for s, r in zip(structures, results, strict=True)
@@ -58,5 +60,9 @@ def run(args) -> int:
                 line += f"  max|F| {np.abs(r[K.FORCES]).max():.4f} eV/Å"
             if K.DIPOLE in r:
                 line += f"  |μ| {np.linalg.norm(r[K.DIPOLE]):.4f} e·Å"
+            if K.ENERGY_STD in r:  # a committee: how much its members disagree
+                line += f"  σ(E) {float(r[K.ENERGY_STD]):.6f} eV"
+            if K.FORCE_DISAGREEMENT in r:
+                line += f"  max σ(F) {float(r[K.FORCE_DISAGREEMENT]):.4f} eV/Å"
             print(line)
     return 0
