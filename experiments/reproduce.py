@@ -888,7 +888,8 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                 budget_text(epochs, minutes, extra="epochs per variant, minutes in all"),
                 verdict,
                 why,
-                [rel(t4_json, root)] + [rel(p, root) for p in [t4 / "ablation.png"] if p.exists()],
+                [rel(t4_json, root)],
+                [rel(p, root) for p in [t4 / "ablation.png"] if p.exists()],
             )
         ]
 
