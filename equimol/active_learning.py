@@ -179,7 +179,8 @@ class ActiveLearning:
 
     # --- stages -----------------------------------------------------------------------------
     def data_of(self, k: int) -> Path:
-        path = self.round_dir(k) / "train.extxyz"
+        """The training data of round k (round 0: a copy of the initial data, made here)."""
+        path = self.data_of_path(k)
         if k == 0 and not path.exists():
             from equimol.data.formats import read_structures, write_structures
 

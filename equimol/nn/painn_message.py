@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import torch
 
+from equimol.nn.scatter import chunks
+
 EDGE_CHUNK = 512  # edges per chunk: small enough to stay in cache (fastest on CPU, see benchmarks)
-
-
-def _chunks(n: int, chunk: int):
-    for start in range(0, n, chunk):
-        yield slice(start, min(start + chunk, n))
 
 
 class FusedMessage(torch.autograd.Function):
@@ -39,7 +36,7 @@ class FusedMessage(torch.autograd.Function):
         f = v.shape[-1]
         ds_sum = phi_s.new_zeros((n_atoms, f))
         dv_sum = phi_s.new_zeros((n_atoms, 3, f))
-        for c in _chunks(i.shape[0], chunk):
+        for c in chunks(i.shape[0], chunk):
             jc = j[c]
             x = phi_s.index_select(0, jc) * (basis[c] @ weight.T)
             ds_sum.index_add_(0, i[c], x[:, :f])
@@ -68,7 +65,7 @@ class FusedMessage(torch.autograd.Function):
         need_weight = ctx.needs_input_grad[2]  # inference (forces only) needs no weight gradient
         g_weight = torch.zeros_like(weight) if need_weight else None
         g_basis, g_unit = [], []
-        for c in _chunks(i.shape[0], chunk):
+        for c in chunks(i.shape[0], chunk):
             ic, jc = i[c], j[c]
             w = basis[c] @ weight.T  # (Ec, nF), recomputed
             pj = phi_s.index_select(0, jc)

@@ -5,6 +5,13 @@ from __future__ import annotations
 import torch
 
 
+def chunks(n: int, size: int):
+    """Consecutive slices of at most ``size`` items covering range(n) (the edge chunks of the
+    fused message functions)."""
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
 def scatter_sum(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch.Tensor:
     """out[k] = Σ_{e: index[e] = k} src[e] along the first dimension."""
     out = src.new_zeros((dim_size, *src.shape[1:]))

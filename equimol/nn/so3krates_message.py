@@ -28,6 +28,8 @@ import math
 import torch
 from torch.nn import functional as F
 
+from equimol.nn.scatter import chunks
+
 EDGE_CHUNK = 1024  # edges per attention chunk (transient memory ≈ chunk × a few × F × 4 B)
 FILTER_CHUNK = 1024  # pairs per filter chunk
 
@@ -65,7 +67,7 @@ class FusedFilters(torch.autograd.Function):
     @staticmethod
     def forward(ctx, rbf, dchi, chunk, *params):
         ws, gs = [], []
-        for c in _chunks(rbf.shape[0], chunk):
+        for c in chunks(rbf.shape[0], chunk):
             w, g, _ = _filters(rbf[c], dchi[c], params)
             ws.append(w)
             gs.append(g)
@@ -86,7 +88,7 @@ class FusedFilters(torch.autograd.Function):
             for p, need in zip(params, ctx.needs_input_grad[3:], strict=True)
         ]
         g_rbf, g_dchi = [], []
-        for c in _chunks(rbf.shape[0], ctx.chunk):
+        for c in chunks(rbf.shape[0], ctx.chunk):
             rb, dc = rbf[c], dchi[c]
             saved = _filter_activations(rb, dc, params, weights=g_params[0] is not None)
             g_rb, g_dc = _filters_backward(g_w[c], g_g[c], rb, dc, saved, params, g_params)
@@ -110,7 +112,7 @@ class FusedAttention(torch.autograd.Function):
         df = q.new_zeros((n, h, d))
         dx = q.new_zeros((n, sh.shape[1]))
         alphas, betas = [], []
-        for c in _chunks(i.shape[0], chunk):
+        for c in chunks(i.shape[0], chunk):
             ic, jc = i[c], j[c]
             wf, wg = _edge_inputs(wf_all, wg_all, pair, c)
             cc = cut[c, None]
@@ -144,7 +146,7 @@ class FusedAttention(torch.autograd.Function):
         g_qg, g_kg = torch.zeros_like(qg), torch.zeros_like(kg)
         g_wf_all, g_wg_all = torch.zeros_like(wf_all), torch.zeros_like(wg_all)
         g_sh, g_cut = [], []
-        for c in _chunks(i.shape[0], ctx.chunk):
+        for c in chunks(i.shape[0], ctx.chunk):
             ic, jc = i[c], j[c]
             wf, wg = _edge_inputs(wf_all, wg_all, pair, c)
             cc = cut[c, None]
@@ -186,11 +188,6 @@ class FusedAttention(torch.autograd.Function):
         g_sh = torch.cat(g_sh) if g_sh else torch.zeros_like(sh)
         g_cut = torch.cat(g_cut) if g_cut else torch.zeros_like(cut)
         return (g_q, g_k, g_v, g_qg, g_kg, g_wf_all, g_wg_all, g_sh, g_cut, None, None, None, None, None)
-
-
-def _chunks(n: int, chunk: int):
-    for start in range(0, n, chunk):
-        yield slice(start, min(start + chunk, n))
 
 
 def _edge_inputs(rbf, dchi, pair, c: slice):
