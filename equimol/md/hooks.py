@@ -9,10 +9,13 @@ checkpoint is written, so files on disk match the checkpoint).
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from tqdm.auto import tqdm
+
+from equimol.errors import ExtrapolationError, ExtrapolationWarning
 
 if TYPE_CHECKING:
     from equimol.md.simulate import Simulation
@@ -120,10 +123,6 @@ class DisagreementHook(Hook):
             self._check(sim)
 
     def _check(self, sim: Simulation) -> None:
-        import warnings
-
-        from equimol.errors import ExtrapolationError, ExtrapolationWarning
-
         value = float(sim.state.properties["force_disagreement"].max())
         step = sim.state.step
         if value > self.max:
