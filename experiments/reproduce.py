@@ -1161,7 +1161,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         return sp_out / f"{name}.h5.time.json"
 
     def sp_steps(ctx: Context) -> list[Step]:
-        ref_json = sp / "xtb_rpmd16.json"
+        ref_json = sp / "xtb_rpmd.json"
         return [
             Step(
                 "GFN2-xTB RPMD reference (16 beads, 10 ps) and classical xTB MD",

@@ -7,6 +7,7 @@ from torch import nn
 
 from equimol import keys as K
 from equimol.nn.mlp import mlp
+from equimol.nn.repulsion import ZBLRepulsion
 from equimol.nn.scatter import scatter_sum
 
 
@@ -24,15 +25,25 @@ class EnergyHead(nn.Module):
     σ (eV, typically the force RMS) and the per-element references e_Z (eV) are buffers set
     from training statistics. The sum is taken in float64 so total energies of thousands of
     eV keep sub-meV precision even when the network runs in float32.
+
+    ``repulsion="zbl"`` adds the ZBL nuclear repulsion, switched off below the sum of the
+    covalent radii, to every atom's energy (:mod:`equimol.nn.repulsion`). Not in the papers, so
+    off by default; it keeps ring-polymer beads (64 beads: bead temperature 64·T) out of the
+    short-bond region where a network trained on near-equilibrium data may turn attractive.
     """
 
     outputs = (K.ENERGY,)
 
-    def __init__(self, n_features: int, max_z: int = 119, hidden: int | None = None):
+    def __init__(
+        self, n_features: int, max_z: int = 119, hidden: int | None = None, repulsion: str | None = None
+    ):
         super().__init__()
         self.net = mlp([n_features, hidden or max(n_features // 2, 1), 1])
         self.register_buffer("scale", torch.ones((), dtype=torch.float64))
         self.register_buffer("atom_refs", torch.zeros(max_z, dtype=torch.float64))
+        if repulsion not in (None, "none", "zbl"):
+            raise ValueError(f"energy head: repulsion must be 'zbl' or None, got {repulsion!r}")
+        self.repulsion = ZBLRepulsion(max_z) if repulsion == "zbl" else None
 
     def set_statistics(self, scale: float, atom_refs) -> None:
         set_scale_and_references(self, scale, atom_refs)
@@ -40,5 +51,7 @@ class EnergyHead(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         e = self.net(batch[K.SCALAR_FEATURES]).squeeze(-1)
         e = e.double() * self.scale + self.atom_refs[batch[K.ATOMIC_NUMBERS]]
+        if self.repulsion is not None:
+            e = e + self.repulsion(batch)
         n_graphs = batch[K.N_ATOMS].shape[0]
         return {K.ATOMIC_ENERGIES: e, K.ENERGY: scatter_sum(e, batch[K.BATCH], n_graphs)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,9 @@ class TrainingConfig:
     grad_clip: float | None = None
     ema_decay: float | None = None
     max_time_minutes: float | None = None  # stop (resumably) after this wall time
+    # fine-tuning: start from this checkpoint's weights and statistics (same network; head
+    # options without weights, e.g. the energy head's repulsion, may differ); not when resuming
+    init_from: str | None = None
     seed: int = 0
     dtype: str = "float32"
     num_threads: int | None = None
@@ -81,9 +85,23 @@ class Config:
         return dataclasses.asdict(self)
 
 
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _numbers(value: Any) -> Any:
+    """PyYAML (YAML 1.1) reads ``1e-4`` (no dot) as a string; read it as the float it means."""
+    if isinstance(value, str) and _FLOAT.match(value.strip()):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
 def _parse_value(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return _numbers(yaml.safe_load(text))
     except yaml.YAMLError:
         return text
 
@@ -118,6 +136,7 @@ def config_from_dict(raw: dict, base_dir: Path | None = None) -> Config:
     unknown = sorted(set(raw) - {"data", "model", "training", "output_dir"})
     if unknown:
         raise ConfigError(f"unknown section(s) {unknown}; known: data, model, training, output_dir")
+    raw = _numbers(raw)
     model = raw.get("model") or {"name": "painn"}
     if not isinstance(model, dict) or "name" not in model:
         raise ConfigError("model: expected a mapping with at least 'name'")
@@ -142,8 +161,14 @@ def validate(cfg: Config, base_dir: Path | None) -> None:
                 candidate = base_dir / value
                 if candidate.exists() or not Path(value).exists():
                     setattr(d, name, str(candidate))
+        if t.init_from and not Path(t.init_from).is_absolute():
+            candidate = base_dir / t.init_from
+            if candidate.exists() or not Path(t.init_from).exists():
+                t.init_from = str(candidate)
         if not Path(cfg.output_dir).is_absolute():
             cfg.output_dir = str((base_dir / cfg.output_dir).resolve())
+    if t.init_from and not Path(t.init_from).exists():
+        raise ConfigError(f"training.init_from: checkpoint {t.init_from} not found")
     for tgt in d.targets:
         if tgt not in KNOWN_TARGETS:
             raise ConfigError(f"data.targets: unknown target {tgt!r}; known: {list(KNOWN_TARGETS)}")

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from equimol import keys as K
 from equimol.data.batch import collate
 from equimol.data.dataset import Subset
+from equimol.errors import ConfigError
 from equimol.heads.energy import EnergyHead
 from equimol.io import write_text
 from equimol.potential import Potential, build_potential
@@ -100,6 +101,22 @@ def _build(cfg: Config, stats: dict, dtype) -> Potential:
     return potential
 
 
+def _load_initial_weights(potential: Potential, raw: dict, path: str) -> None:
+    """Copy a checkpoint's weights and buffers into a freshly built network (fine-tuning)."""
+    own = potential.state_dict()
+    theirs = raw["model"]
+    missing, extra = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
+    wrong = [k for k in own if k in theirs and tuple(own[k].shape) != tuple(theirs[k].shape)]
+    if missing or extra or wrong:
+        detail = "; ".join(
+            f"{what}: {', '.join(keys[:4])}{' …' if len(keys) > 4 else ''}"
+            for what, keys in (("missing", missing), ("unexpected", extra), ("other shape", wrong))
+            if keys
+        )
+        raise ConfigError(f"training.init_from {path}: not the same network as the config ({detail})")
+    potential.load_state_dict({k: v.to(own[k].dtype) for k, v in theirs.items()})
+
+
 def energy_scale(stats: dict) -> float:
     """Scale (eV) of the energy head's atomwise outputs: the force RMS (eV/Å · 1 Å) when training
     on forces (SchNetPack/PaiNN), else the per-atom energy standard deviation (Miller et al.'s
@@ -169,8 +186,12 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
     last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.csv"
     resuming = resume and last_path.exists()
     raw = read_checkpoint(last_path) if resuming else None
-    stats = raw["metadata"]["statistics"] if raw is not None else data.statistics
+    init = read_checkpoint(t_cfg.init_from) if t_cfg.init_from and raw is None else None
+    stats = (raw or init or {}).get("metadata", {}).get("statistics") or data.statistics
     potential = _build(cfg, stats, dtype)
+    if init is not None:
+        _load_initial_weights(potential, init, t_cfg.init_from)
+        log(f"initial weights from {t_cfg.init_from}")
     if abs(potential.cutoff - cutoff) > 1e-12:
         data = prepare_data(cfg, potential.cutoff, run_dir, write_split=ctx.is_main)
     potential.to(device).train()

@@ -368,6 +368,10 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
         )
     for name, sp in md.items():
         write_csv(out / f"spectrum_{name}.csv", sp)
+    # issue #19's file names: the xTB-RPMD reference and the ML-RPMD at its bead count
+    for name, alias in ((f"xtb_rpmd{p_ref}", "xtb_rpmd"), (ml_ref, "rpmd_ref_beads")):
+        if name in md:
+            write_csv(out / f"spectrum_{alias}.csv", md[name])
     grid = md["classical"]["ir"].frequency_cm1
     z = start[K.ATOMIC_NUMBERS]
     harm_ml = harmonic_spectra(model_derivatives(load(ckpt), start), z, grid, label="PaiNN harmonic")

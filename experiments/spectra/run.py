@@ -92,8 +92,7 @@ def main() -> None:
         "spectrum_classical.csv",
         "spectrum_rpmd.csv",
         "spectrum_xtb.csv",
-        "spectrum_rpmd16.csv",
-        "spectrum_xtb_rpmd16.csv",
+        "spectrum_rpmd_ref_beads.csv",  # ML-RPMD at the xTB-RPMD reference's beads and protocol
         "ir_rpmd.png",
         "raman_rpmd.png",
     ):

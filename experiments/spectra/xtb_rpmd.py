@@ -12,7 +12,8 @@ one CPU core: each step is ``--beads`` xTB single points, and every recorded fra
 7-SCF finite-field polarizability of every bead.
 
 Writes runs/spectra_ethanol/md_xtb_rpmd<P>.h5 (restartable; rerun to continue) and, when the
-trajectory is complete, experiments/spectra/spectrum_xtb_rpmd<P>.csv and xtb_rpmd<P>.json
+trajectory is complete, experiments/spectra/spectrum_<NAME>.csv and <NAME>.json (``--name``,
+default ``xtb_rpmd``: issue #19's file name for the committed 16-bead, 10 ps reference)
 (main IR/Raman bands, overlap and band shifts against classical xTB MD of the same protocol,
 run here too unless ``--classical-ps 0``; timing, CPU model).
 """
@@ -46,6 +47,9 @@ def main() -> None:
         help="also run (or reuse) classical xTB MD of this length for the comparison (0: skip)",
     )
     p.add_argument("--output-dir", default=str(ROOT / "runs" / "spectra_ethanol"))
+    p.add_argument(
+        "--name", default="xtb_rpmd", help="results go to experiments/spectra/spectrum_NAME.csv and NAME.json"
+    )
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args()
 
@@ -81,11 +85,13 @@ def main() -> None:
     depth = min(a.depth_fs, 0.5 * (a.ps * 1000.0 - a.discard_fs))
     kw = dict(ir=True, raman=True, power=True, depth_fs=depth, discard_fs=a.discard_fs)
     sp = spectra_from_trajectory(str(path), temperature_k=a.temperature_k, **kw)
-    tag = f"xtb_rpmd{a.beads}"
+    tag = a.name
     write_csv(HERE / f"spectrum_{tag}.csv", sp)
     curves = {"ir": sp["ir"], "raman": combine_raman(sp["raman_iso"], sp["raman_aniso"])}
     report: dict = {
-        "command": f"python experiments/spectra/xtb_rpmd.py --beads {a.beads} --ps {a.ps} --dt-fs {a.dt_fs}",
+        "command": (
+            f"python experiments/spectra/xtb_rpmd.py --beads {a.beads} --ps {a.ps} --dt-fs {a.dt_fs} --name {a.name}"
+        ),
         "beads": a.beads,
         "steps": steps,
         "dt_fs": a.dt_fs,

@@ -164,3 +164,48 @@ def test_qm9_atom_references_and_per_atom_scale():
     assert energy_scale(stats) == pytest.approx(r.std())
     assert energy_scale({"force_rms": 0.7, "energy_std_per_atom": 0.1}) == 0.7
     assert energy_scale({}) == 1.0
+
+
+def test_init_from_starts_from_a_checkpoint_and_may_add_the_repulsion(tmp_path):
+    """training.init_from (fine-tuning): the new run starts from the checkpoint's weights and
+    statistics; a head option without weights (the ZBL repulsion) may change; another network
+    is a clear error."""
+    from equimol.io import load
+
+    cfg_path = small_config(tmp_path, epochs=1)
+    train(load_config(cfg_path, [f"output_dir={tmp_path / 'a'}"]), log=lambda *_: None)
+    first = tmp_path / "a" / "best.pt"
+    lines = []
+    cfg = load_config(
+        cfg_path,
+        [
+            f"output_dir={tmp_path / 'b'}",
+            f"training.init_from={first}",
+            "training.epochs=1",
+            "training.lr=1e-12",  # one step that changes nothing measurable
+            "model.heads=[{name: energy, options: {repulsion: zbl}}]",
+        ],
+    )
+    train(cfg, log=lines.append)
+    assert any("initial weights from" in str(x) for x in lines)
+    a, b = read_checkpoint(first), read_checkpoint(tmp_path / "b" / "last.pt")
+    assert a["metadata"]["statistics"] == b["metadata"]["statistics"]
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=1e-6)
+    assert load(tmp_path / "b" / "last.pt").heads[0].repulsion is not None
+    with pytest.raises(ConfigError, match="not the same network"):
+        train(
+            load_config(cfg_path, [f"output_dir={tmp_path / 'c'}", f"training.init_from={first}", "model.n_features=8"]),
+            log=lambda *_: None,
+        )
+    with pytest.raises(ConfigError, match="init_from: checkpoint .* not found"):
+        load_config(cfg_path, ["training.init_from=nowhere.pt"])
+
+
+def test_exponents_without_a_dot_are_numbers(tmp_path):
+    """PyYAML reads ``lr: 1e-4`` as a string (YAML 1.1); configs and --set mean a number."""
+    cfg_path = small_config(tmp_path, lr="1e-4")
+    cfg_path.write_text(cfg_path.read_text().replace("'1e-4'", "1e-4"))
+    assert "lr: 1e-4" in cfg_path.read_text()
+    assert load_config(cfg_path).training.lr == 1e-4
+    assert load_config(cfg_path, ["training.min_lr=5e-7"]).training.min_lr == 5e-7
