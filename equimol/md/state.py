@@ -179,6 +179,32 @@ def remove_com_velocity(velocities: Tensor, masses: Tensor, *, normal_modes: boo
     return velocities - v_com[:, None, None, :]
 
 
+#: a force above this (eV/Å) on any atom or bead means the run is blowing up: bonded forces in
+#: molecules stay below ~50 eV/Å even for 64-bead ring polymers at 300 K (bead temperature 64·T)
+RUNAWAY_FORCE_EV_A = 1000.0
+
+
+def _runaway_message(state: MDState, forces: Tensor, f_max: float) -> str:
+    """Where a run blows up: the atom with the largest force and the shortest bond of its bead."""
+    from ase.data import chemical_symbols
+
+    r, p, n, _ = state.positions.shape
+    flat = int(forces.norm(dim=-1).reshape(-1).argmax())
+    structure, atom = divmod(flat, n)
+    x = state.positions.reshape(r * p, n, 3)[structure]
+    d = torch.cdist(x, x) + torch.eye(n, dtype=x.dtype, device=x.device) * 1e9
+    k = int(d.reshape(-1).argmin())
+    i, j = divmod(k, n)
+    sym = [chemical_symbols[int(z)] for z in state.atomic_numbers]
+    where = f"replica {structure // p}" + (f", bead {structure % p}" if p > 1 else "")
+    return (
+        f"force of {f_max:.3g} eV/Å on atom {atom} ({sym[atom]}) at step {state.step} ({where}): the run "
+        f"is blowing up; the shortest bond there is {sym[i]}{i}-{sym[j]}{j} {float(d[i, j]):.2f} Å. A model "
+        "never trained at such short distances can turn attractive there (train on such geometries, e.g. "
+        "PIMD frames, or give the energy head `repulsion: zbl`); otherwise the time step may be too large"
+    )
+
+
 def evaluate(force_fn: ForceFn, state: MDState) -> None:
     """Call ``force_fn`` once on all R·P structures; store energy, forces, properties.
 
@@ -203,6 +229,9 @@ def evaluate(force_fn: ForceFn, state: MDState) -> None:
         raise FloatingPointError(
             f"non-finite energy or forces at step {state.step}; the time step may be too large"
         )
+    f_max = forces.norm(dim=-1).max() if forces.numel() else forces.new_zeros(())
+    if float(f_max) > RUNAWAY_FORCE_EV_A:
+        raise FloatingPointError(_runaway_message(state, forces, float(f_max)))
     state.energy = energy.reshape(r, p)
     state.forces = forces.reshape(r, p, n, 3)
     props: dict[str, Tensor] = {}

@@ -37,6 +37,11 @@ class DemoSettings:
     # to ≈ 20 eV/Å, whose squared errors once blew a PaiNN run up (loss 1e-2 → 3e7 in one epoch,
     # experiments/spectra/README.md); None: no clipping
     grad_clip: float | None = 1.0
+    # the energy head's ZBL repulsion (equimol.nn.repulsion; not in the PaiNN paper): "zbl" keeps
+    # 64-bead ring polymers out of the short-bond region where the network may turn attractive
+    repulsion: str | None = None
+    # start training from this checkpoint's weights (training.init_from; fine-tuning)
+    init_from: str | None = None
     md_steps: int = 6000  # classical MD, per replica
     md_replicas: int = 4
     dt_fs: float = 0.5
@@ -164,7 +169,11 @@ def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
             "n_features": cfg.n_features,
             "n_interactions": cfg.n_interactions,
             "cutoff": cfg.cutoff,
-            "heads": [{"name": "energy"}, {"name": "dipole"}, {"name": "polarizability"}],
+            "heads": [
+                {"name": "energy", "options": {"repulsion": cfg.repulsion}} if cfg.repulsion else {"name": "energy"},
+                {"name": "dipole"},
+                {"name": "polarizability"},
+            ],
         },
         "training": {
             "epochs": cfg.epochs,
@@ -175,6 +184,7 @@ def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
             "weights": {"energy": 0.05, "forces": 0.95, "dipole": 1.0, "polarizability": 1.0},
             "ema_decay": 0.99,
             "grad_clip": cfg.grad_clip,
+            "init_from": cfg.init_from,
             "max_time_minutes": cfg.train_minutes,
             "seed": cfg.seed,
             "progress": cfg.progress,

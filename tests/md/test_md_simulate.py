@@ -177,3 +177,24 @@ def test_one_batched_force_call_per_step_and_float32(tmp_path):
     assert sim.state.positions.dtype == torch.float32
     with h5py.File(tmp_path / "t.h5", "r") as f:
         assert f["positions"].dtype == np.float32 and f["conserved"].dtype == np.float64
+
+
+def test_a_run_falling_into_a_hole_stops_with_the_bond_that_did_it():
+    """A potential that turns attractive at short range (as an under-trained network can): the
+    run stops at the first force above RUNAWAY_FORCE_EV_A, naming the atom and the short bond,
+    instead of going on to NaN."""
+    from equimol import keys
+
+    def hole(positions):  # V = -c / r^12 between atoms 0 and 1
+        c = 0.1
+        rij = positions[:, 1] - positions[:, 0]
+        r = rij.norm(dim=-1)
+        f_1 = (-12.0 * c / r**13 / r)[:, None] * rij  # -dV/dr along r_ij, pulls 1 toward 0
+        forces = torch.stack([-f_1, f_1], 1)
+        return {keys.ENERGY: -c / r**12, keys.FORCES: forces}
+
+    fn = potentials.combine(potentials.morse(d_e=4.6, a=2.3, r_e=0.97), hole)
+    cfg = _config(dt_fs=0.1, n_steps=2000, thermostat="nve", n_beads=1)
+    with pytest.raises(FloatingPointError, match=r"blowing up; the shortest bond there is O0-H1 0\.[0-6]\d Å") as e:
+        run_simulation(fn, Z, [[0.0, 0.0, 0.0], [0.0, 0.0, 0.75]], config=cfg)
+    assert "repulsion: zbl" in str(e.value)
