@@ -10,6 +10,11 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--quick", action="store_true", help="a tiny run for smoke tests (about a minute)")
     p.add_argument("--train-minutes", type=float, help="training wall-time limit")
+    p.add_argument(
+        "--committee",
+        type=int,
+        help="models in the committee whose disagreement the report states (default 3; 1: none)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
 
@@ -20,6 +25,10 @@ def run(args) -> int:
     kw = {"output_dir": args.output_dir, "seed": args.seed, "progress": not args.no_progress}
     if args.train_minutes is not None:
         kw["train_minutes"] = args.train_minutes
+    if args.committee is not None:
+        if args.committee < 1:
+            raise ValueError(f"--committee must be >= 1, got {args.committee}")
+        kw["committee"] = args.committee
     if args.full:
         cfg = DemoSettings.full(**kw)
     elif args.quick:
@@ -35,6 +44,9 @@ def run(args) -> int:
                     n_features=16,
                     epochs=3,
                     train_minutes=0.5,
+                    committee=2,
+                    committee_minutes=0.2,
+                    committee_frames=5,
                     md_steps=200,
                     md_replicas=2,
                     rpmd_beads=4,

@@ -41,7 +41,7 @@ ENVELOPE_P = 6
 
 def zbl_screening(x: torch.Tensor) -> torch.Tensor:
     """φ(x) of the ZBL universal screening function (dimensionless)."""
-    return sum(c * torch.exp(-e * x) for c, e in zip(ZBL_COEFFICIENTS, ZBL_EXPONENTS))
+    return sum(c * torch.exp(-e * x) for c, e in zip(ZBL_COEFFICIENTS, ZBL_EXPONENTS, strict=True))
 
 
 def zbl_energy(r: torch.Tensor, z_i: torch.Tensor, z_j: torch.Tensor) -> torch.Tensor:

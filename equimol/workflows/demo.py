@@ -42,6 +42,12 @@ class DemoSettings:
     repulsion: str | None = None
     # start training from this checkpoint's weights (training.init_from; fine-tuning)
     init_from: str | None = None
+    # committee (issue #19): the model plus committee - 1 members trained committee_minutes each
+    # (None: train_minutes) with other seeds and splits; their force disagreement along every ML
+    # trajectory is reported against the disagreement on the held-out frames. 1: no committee
+    committee: int = 3
+    committee_minutes: float | None = 2.5
+    committee_frames: int = 100  # recorded frames per trajectory (every bead) to evaluate
     md_steps: int = 6000  # classical MD, per replica
     md_replicas: int = 4
     dt_fs: float = 0.5
@@ -76,6 +82,7 @@ class DemoSettings:
             n_features=128,
             epochs=3000,
             train_minutes=240.0,
+            committee_minutes=None,  # members train as long as the model
             dt_fs=0.2,
             md_steps=250_000,
             md_replicas=4,
@@ -144,24 +151,33 @@ def stage_reference(cfg: DemoSettings, out: Path) -> Path:
     return labelled
 
 
-def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
-    from equimol.train.config import config_from_dict
-    from equimol.train.loop import train
-
-    run_dir = out / "model"
-    done = run_dir / "done.json"
-    if done.exists():
-        return run_dir / "best.pt"
+def train_config(
+    cfg: DemoSettings,
+    data: Path,
+    run_dir: Path,
+    *,
+    seed: int,
+    minutes: float,
+    init_from: str | None = None,
+    split_file: str | None = None,
+) -> dict:
+    """The demo's PaiNN training config (raw dict) for ``data`` into ``run_dir``."""
     from equimol.data.formats import read_structures
 
     n = len(read_structures(data))
-    raw = {
+    split = (
+        {"split_file": split_file}
+        if split_file
+        else {"n_val": 50, "n_test": cfg.n_test, "n_train": n - 50 - cfg.n_test}
+    )
+    energy = (
+        {"name": "energy", "options": {"repulsion": cfg.repulsion}} if cfg.repulsion else {"name": "energy"}
+    )
+    return {
         "data": {
             "train": str(data),
-            "n_val": 50,
-            "n_test": cfg.n_test,
-            "n_train": n - 50 - cfg.n_test,
-            "seed": cfg.seed,
+            **split,
+            "seed": seed,
             "targets": ["energy", "forces", "dipole", "polarizability"],
         },
         "model": {
@@ -169,11 +185,7 @@ def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
             "n_features": cfg.n_features,
             "n_interactions": cfg.n_interactions,
             "cutoff": cfg.cutoff,
-            "heads": [
-                {"name": "energy", "options": {"repulsion": cfg.repulsion}} if cfg.repulsion else {"name": "energy"},
-                {"name": "dipole"},
-                {"name": "polarizability"},
-            ],
+            "heads": [energy, {"name": "dipole"}, {"name": "polarizability"}],
         },
         "training": {
             "epochs": cfg.epochs,
@@ -184,13 +196,24 @@ def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
             "weights": {"energy": 0.05, "forces": 0.95, "dipole": 1.0, "polarizability": 1.0},
             "ema_decay": 0.99,
             "grad_clip": cfg.grad_clip,
-            "init_from": cfg.init_from,
-            "max_time_minutes": cfg.train_minutes,
-            "seed": cfg.seed,
+            "init_from": init_from,
+            "max_time_minutes": minutes,
+            "seed": seed,
             "progress": cfg.progress,
         },
         "output_dir": str(run_dir),
     }
+
+
+def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
+    from equimol.train.config import config_from_dict
+    from equimol.train.loop import train
+
+    run_dir = out / "model"
+    done = run_dir / "done.json"
+    if done.exists():
+        return run_dir / "best.pt"
+    raw = train_config(cfg, data, run_dir, seed=cfg.seed, minutes=cfg.train_minutes, init_from=cfg.init_from)
     _log(
         f"training PaiNN (F={cfg.n_features}, {cfg.n_interactions} interactions) for at most "
         f"{cfg.train_minutes} min; resumable"
@@ -200,15 +223,20 @@ def stage_train(cfg: DemoSettings, out: Path, data: Path) -> Path:
     return run_dir / "best.pt"
 
 
-def stage_evaluate(cfg: DemoSettings, out: Path, data: Path, ckpt: Path) -> dict:
+def _test_structures(out: Path, data: Path) -> list[dict]:
+    """The demo model's held-out frames."""
     from equimol.data.formats import read_structures
-    from equimol.io import load
-    from equimol.train.evaluate import evaluate_structures
 
     split = json.loads((out / "model" / "split.json").read_text())
     structures = read_structures(data)
-    test = [structures[i] for i in split["test"]]
-    result = evaluate_structures(load(ckpt), test)
+    return [structures[i] for i in split["test"]]
+
+
+def stage_evaluate(cfg: DemoSettings, out: Path, data: Path, ckpt: Path) -> dict:
+    from equimol.io import load
+    from equimol.train.evaluate import evaluate_structures
+
+    result = evaluate_structures(load(ckpt), _test_structures(out, data))
     write_text(out / "test_metrics.json", json.dumps(result, indent=1))
     return result
 
@@ -408,10 +436,13 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
                 s = combine_raman(md[name]["raman_iso"], md[name]["raman_aniso"])
             return dataclasses.replace(s, label=labels[name])
 
+        # the classical figure: ML-MD against its known answer, xTB-MD (and both harmonic
+        # spectra). RPMD curves are drawn only beside their own known answer, xTB-RPMD, below
+        # (issue #19: an RPMD curve either agrees with a reference in the report or is not drawn)
         curves = [pick("classical"), pick("rpmd"), pick("xtb"), harm_xtb[kind], harm_ml[kind]]
         path = out / f"{kind}.png"
         plot_spectra(
-            curves,
+            [c for i, c in enumerate(curves) if i != 1],
             path,
             xlim_cm1=(400.0, 4000.0),
             offset=DEFAULT_STACK_OFFSET,
@@ -426,8 +457,10 @@ def stage_spectra(cfg: DemoSettings, out: Path, ckpt: Path, start: dict) -> dict
             # the known answer for ML-RPMD: xTB-RPMD at the same bead count and protocol
             ref_q, ml_q = pick(f"xtb_rpmd{p_ref}"), pick(ml_ref)
             path_q = out / f"{kind}_rpmd.png"
+            # the paper's bead count beside it when the reference has fewer beads
+            extra = [curves[1]] if ml_ref != "rpmd" else []
             plot_spectra(
-                [ml_q, ref_q, ref, ml],
+                [ml_q, ref_q, *extra, ref, ml],
                 path_q,
                 xlim_cm1=(400.0, 4000.0),
                 offset=DEFAULT_STACK_OFFSET,
@@ -472,6 +505,12 @@ def run_demo(cfg: DemoSettings) -> dict:
         timings["training_s"] = time.perf_counter() - t
     write_text(timings_path, json.dumps(timings))
     metrics = stage_evaluate(cfg, out, data, ckpt)
+    from equimol.workflows.demo_committee import stage_committee, stage_disagreement
+
+    t = time.perf_counter()
+    committee = stage_committee(cfg, out, data, ckpt, _log)
+    if committee is not None and "committee_s" not in timings:
+        timings["committee_s"] = time.perf_counter() - t
     from equimol.reference.molecules import ethanol
     from equimol.reference.sampling import relax
 
@@ -482,6 +521,15 @@ def run_demo(cfg: DemoSettings) -> dict:
     t = time.perf_counter()
     spectra = stage_spectra(cfg, out, ckpt, start)
     timings["spectra_s"] = time.perf_counter() - t
+    if committee is not None:
+        _log(f"committee disagreement on the test frames and along the ML trajectories ({committee})")
+        p_ref = cfg.rpmd_ref_beads or cfg.rpmd_beads
+        trajectories = {"classical": out / "md_classical.h5", "rpmd": out / "md_rpmd.h5"}
+        if p_ref != cfg.rpmd_beads:
+            trajectories[f"rpmd{p_ref}"] = out / f"md_rpmd{p_ref}.h5"
+        spectra["committee_disagreement"] = stage_disagreement(
+            committee, out, _test_structures(out, data), trajectories, cfg.committee_frames, cfg.discard_fs
+        )
     per_step = {
         "ml_md_ms_per_step": 1000 * md_times["ml_md"] / cfg.md_steps,
         "ml_rpmd_ms_per_step": 1000 * md_times["ml_rpmd"] / cfg.rpmd_steps,
@@ -544,6 +592,11 @@ def render_report(r: dict) -> str:
                     f"{kind.upper()} overlap, PaiNN RPMD vs GFN2-xTB RPMD at the same bead count: {value}",
                     "",
                 ]
+        if not any(k.startswith(f"{kind}_overlap_ml_rpmd") and "_vs_xtb_rpmd" in k for k in s):
+            lines += [
+                f"No GFN2-xTB RPMD reference in this run: the PaiNN RPMD {kind.upper()} curve is not drawn.",
+                "",
+            ]
         bands = s.get(f"{kind}_bands_cm1")
         if bands:
             names = list(next(iter(bands.values())))
@@ -551,4 +604,33 @@ def render_report(r: dict) -> str:
             lines += ["|---|" + "---|" * len(names)]
             lines += [f"| {c} | " + " | ".join(str(b[n]) for n in names) + " |" for c, b in bands.items()]
             lines.append("")
+    lines += _committee_lines(s.get("committee_disagreement"))
     return "\n".join(lines)
+
+
+def _committee_lines(d: dict | None) -> list[str]:
+    """The report's committee section: disagreement on the test frames and along each trajectory."""
+    if not d:
+        return []
+    lines = [
+        f"## Committee disagreement ({d['members']} models; largest force std of a structure, {d['unit']})",
+        "",
+        "| structures | n | mean | 95th percentile | max | 95th pct / test's |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, v in d.items():
+        if isinstance(v, dict):
+            ratio = v.get("p95_over_test_p95", "—")
+            lines.append(f"| {name} | {v['n']} | {v['mean']} | {v['p95']} | {v['max']} | {ratio} |")
+    far = [n for n, v in d.items() if isinstance(v, dict) and (v.get("p95_over_test_p95") or 0) > 2]
+    lines += [
+        "",
+        (
+            f"Trajectories whose disagreement exceeds twice the test frames' (the model extrapolates there): "
+            f"{', '.join(far)}."
+            if far
+            else "Every trajectory stays within twice the disagreement on the held-out frames."
+        ),
+        "",
+    ]
+    return lines

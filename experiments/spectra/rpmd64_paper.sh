@@ -3,8 +3,9 @@
 # GFN2-xTB frames: 64 beads, 0.2 fs, 300 K, ring-polymer Nose-Hoover chains (chain 3, tau 100 fs),
 # 25 000 steps = 5 ps. Resumable: rerun to continue from runs/rpmd64_paper/traj.h5.restart.pt.
 #   OMP_NUM_THREADS=1 sh experiments/spectra/rpmd64_paper.sh [CHECKPOINT]
-# CHECKPOINT defaults to the model already copied to runs/rpmd64_paper/model.pt (this session: the
-# epoch-9 checkpoint of the first spectra training, runs/spectra_ethanol/model_diverged_epoch10).
+# CHECKPOINT defaults to the model already copied to runs/rpmd64_paper/model.pt; the record in
+# experiments/spectra/README.md used the spectra model with the ZBL repulsion,
+# runs/spectra_ethanol/model/best.pt (an earlier model without it fell into an O-H hole at 2.84 ps).
 set -e
 cd "$(dirname "$0")/../.."
 mkdir -p runs/rpmd64_paper

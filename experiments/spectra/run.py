@@ -52,6 +52,12 @@ SETTINGS = dict(
     # the energy head's ZBL repulsion (equimol.nn.repulsion), an option outside the paper
     repulsion="zbl",
     init_from=str(ROOT / "runs" / "spectra_ethanol" / "model_plain" / "best.pt"),
+    # issue #19: two more members, 60 min each from random weights with the ZBL repulsion, their
+    # own seeds and training/validation splits, the same test frames; their force disagreement
+    # along every ML trajectory goes into the report
+    committee=3,
+    committee_minutes=60.0,
+    committee_frames=200,
     md_steps=40_000,
     md_replicas=4,
     dt_fs=0.5,

@@ -107,7 +107,16 @@ def test_demo_quick(tmp_path):
     bands = spectra["ir_bands_cm1"]
     assert set(bands) == {"classical", "rpmd", "xtb", "xtb_rpmd4"}
     assert set(bands["rpmd"]) == {"fingerprint", "C-H stretch", "O-H stretch"}
-    assert "RPMD vs GFN2-xTB RPMD" in (tmp_path / "demo" / "report.md").read_text()
+    md = (tmp_path / "demo" / "report.md").read_text()
+    assert "RPMD vs GFN2-xTB RPMD" in md
+    # the committee (issue #19): two models, disagreement on the test frames and along each run
+    committee = spectra["committee_disagreement"]
+    assert committee["members"] == 2 and committee["unit"] == "eV/Å"
+    for name in ("test", "classical", "rpmd"):
+        assert committee[name]["n"] > 0 and 0 < committee[name]["mean"] <= committee[name]["max"], name
+    assert committee["rpmd"]["n"] == 5 * 4  # 5 frames x 4 beads
+    assert "## Committee disagreement (2 models" in md
+    assert (tmp_path / "demo" / "committee" / "committee.json").exists()
 
 
 def test_thermostat_spellings_users_type(tmp_path):

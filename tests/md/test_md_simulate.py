@@ -195,6 +195,8 @@ def test_a_run_falling_into_a_hole_stops_with_the_bond_that_did_it():
 
     fn = potentials.combine(potentials.morse(d_e=4.6, a=2.3, r_e=0.97), hole)
     cfg = _config(dt_fs=0.1, n_steps=2000, thermostat="nve", n_beads=1)
-    with pytest.raises(FloatingPointError, match=r"blowing up; the shortest bond there is O0-H1 0\.[0-6]\d Å") as e:
+    with pytest.raises(
+        FloatingPointError, match=r"blowing up; the shortest bond there is O0-H1 0\.[0-6]\d Å"
+    ) as e:
         run_simulation(fn, Z, [[0.0, 0.0, 0.0], [0.0, 0.0, 0.75]], config=cfg)
     assert "repulsion: zbl" in str(e.value)

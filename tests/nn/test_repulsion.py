@@ -27,7 +27,11 @@ def zbl_numpy(r, zi, zj):
 
 
 def envelope_numpy(x, p=6):
-    return np.where(x < 1, 1 - (p + 1) * (p + 2) / 2 * x**p + p * (p + 2) * x ** (p + 1) - p * (p + 1) / 2 * x ** (p + 2), 0.0)
+    return np.where(
+        x < 1,
+        1 - (p + 1) * (p + 2) / 2 * x**p + p * (p + 2) * x ** (p + 1) - p * (p + 1) / 2 * x ** (p + 2),
+        0.0,
+    )
 
 
 def test_zbl_pair_energy_matches_the_formula():
@@ -38,10 +42,13 @@ def test_zbl_pair_energy_matches_the_formula():
     # a hand check: O-H at 0.6 Å, a = 0.4685/(8^0.23 + 1) = 0.17957 Å
     a = 0.4685 / (8**0.23 + 1)
     x = 0.6 / a
-    phi = sum(c * math.exp(-e * x) for c, e in ((0.18175, 3.1998), (0.50986, 0.94229), (0.28022, 0.4029), (0.02817, 0.20162)))
-    assert float(zbl_energy(torch.tensor([0.6], dtype=torch.float64), torch.tensor([8]), torch.tensor([1]))) == pytest.approx(
-        14.399645478 * 8 / 0.6 * phi, rel=1e-12
+    phi = sum(
+        c * math.exp(-e * x)
+        for c, e in ((0.18175, 3.1998), (0.50986, 0.94229), (0.28022, 0.4029), (0.02817, 0.20162))
     )
+    assert float(
+        zbl_energy(torch.tensor([0.6], dtype=torch.float64), torch.tensor([8]), torch.tensor([1]))
+    ) == pytest.approx(14.399645478 * 8 / 0.6 * phi, rel=1e-12)
 
 
 def test_envelope_is_one_at_zero_and_vanishes_smoothly_at_one():
@@ -61,8 +68,17 @@ def _oh(r):
 
 def test_energy_head_adds_the_switched_zbl_pair_energy():
     torch.manual_seed(0)
-    plain = equimol.build_model("painn", n_features=8, n_interactions=1).double()
-    zbl = equimol.build_model("painn", heads=[{"name": "energy", "options": {"repulsion": "zbl"}}], n_features=8, n_interactions=1).double()
+    plain = equimol.build_model("painn", n_features=8, n_interactions=1).double().eval()
+    zbl = (
+        equimol.build_model(
+            "painn",
+            heads=[{"name": "energy", "options": {"repulsion": "zbl"}}],
+            n_features=8,
+            n_interactions=1,
+        )
+        .double()
+        .eval()
+    )
     zbl.load_state_dict(plain.state_dict())  # no weights of its own
     r_max = covalent_radii[8] + covalent_radii[1]
     for r in (0.45, 0.7, 0.9, r_max + 1e-6, 1.5):
@@ -75,7 +91,16 @@ def test_energy_head_adds_the_switched_zbl_pair_energy():
 
 
 def test_repulsion_forces_are_the_energy_gradient():
-    model = equimol.build_model("painn", heads=[{"name": "energy", "options": {"repulsion": "zbl"}}], n_features=8, n_interactions=1).double()
+    model = (
+        equimol.build_model(
+            "painn",
+            heads=[{"name": "energy", "options": {"repulsion": "zbl"}}],
+            n_features=8,
+            n_interactions=1,
+        )
+        .double()
+        .eval()
+    )
     h = 1e-5
     batch = make_batch([_oh(0.7)], 5.0)
     f = float(model(batch)[K.FORCES][1, 2])

@@ -195,7 +195,10 @@ def test_init_from_starts_from_a_checkpoint_and_may_add_the_repulsion(tmp_path):
     assert load(tmp_path / "b" / "last.pt").heads[0].repulsion is not None
     with pytest.raises(ConfigError, match="not the same network"):
         train(
-            load_config(cfg_path, [f"output_dir={tmp_path / 'c'}", f"training.init_from={first}", "model.n_features=8"]),
+            load_config(
+                cfg_path,
+                [f"output_dir={tmp_path / 'c'}", f"training.init_from={first}", "model.n_features=8"],
+            ),
             log=lambda *_: None,
         )
     with pytest.raises(ConfigError, match="init_from: checkpoint .* not found"):
