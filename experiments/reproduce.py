@@ -1100,6 +1100,10 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             return [Row(claim, paper, "—", "—", "not yet", "no L0/L1 results", [rel(l01_json, root)])]
         comp = d["comparison"]
         verdict, why = verdict_l0l1({t: c["relative_change_percent"] for t, c in comp.items()})
+        n_train = max((r.get("n_train") or 0 for r in d.get("rows", [])), default=0)
+        if n_train:
+            # issue #20: "at the paper's training-set size or a stated fraction of it"
+            why += f"; at {n_train:,} training molecules ({100 * n_train / 110_000:.1f} % of the paper's ≈ 110 000)"
         rows = d.get("rows", [])
         changed = []
         for r in rows:

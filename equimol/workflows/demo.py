@@ -527,6 +527,9 @@ def run_demo(cfg: DemoSettings) -> dict:
         trajectories = {"classical": out / "md_classical.h5", "rpmd": out / "md_rpmd.h5"}
         if p_ref != cfg.rpmd_beads:
             trajectories[f"rpmd{p_ref}"] = out / f"md_rpmd{p_ref}.h5"
+        # and the references' own paths: does the model cover what xTB visits?
+        trajectories["xtb"] = out / "md_xtb.h5"
+        trajectories[f"xtb_rpmd{p_ref}"] = out / f"md_xtb_rpmd{p_ref}.h5"
         spectra["committee_disagreement"] = stage_disagreement(
             committee, out, _test_structures(out, data), trajectories, cfg.committee_frames, cfg.discard_fs
         )

@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 python experiments/spectra/xtb_rpmd.py       # xTB-RPMD reference (16 beads, 10 ps)
     OMP_NUM_THREADS=1 python experiments/spectra/run.py            # ~4 h on one core; resumable
     python experiments/spectra/run.py --copy-results               # plots + report -> experiments/spectra/
+    OMP_NUM_THREADS=1 python experiments/spectra/run.py --committee-only   # the committee alone
 
 This is the main job (``equimol demo``) at experiment settings:
 - the xTB spectra set: 8 000 frames of 300 K Langevin MD + 2 000 at 500 K, one every 20 steps of
@@ -84,7 +85,21 @@ def main() -> None:
         "--copy-results", action="store_true", help="copy plots and report into experiments/spectra"
     )
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--committee-only",
+        action="store_true",
+        help="train only the committee members (needs the reference set and the model; resumable), "
+        "e.g. on a second core while the main run does MD",
+    )
     a = p.parse_args()
+    if a.committee_only:
+        from equimol.workflows.demo import _log
+        from equimol.workflows.demo_committee import stage_committee
+
+        cfg = DemoSettings(**{**SETTINGS, "output_dir": a.output_dir, "progress": not a.no_progress})
+        out = Path(a.output_dir)
+        print(stage_committee(cfg, out, out / "reference.extxyz", out / "model" / "best.pt", _log))
+        return
     if not a.copy_results:
         cfg = DemoSettings(
             **{

@@ -112,7 +112,7 @@ def test_demo_quick(tmp_path):
     # the committee (issue #19): two models, disagreement on the test frames and along each run
     committee = spectra["committee_disagreement"]
     assert committee["members"] == 2 and committee["unit"] == "eV/Å"
-    for name in ("test", "classical", "rpmd"):
+    for name in ("test", "classical", "rpmd", "xtb", "xtb_rpmd4"):
         assert committee[name]["n"] > 0 and 0 < committee[name]["mean"] <= committee[name]["max"], name
     assert committee["rpmd"]["n"] == 5 * 4  # 5 frames x 4 beads
     assert "## Committee disagreement (2 models" in md

@@ -62,23 +62,19 @@ def test_envelope_is_one_at_zero_and_vanishes_smoothly_at_one():
     assert abs(float(du[2].detach())) < 1e-12 and abs(float(d2u[2])) < 1e-5  # C2 at x = 1
 
 
+def _small_painn(**energy_options):
+    head = {"name": "energy", "options": energy_options}
+    return equimol.build_model("painn", heads=[head], n_features=8, n_interactions=1).double().eval()
+
+
 def _oh(r):
     return {K.ATOMIC_NUMBERS: np.array([8, 1]), K.POSITIONS: np.array([[0.0, 0.0, 0.0], [0.0, 0.0, r]])}
 
 
 def test_energy_head_adds_the_switched_zbl_pair_energy():
     torch.manual_seed(0)
-    plain = equimol.build_model("painn", n_features=8, n_interactions=1).double().eval()
-    zbl = (
-        equimol.build_model(
-            "painn",
-            heads=[{"name": "energy", "options": {"repulsion": "zbl"}}],
-            n_features=8,
-            n_interactions=1,
-        )
-        .double()
-        .eval()
-    )
+    plain = _small_painn()
+    zbl = _small_painn(repulsion="zbl")
     zbl.load_state_dict(plain.state_dict())  # no weights of its own
     r_max = covalent_radii[8] + covalent_radii[1]
     for r in (0.45, 0.7, 0.9, r_max + 1e-6, 1.5):
@@ -91,16 +87,7 @@ def test_energy_head_adds_the_switched_zbl_pair_energy():
 
 
 def test_repulsion_forces_are_the_energy_gradient():
-    model = (
-        equimol.build_model(
-            "painn",
-            heads=[{"name": "energy", "options": {"repulsion": "zbl"}}],
-            n_features=8,
-            n_interactions=1,
-        )
-        .double()
-        .eval()
-    )
+    model = _small_painn(repulsion="zbl")
     h = 1e-5
     batch = make_batch([_oh(0.7)], 5.0)
     f = float(model(batch)[K.FORCES][1, 2])
