@@ -1,6 +1,6 @@
 """Check of the paper's RPMD protocol run (experiments/spectra/rpmd64_paper.sh, issue #18).
 
-    python experiments/spectra/rpmd64_check.py [runs/rpmd64_paper/traj.h5]
+    python experiments/spectra/rpmd64_check.py [runs/rpmd64_paper/traj.h5 [OUT.json]]
 
 Reads the trajectory written so far (frames every 50 steps of 0.2 fs) and the restart
 checkpoint beside it, and prints JSON: steps reached, simulated time, whether every value is
@@ -60,11 +60,29 @@ def main() -> None:
             if (data["time_fs"] >= 1000.0).any()
             else None
         ),
+        # standard error of that mean from 1 ps block averages (frames within a block are
+        # correlated through the centroid chain: ω_0 = 1/(2τ), a period of 1.26 ps at τ = 100 fs)
+        "centroid_temperature_after_1ps_std_error_k": _block_error(
+            t_centroid[data["time_fs"] >= 1000.0].ravel(), data["time_fs"], 1000.0
+        ),
         "mean_bead_temperature_k": round(float(data["temperature_k"][1:].mean()), 1),
         "shortest_x_h_distance_a": round(float(d.min()), 3),
         "beads": int(pos.shape[2]),
     }
     print(json.dumps(report, indent=1))
+    if len(sys.argv) > 2:
+        Path(sys.argv[2]).write_text(json.dumps(report, indent=1) + "\n")
+
+
+def _block_error(values: np.ndarray, time_fs: np.ndarray, block_fs: float) -> float | None:
+    """Standard error of the mean of ``values`` (equally spaced frames) from block averages."""
+    dt = float(time_fs[1] - time_fs[0]) if len(time_fs) > 1 else 0.0
+    per_block = int(round(block_fs / dt)) if dt > 0 else 0
+    n_blocks = len(values) // per_block if per_block else 0
+    if n_blocks < 2:
+        return None
+    means = values[: n_blocks * per_block].reshape(n_blocks, per_block).mean(axis=1)
+    return round(float(means.std(ddof=1) / np.sqrt(n_blocks)), 1)
 
 
 if __name__ == "__main__":
