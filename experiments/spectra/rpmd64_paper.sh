@@ -11,7 +11,9 @@
 set -e
 cd "$(dirname "$0")/../.."
 mkdir -p runs/rpmd64_paper
-cp "${1:-experiments/spectra/painn_spectra.pt}" runs/rpmd64_paper/model.pt
+# the model of a run in progress stays unless one is given
+if [ -n "$1" ]; then cp "$1" runs/rpmd64_paper/model.pt; fi
+[ -f runs/rpmd64_paper/model.pt ] || cp experiments/spectra/painn_spectra.pt runs/rpmd64_paper/model.pt
 exec .venv/bin/equimol md runs/rpmd64_paper/model.pt experiments/spectra/ethanol_xtb_min.xyz --beads 64 \
     --thermostat nhc --dt-fs 0.2 --steps 25000 --temperature-k 300 --tau-fs 100 --chain-length 3 \
     --stride 50 -o runs/rpmd64_paper/traj.h5 --no-progress
