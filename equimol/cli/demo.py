@@ -13,7 +13,7 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--committee",
         type=int,
-        help="models in the committee whose disagreement the report states (default 3; 1: none)",
+        help="models in the committee whose disagreement the report states (default 3, --quick 2; 1: none)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")

@@ -42,5 +42,5 @@ def build_head(name: str, n_features: int, n_vector_features: int | None = None,
             options = {**options, "n_vector_features": n_vector_features}
     try:
         return cls(n_features, **options)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise ConfigError(f"head {name!r}: {e}") from None

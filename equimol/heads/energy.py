@@ -26,24 +26,32 @@ class EnergyHead(nn.Module):
     from training statistics. The sum is taken in float64 so total energies of thousands of
     eV keep sub-meV precision even when the network runs in float32.
 
-    ``repulsion="zbl"`` adds the ZBL nuclear repulsion, switched off below the sum of the
-    covalent radii, to every atom's energy (:mod:`equimol.nn.repulsion`). Not in the papers, so
-    off by default; it keeps ring-polymer beads (64 beads: bead temperature 64·T) out of the
+    ``repulsion="zbl"`` adds the ZBL nuclear repulsion, switched off smoothly at
+    ``repulsion_cutoff_factor`` × the sum of the covalent radii, to every atom's energy
+    (:mod:`equimol.nn.repulsion`; with the factor 1 it also stiffens some bonds at their
+    equilibrium length, which the network learns to cancel). Not in the papers, so off by
+    default; it keeps ring-polymer beads (64 beads: bead temperature 64·T) out of the
     short-bond region where a network trained on near-equilibrium data may turn attractive.
     """
 
     outputs = (K.ENERGY,)
 
     def __init__(
-        self, n_features: int, max_z: int = 119, hidden: int | None = None, repulsion: str | None = None
+        self,
+        n_features: int,
+        max_z: int = 119,
+        hidden: int | None = None,
+        repulsion: str | None = None,
+        repulsion_cutoff_factor: float = 1.0,
     ):
         super().__init__()
         self.net = mlp([n_features, hidden or max(n_features // 2, 1), 1])
         self.register_buffer("scale", torch.ones((), dtype=torch.float64))
         self.register_buffer("atom_refs", torch.zeros(max_z, dtype=torch.float64))
-        if repulsion not in (None, "none", "zbl"):
-            raise ValueError(f"energy head: repulsion must be 'zbl' or None, got {repulsion!r}")
-        self.repulsion = ZBLRepulsion(max_z) if repulsion == "zbl" else None
+        kind = str(repulsion).lower() if repulsion not in (None, False) else "none"
+        if kind not in ("none", "zbl"):
+            raise ValueError(f"energy head: repulsion must be 'zbl' or none, got {repulsion!r}")
+        self.repulsion = ZBLRepulsion(max_z, repulsion_cutoff_factor) if kind == "zbl" else None
 
     def set_statistics(self, scale: float, atom_refs) -> None:
         set_scale_and_references(self, scale, atom_refs)

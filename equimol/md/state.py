@@ -191,17 +191,20 @@ def _runaway_message(state: MDState, forces: Tensor, f_max: float) -> str:
     r, p, n, _ = state.positions.shape
     flat = int(forces.norm(dim=-1).reshape(-1).argmax())
     structure, atom = divmod(flat, n)
-    x = state.positions.reshape(r * p, n, 3)[structure]
-    d = torch.cdist(x, x) + torch.eye(n, dtype=x.dtype, device=x.device) * 1e9
-    k = int(d.reshape(-1).argmin())
-    i, j = divmod(k, n)
     sym = [chemical_symbols[int(z)] for z in state.atomic_numbers]
     where = f"replica {structure // p}" + (f", bead {structure % p}" if p > 1 else "")
+    when = "in the starting geometry" if state.step == 0 else f"at step {state.step}"
+    bond = ""
+    if n > 1:
+        x = state.positions.reshape(r * p, n, 3)[structure]
+        d = torch.cdist(x, x) + torch.eye(n, dtype=x.dtype, device=x.device) * 1e9
+        i, j = divmod(int(d.reshape(-1).argmin()), n)
+        bond = f"; the shortest bond there is {sym[i]}{i}-{sym[j]}{j} {float(d[i, j]):.2f} Å"
     return (
-        f"force of {f_max:.3g} eV/Å on atom {atom} ({sym[atom]}) at step {state.step} ({where}): the run "
-        f"is blowing up; the shortest bond there is {sym[i]}{i}-{sym[j]}{j} {float(d[i, j]):.2f} Å. A model "
-        "never trained at such short distances can turn attractive there (train on such geometries, e.g. "
-        "PIMD frames, or give the energy head `repulsion: zbl`); otherwise the time step may be too large"
+        f"force of {f_max:.3g} eV/Å on atom {atom} ({sym[atom]}) {when} ({where}): the run is blowing "
+        f"up{bond}. A model never trained at such short distances can turn attractive there (train on "
+        "such geometries, e.g. PIMD frames, or give the energy head `repulsion: zbl`); otherwise the "
+        "time step may be too large"
     )
 
 

@@ -5,9 +5,8 @@ trained on equilibrium-like geometries has no reason to be repulsive where it ha
 data: an rMD17 PaiNN's C–H energy turns over below ≈ 0.85 Å and the spectra model's O–H below
 ≈ 0.6 Å, regions that the beads of a 64-bead ring polymer (bead temperature P·T) reach within
 picoseconds, after which the trajectory diverges. The Ziegler–Biersack–Littmark universal
-screened Coulomb potential, switched off smoothly below the sum of the covalent radii, adds
-the missing wall without touching the energy near equilibrium (the same choice as NequIP,
-Allegro and MACE):
+screened Coulomb potential, switched off smoothly at a fraction f of the sum of the covalent
+radii, adds the missing wall (NequIP, Allegro and MACE offer the same prior, with f = 1):
 
     E_rep = ½ Σ_{i≠j, r_ij < r_c} E_ZBL(r_ij) · u(r_ij / r_max,ij)
     E_ZBL(r) = k_e Z_i Z_j / r · φ(r/a),  a = 0.46850 Å / (Z_i^0.23 + Z_j^0.23)
@@ -15,11 +14,20 @@ Allegro and MACE):
            + 0.02817 e^{−0.20162x}
     u(x) = 1 − (p+1)(p+2)/2 x^p + p(p+2) x^{p+1} − p(p+1)/2 x^{p+2}  (x < 1, else 0), p = 6
 
-with k_e = e²/(4πε₀) = 14.399645 eV·Å and r_max,ij = R_cov(Z_i) + R_cov(Z_j) (Cordero et al.
-2008 covalent radii, as tabulated by ASE). u and its first two derivatives vanish at x = 1.
+with k_e = e²/(4πε₀) = 14.399645 eV·Å and r_max,ij = f · (R_cov(Z_i) + R_cov(Z_j)) (Cordero et
+al. 2008 covalent radii, as tabulated by ASE). u and its first two derivatives vanish at x = 1.
+
+It is not zero near equilibrium with f = 1: the sum of the covalent radii is about the length
+of many single bonds (O–H 0.97 Å against 0.96 Å in ethanol, C–O 1.42 against 1.41 Å), and
+although u is tiny there, ZBL is several eV, so the term adds ≈ 15 eV/Å² to the curvature of an
+O–H bond at its minimum (≈ 30 % of the bond's). The network, trained on E − E_rep, learns to
+cancel that, which it does (the spectra model, `experiments/spectra/README.md`). f < 1
+(``repulsion_cutoff_factor``) confines the prior to compressed bonds: with f = 0.8 it switches
+off at O–H 0.78, C–H 0.86, C–C 1.22 Å.
 
 J. F. Ziegler, J. P. Biersack, U. Littmark, The Stopping and Range of Ions in Solids
-(Pergamon, 1985), Ch. 2; the envelope is DimeNet's (Gasteiger et al., ICLR 2020).
+(Pergamon, 1985), Ch. 2; the envelope is the polynomial cutoff of NequIP and MACE (after
+DimeNet, Gasteiger et al., ICLR 2020).
 """
 
 from __future__ import annotations
@@ -65,11 +73,14 @@ def polynomial_envelope(x: torch.Tensor, p: int = ENVELOPE_P) -> torch.Tensor:
 
 class ZBLRepulsion(nn.Module):
     """Per-atom ZBL repulsion ½ Σ_j E_ZBL(r_ij) u(r_ij / r_max,ij) (eV, float64) over the
-    batch's edges (every pair appears as two directed edges). No trainable parameters."""
+    batch's edges (every pair appears as two directed edges), r_max,ij = cutoff_factor ·
+    (R_cov,i + R_cov,j). No trainable parameters."""
 
-    def __init__(self, max_z: int = 119):
+    def __init__(self, max_z: int = 119, cutoff_factor: float = 1.0):
         super().__init__()
-        radii = torch.as_tensor(covalent_radii[:max_z], dtype=torch.float64)
+        if not 0.0 < cutoff_factor <= 2.0:
+            raise ValueError(f"repulsion cutoff factor must be in (0, 2], got {cutoff_factor!r}")
+        radii = cutoff_factor * torch.as_tensor(covalent_radii[:max_z], dtype=torch.float64)
         self.register_buffer("covalent_radii", radii, persistent=False)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -167,8 +167,6 @@ def validate(cfg: Config, base_dir: Path | None) -> None:
                 t.init_from = str(candidate)
         if not Path(cfg.output_dir).is_absolute():
             cfg.output_dir = str((base_dir / cfg.output_dir).resolve())
-    if t.init_from and not Path(t.init_from).exists():
-        raise ConfigError(f"training.init_from: checkpoint {t.init_from} not found")
     for tgt in d.targets:
         if tgt not in KNOWN_TARGETS:
             raise ConfigError(f"data.targets: unknown target {tgt!r}; known: {list(KNOWN_TARGETS)}")

@@ -101,8 +101,44 @@ def _build(cfg: Config, stats: dict, dtype) -> Potential:
     return potential
 
 
+#: head options that add no weights: a fine-tuned model may change them
+WEIGHTLESS_HEAD_OPTIONS = ("repulsion", "repulsion_cutoff_factor")
+
+
+def _spec_differences(theirs: dict, ours: dict) -> list[str]:
+    """Where two model specs differ, ignoring head options without weights."""
+
+    def heads(spec: dict) -> list[tuple[str, dict]]:
+        out = []
+        for h in spec.get("heads") or ["energy"]:
+            h = h if isinstance(h, dict) else {"name": str(h)}
+            opts = {k: v for k, v in (h.get("options") or {}).items() if k not in WEIGHTLESS_HEAD_OPTIONS}
+            out.append((h["name"], opts))
+        return out
+
+    diffs = []
+    a, b = theirs.get("model", {}), ours.get("model", {})
+    if a.get("name") != b.get("name"):
+        diffs.append(f"model {a.get('name')} vs {b.get('name')}")
+    oa, ob = a.get("options") or {}, b.get("options") or {}
+    diffs += [
+        f"{k}: {oa.get(k)!r} vs {ob.get(k)!r}" for k in sorted(set(oa) | set(ob)) if oa.get(k) != ob.get(k)
+    ]
+    if heads(theirs) != heads(ours):
+        diffs.append(f"heads {heads(theirs)} vs {heads(ours)}")
+    return diffs
+
+
 def _load_initial_weights(potential: Potential, raw: dict, path: str) -> None:
     """Copy a checkpoint's weights and buffers into a freshly built network (fine-tuning)."""
+    from equimol.io import migrate_spec
+
+    meta = raw["metadata"]
+    spec = migrate_spec(meta.get("spec") or {}, int(meta.get("version", 1)))
+    diffs = _spec_differences(spec, potential.spec)
+    if diffs:
+        shown = "; ".join(diffs[:4]) + (" …" if len(diffs) > 4 else "")
+        raise ConfigError(f"training.init_from {path}: not the same network as the config ({shown})")
     own = potential.state_dict()
     theirs = raw["model"]
     missing, extra = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
@@ -186,7 +222,11 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
     last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.csv"
     resuming = resume and last_path.exists()
     raw = read_checkpoint(last_path) if resuming else None
-    init = read_checkpoint(t_cfg.init_from) if t_cfg.init_from and raw is None else None
+    init = None
+    if t_cfg.init_from and raw is None:  # a resumed run has its own weights
+        if not Path(t_cfg.init_from).exists():
+            raise ConfigError(f"training.init_from: checkpoint {t_cfg.init_from} not found")
+        init = read_checkpoint(t_cfg.init_from)
     stats = (raw or init or {}).get("metadata", {}).get("statistics") or data.statistics
     potential = _build(cfg, stats, dtype)
     if init is not None:

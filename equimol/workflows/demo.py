@@ -511,6 +511,7 @@ def run_demo(cfg: DemoSettings) -> dict:
     committee = stage_committee(cfg, out, data, ckpt, _log)
     if committee is not None and "committee_s" not in timings:
         timings["committee_s"] = time.perf_counter() - t
+        write_text(timings_path, json.dumps(timings))
     from equimol.reference.molecules import ethanol
     from equimol.reference.sampling import relax
 
@@ -622,8 +623,8 @@ def _committee_lines(d: dict | None) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for name, v in d.items():
-        if isinstance(v, dict):
-            ratio = v.get("p95_over_test_p95", "—")
+        if isinstance(v, dict) and v.get("n"):
+            ratio = v.get("p95_over_test_p95") or "—"
             lines.append(f"| {name} | {v['n']} | {v['mean']} | {v['p95']} | {v['max']} | {ratio} |")
     far = [n for n, v in d.items() if isinstance(v, dict) and (v.get("p95_over_test_p95") or 0) > 2]
     lines += [

@@ -25,10 +25,10 @@ from equimol import keys as K
 from equimol.io import write_text
 
 
-def member_split(main_split: dict, k: int, n_val: int) -> dict:
+def member_split(main_split: dict, k: int, n_val: int, seed: int = 0) -> dict:
     """Member k's split: the main test set kept out; training/validation drawn from the rest."""
     pool = np.asarray(sorted(main_split["train"] + main_split["val"]))
-    order = np.random.default_rng(1000 + k).permutation(pool)
+    order = np.random.default_rng(seed + k).permutation(pool)
     return {
         "train": sorted(order[n_val:].tolist()),
         "val": sorted(order[:n_val].tolist()),
@@ -52,11 +52,19 @@ def stage_committee(cfg, out: Path, data: Path, ckpt: Path, log) -> Path | None:
     for k in range(1, cfg.committee):
         run_dir = folder / f"member_{k}"
         members.append(run_dir / "best.pt")
+        if (run_dir / "split.json").exists():
+            own = json.loads((run_dir / "split.json").read_text())
+            if sorted(own["test"]) != sorted(main_split["test"]):
+                raise ValueError(
+                    f"{run_dir}: this committee member was trained with other test frames than "
+                    f"the model in {out / 'model'} (was the model retrained?); delete {folder} to "
+                    "train the committee again"
+                )
         if (run_dir / "done.json").exists():
             continue
         run_dir.mkdir(parents=True, exist_ok=True)
         split_path = run_dir / "split_in.json"
-        write_text(split_path, json.dumps(member_split(main_split, k, len(main_split["val"]))))
+        write_text(split_path, json.dumps(member_split(main_split, k, len(main_split["val"]), cfg.seed)))
         raw = train_config(cfg, data, run_dir, seed=cfg.seed + k, minutes=minutes, split_file=str(split_path))
         log(f"committee member {k}/{cfg.committee - 1}: seed {cfg.seed + k}, {minutes} min; resumable")
         result = train(config_from_dict(raw), resume=True, log=log)
@@ -66,6 +74,8 @@ def stage_committee(cfg, out: Path, data: Path, ckpt: Path, log) -> Path | None:
 
 def disagreement_stats(values: np.ndarray) -> dict:
     v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return {"n": 0}
     return {
         "n": int(v.size),
         "mean": round(float(v.mean()), 4),
@@ -91,6 +101,8 @@ def trajectory_structures(path: Path, max_frames: int, discard_fs: float) -> lis
     from equimol.spectra.trajectory import read_trajectory
 
     data, _ = read_trajectory(path, ["time_fs", "positions", "atomic_numbers"])
+    if len(data.get("time_fs", [])) == 0 or max_frames < 1:
+        return []
     keep = np.flatnonzero(data["time_fs"] >= discard_fs)
     if keep.size == 0:
         keep = np.arange(len(data["time_fs"]))
@@ -110,21 +122,21 @@ def stage_disagreement(
 ) -> dict:
     """Disagreement on the test frames and along each trajectory; written to committee.json's
     folder as disagreement.json and returned."""
-    result = {
-        "unit": "eV/Å",
-        "members": None,
-        "test": disagreement_stats(structures_disagreement(committee_path, test)),
-    }
     from equimol.committee import committee_members
 
-    result["members"] = len(committee_members(committee_path))
+    if not test:
+        raise ValueError("committee disagreement needs held-out frames (n_test > 0)")
+    result = {
+        "unit": "eV/Å",
+        "members": len(committee_members(committee_path)),
+        "test": disagreement_stats(structures_disagreement(committee_path, test)),
+    }
     base = result["test"]["p95"]
     for name, path in trajectories.items():
-        if not Path(path).exists():
+        structures = trajectory_structures(path, max_frames, discard_fs) if Path(path).exists() else []
+        if not structures:  # not run, or no frames written yet
             continue
-        stats = disagreement_stats(
-            structures_disagreement(committee_path, trajectory_structures(path, max_frames, discard_fs))
-        )
+        stats = disagreement_stats(structures_disagreement(committee_path, structures))
         stats["p95_over_test_p95"] = round(stats["p95"] / base, 2) if base > 0 else None
         result[name] = stats
     write_text(out / "committee" / "disagreement.json", json.dumps(result, indent=1))

@@ -107,3 +107,23 @@ class TestPaiNNWithZBL(ContractTests):
 
     heads = ({"name": "energy", "options": {"repulsion": "zbl"}},)
     options = {"n_features": 16, "n_interactions": 2}
+
+
+def test_cutoff_factor_confines_the_repulsion_to_compressed_bonds():
+    """f = 0.8: zero at the equilibrium O-H of ethanol (0.96 Å) and at 0.8 Å, on at 0.7 Å."""
+    full, short = _small_painn(repulsion="zbl"), _small_painn(repulsion="zbl", repulsion_cutoff_factor=0.8)
+    plain = _small_painn()
+    short.load_state_dict(plain.state_dict())
+    full.load_state_dict(plain.state_dict())
+    r_max = 0.8 * (covalent_radii[8] + covalent_radii[1])
+    for r in (0.7, 0.8, 0.96):
+        batch = make_batch([_oh(r)], 5.0)
+        diff = float(short(batch)[K.ENERGY] - plain(batch)[K.ENERGY])
+        assert diff == pytest.approx(
+            float(zbl_numpy(r, 8, 1) * envelope_numpy(r / r_max)), rel=1e-9, abs=1e-12
+        )
+    batch = make_batch([_oh(0.96)], 5.0)
+    assert float(short(batch)[K.ENERGY] - plain(batch)[K.ENERGY]) == 0.0
+    assert float(full(batch)[K.ENERGY] - plain(batch)[K.ENERGY]) > 0.0  # f = 1 reaches equilibrium
+    with pytest.raises(ValueError, match="cutoff factor"):
+        _small_painn(repulsion="zbl", repulsion_cutoff_factor=0.0)

@@ -202,7 +202,15 @@ def test_init_from_starts_from_a_checkpoint_and_may_add_the_repulsion(tmp_path):
             log=lambda *_: None,
         )
     with pytest.raises(ConfigError, match="init_from: checkpoint .* not found"):
-        load_config(cfg_path, ["training.init_from=nowhere.pt"])
+        train(load_config(cfg_path, [f"output_dir={tmp_path / 'd'}", "training.init_from=nowhere.pt"]))
+    # a different cutoff has no weights of its own, but it is another network
+    with pytest.raises(ConfigError, match="cutoff: 4.0 vs 3.5"):
+        train(
+            load_config(
+                cfg_path, [f"output_dir={tmp_path / 'e'}", f"training.init_from={first}", "model.cutoff=3.5"]
+            ),
+            log=lambda *_: None,
+        )
 
 
 def test_exponents_without_a_dot_are_numbers(tmp_path):
