@@ -12,6 +12,7 @@ through one batched call.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,13 +229,16 @@ def evaluate(force_fn: ForceFn, state: MDState) -> None:
         raise ValueError(f"force_fn energy must be ({s},) eV, got {tuple(energy.shape)}")
     if forces.shape != (s, n, 3):
         raise ValueError(f"force_fn forces must be ({s}, {n}, 3) eV/Å, got {tuple(forces.shape)}")
-    if not (bool(torch.isfinite(energy).all()) and bool(torch.isfinite(forces).all())):
+    # one pass over the forces: the largest force is finite only if every component is (the
+    # second pass tells an overflowing norm of finite forces from a non-finite component)
+    f_max = float(forces.norm(dim=-1).max()) if forces.numel() else 0.0
+    finite_forces = math.isfinite(f_max) or bool(torch.isfinite(forces).all())
+    if not (bool(torch.isfinite(energy).all()) and finite_forces):
         raise FloatingPointError(
             f"non-finite energy or forces at step {state.step}; the time step may be too large"
         )
-    f_max = forces.norm(dim=-1).max() if forces.numel() else forces.new_zeros(())
-    if float(f_max) > RUNAWAY_FORCE_EV_A:
-        raise FloatingPointError(_runaway_message(state, forces, float(f_max)))
+    if f_max > RUNAWAY_FORCE_EV_A:
+        raise FloatingPointError(_runaway_message(state, forces, f_max))
     state.energy = energy.reshape(r, p)
     state.forces = forces.reshape(r, p, n, 3)
     props: dict[str, Tensor] = {}

@@ -155,16 +155,13 @@ def validate(cfg: Config, base_dir: Path | None) -> None:
     if not d.train:
         raise ConfigError("data.train: a training data file is required")
     if base_dir is not None:
-        for name in ("train", "val", "test", "split_file"):
-            value = getattr(d, name)
+        # input files: relative to the config file, unless only the working directory has them
+        for section, name in ((d, "train"), (d, "val"), (d, "test"), (d, "split_file"), (t, "init_from")):
+            value = getattr(section, name)
             if value and not Path(value).is_absolute():
                 candidate = base_dir / value
                 if candidate.exists() or not Path(value).exists():
-                    setattr(d, name, str(candidate))
-        if t.init_from and not Path(t.init_from).is_absolute():
-            candidate = base_dir / t.init_from
-            if candidate.exists() or not Path(t.init_from).exists():
-                t.init_from = str(candidate)
+                    setattr(section, name, str(candidate))
         if not Path(cfg.output_dir).is_absolute():
             cfg.output_dir = str((base_dir / cfg.output_dir).resolve())
     for tgt in d.targets:

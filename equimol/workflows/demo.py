@@ -162,14 +162,13 @@ def train_config(
     split_file: str | None = None,
 ) -> dict:
     """The demo's PaiNN training config (raw dict) for ``data`` into ``run_dir``."""
-    from equimol.data.formats import read_structures
+    if split_file:
+        split = {"split_file": split_file}
+    else:
+        from equimol.data.formats import read_structures
 
-    n = len(read_structures(data))
-    split = (
-        {"split_file": split_file}
-        if split_file
-        else {"n_val": 50, "n_test": cfg.n_test, "n_train": n - 50 - cfg.n_test}
-    )
+        n = len(read_structures(data))
+        split = {"n_val": 50, "n_test": cfg.n_test, "n_train": n - 50 - cfg.n_test}
     energy = (
         {"name": "energy", "options": {"repulsion": cfg.repulsion}} if cfg.repulsion else {"name": "energy"}
     )
@@ -232,11 +231,11 @@ def _test_structures(out: Path, data: Path) -> list[dict]:
     return [structures[i] for i in split["test"]]
 
 
-def stage_evaluate(cfg: DemoSettings, out: Path, data: Path, ckpt: Path) -> dict:
+def stage_evaluate(out: Path, test: list[dict], ckpt: Path) -> dict:
     from equimol.io import load
     from equimol.train.evaluate import evaluate_structures
 
-    result = evaluate_structures(load(ckpt), _test_structures(out, data))
+    result = evaluate_structures(load(ckpt), test)
     write_text(out / "test_metrics.json", json.dumps(result, indent=1))
     return result
 
@@ -504,7 +503,8 @@ def run_demo(cfg: DemoSettings) -> dict:
     if not cached or "training_s" not in timings:
         timings["training_s"] = time.perf_counter() - t
     write_text(timings_path, json.dumps(timings))
-    metrics = stage_evaluate(cfg, out, data, ckpt)
+    test = _test_structures(out, data)  # read once: evaluation and committee use them
+    metrics = stage_evaluate(out, test, ckpt)
     from equimol.workflows.demo_committee import stage_committee, stage_disagreement
 
     t = time.perf_counter()
@@ -532,7 +532,7 @@ def run_demo(cfg: DemoSettings) -> dict:
         trajectories["xtb"] = out / "md_xtb.h5"
         trajectories[f"xtb_rpmd{p_ref}"] = out / f"md_xtb_rpmd{p_ref}.h5"
         spectra["committee_disagreement"] = stage_disagreement(
-            committee, out, _test_structures(out, data), trajectories, cfg.committee_frames, cfg.discard_fs
+            committee, out, test, trajectories, cfg.committee_frames, cfg.discard_fs
         )
     per_step = {
         "ml_md_ms_per_step": 1000 * md_times["ml_md"] / cfg.md_steps,
