@@ -6,6 +6,10 @@ One round ``k`` (folder ``OUTPUT_DIR/round_k``):
 1. **train** a committee of ``committee`` models on ``round_k/train.extxyz`` (round 0: the
    initial data) with the base training config (``data.train`` replaced; the validation share
    is ``data.val_fraction`` of the current set; :func:`equimol.train.committee.train_committee`);
+   with ``initial_committee`` round 0 uses that trained committee instead, and with
+   ``warm_start: true`` member m of round k ≥ 1 starts from member m of round k − 1
+   (``training.init_from``: fine-tuning on the grown set instead of training from random
+   weights, which is what makes rounds of a large set affordable);
 2. **run** ML-MD or ML-RPMD (``md.beads``) with the committee from the start structure, recording
    the force disagreement (max over atoms of the members' force standard deviation, eV/Å) of
    every bead in every written frame; a trajectory whose disagreement exceeds
@@ -35,6 +39,8 @@ Config (YAML; paths relative to the file)::
     select: {n_per_round: 50, min_spacing_fs: 10}
     label: {properties: [energy, forces, dipole, polarizability], charge: 0, multiplicity: 1}
     output_dir: runs/active_learning
+    initial_committee: ""           # optional: committee.json (or its folder) used as round 0's
+    warm_start: false               # round k's members fine-tune round k - 1's members
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ import numpy as np
 import yaml
 
 from equimol import keys as K
+from equimol.committee import COMMITTEE_FILE, committee_members
 from equimol.errors import ConfigError, ExtrapolationError
 from equimol.io import write_text
 
@@ -91,6 +98,8 @@ class ALConfig:
     select: ALSelectConfig = field(default_factory=ALSelectConfig)
     label: ALLabelConfig = field(default_factory=ALLabelConfig)
     output_dir: str = "runs/active_learning"
+    initial_committee: str = ""  # a trained committee (JSON or folder) to use as round 0's
+    warm_start: bool = False  # member m of round k >= 1 starts from member m of round k - 1
     progress: bool = True
 
 
@@ -132,6 +141,8 @@ def load_al_config(path: str | Path, overrides: list[str] = ()) -> ALConfig:
         if not value:
             raise ConfigError(f"{path}: '{name}' is required")
         setattr(cfg, name, str((base / value).resolve()) if not Path(value).is_absolute() else value)
+    if cfg.initial_committee and not Path(cfg.initial_committee).is_absolute():
+        cfg.initial_committee = str((base / cfg.initial_committee).resolve())
     if not _is_builtin(cfg.structure) and not Path(cfg.structure).is_absolute():
         cfg.structure = str((base / cfg.structure).resolve())
     if cfg.committee < 2:
@@ -189,18 +200,41 @@ class ActiveLearning:
             write_structures(path, frames)
         return path
 
+    def committee_of(self, k: int) -> Path:
+        """The committee file of round k (round 0 with ``initial_committee``: that file)."""
+        if k == 0 and self.cfg.initial_committee:
+            path = Path(self.cfg.initial_committee)
+            return path / COMMITTEE_FILE if path.is_dir() else path
+        return self.round_dir(k) / "committee" / COMMITTEE_FILE
+
+    def initial_members(self, k: int) -> list[Path] | None:
+        """With ``warm_start``, the checkpoints round k's members start from (round k − 1's)."""
+        if not self.cfg.warm_start or k == 0:
+            return None
+        members = committee_members(self.committee_of(k - 1))
+        if len(members) != self.cfg.committee:
+            raise ConfigError(
+                f"warm_start: round {k - 1} has {len(members)} members, the config asks for "
+                f"{self.cfg.committee}; make committee match initial_committee"
+            )
+        return members
+
     def train(self, k: int) -> Path:
         from equimol.train.committee import train_committee
         from equimol.train.config import load_config
 
+        if k == 0 and self.cfg.initial_committee:
+            path = self.committee_of(0)
+            self.log(f"round 0: the initial committee {path} ({len(committee_members(path))} members)")
+            return path
         folder = self.round_dir(k) / "committee"
         tc = load_config(
             self.cfg.train_config,
             [f"data.train={self.data_of(k)}", "data.n_train=null", "data.n_test=0", f"output_dir={folder}"],
         )
         tc.training.progress = self.cfg.progress and tc.training.progress
-        train_committee(tc, self.cfg.committee, log=self.log)
-        return folder / "committee.json"
+        train_committee(tc, self.cfg.committee, log=self.log, init_from=self.initial_members(k))
+        return folder / COMMITTEE_FILE
 
     def start_structure(self) -> dict:
         from equimol.cli.sample import builtin_or_file
@@ -346,7 +380,7 @@ class ActiveLearning:
                 self.log(f"round {k}: the disagreement stayed below {self.cfg.threshold:g} eV/Å: converged")
                 break
         plot_history(self.out, history, self.cfg.threshold)
-        final = self.round_dir(history[-1]["round"]) / "committee" / "committee.json"
+        final = self.committee_of(history[-1]["round"])
         summary = {
             "rounds": len(history),
             "converged": converged,

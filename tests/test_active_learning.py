@@ -111,3 +111,49 @@ def test_active_learning_loop_grows_the_data_and_resumes(tmp_path):
     assert r.stdout.count("skipping") == 4  # round 0 and 1 committees (2 members each)
     history = json.loads((tmp_path / "al" / "history.json").read_text())
     assert [h["n_data"] for h in history] == [24, 29, 34]
+
+
+def test_initial_committee_and_warm_start(tmp_path, monkeypatch):
+    """Round 0 uses the given committee untrained; round k's members start from round k − 1's."""
+    import equimol.train.committee as tc_module
+    from equimol.active_learning import ActiveLearning
+    from equimol.committee import write_committee
+
+    members = [tmp_path / "m0.pt", tmp_path / "m1.pt"]
+    for m in members + [tmp_path / "r1a.pt", tmp_path / "r1b.pt"]:
+        m.write_bytes(b"")
+    write_committee(tmp_path / "initial", members)
+    (tmp_path / "train.yaml").write_text(
+        yaml.safe_dump({"data": {"train": "unused.extxyz"}, "model": {"name": "painn"}})
+    )
+    raw = {
+        "data": "d.extxyz",
+        "train_config": "train.yaml",
+        "committee": 2,
+        "initial_committee": "initial",
+        "warm_start": True,
+        "output_dir": "al",
+    }
+    (tmp_path / "al.yaml").write_text(yaml.safe_dump(raw))
+    calls = []
+
+    def fake_train_committee(cfg, n, log=print, init_from=None):
+        calls.append((cfg.output_dir, n, init_from))
+
+    monkeypatch.setattr(tc_module, "train_committee", fake_train_committee)
+    al = ActiveLearning(load_al_config(tmp_path / "al.yaml"), log=lambda *_: None)
+    assert al.train(0) == tmp_path / "initial" / "committee.json" and calls == []
+    assert al.train(1) == tmp_path / "al" / "round_1" / "committee" / "committee.json"
+    folder, n, init = calls[0]
+    assert folder == str(tmp_path / "al" / "round_1" / "committee") and n == 2
+    assert [p.resolve() for p in init] == members
+    # round 2 starts from round 1's members; without warm_start from random weights
+    write_committee(al.round_dir(1) / "committee", [tmp_path / "r1a.pt", tmp_path / "r1b.pt"])
+    al.train(2)
+    assert [p.name for p in calls[-1][2]] == ["r1a.pt", "r1b.pt"]
+    al.cfg.warm_start = False
+    al.train(2)
+    assert calls[-1][2] is None
+    al.cfg.warm_start, al.cfg.committee = True, 3
+    with pytest.raises(ConfigError, match="round 0 has 2 members, the config asks for 3"):
+        al.train(1)

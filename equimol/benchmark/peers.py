@@ -98,12 +98,18 @@ class PeerServer:
             if line.startswith("{"):
                 return json.loads(line)
 
-    def time(self, model: str, case: str, mode: str, repeats: int, warmup: int = 0) -> dict:
+    def time(
+        self, model: str, case: str, mode: str, repeats: int, warmup: int = 0, threads: int | None = None
+    ) -> dict:
+        """The peer's per-call times (``times_s``); ``threads`` sets its torch thread count first."""
         if self.error is not None or self.proc is None or self.proc.stdin is None:
             return {"error": self.error or "peer server not running"}
         try:
             self.proc.stdin.write(
-                json.dumps({"model": model, "case": case, "mode": mode, "repeats": repeats, "warmup": warmup})
+                json.dumps(
+                    {"model": model, "case": case, "mode": mode, "repeats": repeats, "warmup": warmup}
+                    | ({"threads": threads} if threads else {})
+                )
                 + "\n"
             )
             self.proc.stdin.flush()

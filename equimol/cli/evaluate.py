@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from equimol.cli.threads import add_threads_option, apply_threads
+
 
 def add_arguments(p) -> None:
     p.add_argument("checkpoint", help="equimol checkpoint (.pt)")
@@ -16,6 +18,7 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    add_threads_option(p)
 
 
 def run(args) -> int:
@@ -26,6 +29,7 @@ def run(args) -> int:
 
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     potential = load(args.checkpoint, dtype=dtype)
+    apply_threads(args.threads, None)  # batches of --batch-size structures: large calls
     result = evaluate_file(potential, args.data, args.energy_unit, args.batch_size, dtype, args.length_unit)
     result["checkpoint"] = str(args.checkpoint)
     if not result["metrics"]:

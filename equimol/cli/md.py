@@ -11,6 +11,7 @@ import json
 import time
 
 from equimol.cli.options import add_malloc_option, apply_malloc_option
+from equimol.cli.threads import add_threads_option, apply_threads, edges_of
 
 
 def add_arguments(p) -> None:
@@ -71,6 +72,7 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--no-progress", action="store_true")
     add_malloc_option(p)
+    add_threads_option(p)
 
 
 def md_config_from_args(args):
@@ -119,6 +121,7 @@ def run(args) -> int:
     s = structures[args.index]
     if K.CELL in s:
         raise ValueError(f"{args.structure}: periodic structures are not supported by equimol md yet")
+    threads = apply_threads(args.threads, edges_of([s], potential.cutoff, config.n_beads * config.n_replicas))
     force_fn = ModelForceFn(potential, s[K.ATOMIC_NUMBERS], skin=args.skin, dtype=dtype)
     restart = args.restart or f"{args.output}.restart.pt"
     watch = DisagreementHook(args.max_force_disagreement, stop=args.stop_on_disagreement)
@@ -142,6 +145,7 @@ def run(args) -> int:
         "replicas": config.n_replicas,
         "beads": config.n_beads,
         "wall_time_s": round(wall, 2),
+        "threads": threads,
         "model_calls": force_fn.n_calls,
         "neighbor_list_builds": force_fn.n_builds,
         "final": obs,

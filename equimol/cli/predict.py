@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from equimol.cli.threads import add_threads_option, apply_threads, edges_of
+
 
 def add_arguments(p) -> None:
     p.add_argument("checkpoint", help="checkpoint, or a committee (committee.json or its folder)")
@@ -18,6 +20,7 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--length-unit", default="Å", help="length unit of the positions: Å (default), bohr, nm, pm"
     )
+    add_threads_option(p)
 
 
 def run(args) -> int:
@@ -38,6 +41,7 @@ def run(args) -> int:
         for s in read_structures(args.structures, length_unit=args.length_unit)
     ]
     periodic = any(K.CELL in s for s in structures)
+    apply_threads(args.threads, edges_of(structures[: args.batch_size], potential.cutoff))
     evaluator = Evaluator(potential, stress=periodic, validate=False)  # read_structures validated them
     results = evaluator.predict(structures, args.batch_size)
     # structure files carry energy, forces, dipole, polarizability; JSON also stress, virial and

@@ -43,9 +43,11 @@ def test_md_then_spectrum(tmp_path):
         "--output",
         traj,
         "--no-progress",
+        "--threads",
+        1,
     )
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["steps"] == 60
+    assert json.loads(r.stdout)["steps"] == 60 and json.loads(r.stdout)["threads"] == 1
     with h5py.File(traj) as f:
         assert f["positions"].shape == (31, 2, 2, 9, 3)
         assert f["dipole"].shape == (31, 2, 2, 3) and f["polarizability"].shape == (31, 2, 2, 3, 3)
