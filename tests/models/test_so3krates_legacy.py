@@ -1,6 +1,8 @@
-"""``LEGACY_OPTIONS`` rebuild equimol's earlier So3krates: the committed rMD17 ethanol checkpoint
-(written before the paper-exact defaults) loads into it and gives the energies and forces that
-the earlier code gave (values recorded with it)."""
+"""``LEGACY_OPTIONS`` rebuild equimol's earlier So3krates: the rMD17 ethanol checkpoint written
+before the paper-exact defaults (checkpoint format 1; kept as tests/data/legacy/
+so3krates_ethanol_format1.pt, the file experiments/so3krates/so3krates_ethanol.pt was until the
+paper-size model replaced it, commit 0f9e60a) loads into it and gives the energies and forces
+that the earlier code gave (values recorded with it)."""
 
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from equimol.potential import build_potential
 from equimol.reference.molecules import cumulene
 from equimol.testing import make_batch, mixed_structures
 
-CHECKPOINT = Path(__file__).resolve().parents[2] / "experiments" / "so3krates" / "so3krates_ethanol.pt"
+CHECKPOINT = Path(__file__).resolve().parents[1] / "data" / "legacy" / "so3krates_ethanol_format1.pt"
 
 # energies (eV) and the forces on the first three atoms (eV/Å) of mixed_structures() + [cumulene(9)],
 # from the earlier code (float64)
