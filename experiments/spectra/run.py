@@ -77,6 +77,27 @@ SETTINGS = dict(
 )
 
 
+def copy_committee(source: Path, target: Path) -> None:
+    """experiments/spectra/committee/: the extra members as inference checkpoints, committee.json
+    (the spectra model ``painn_spectra.pt`` + those members: load it with ``equimol.load`` or
+    ``equimol.Calculator``) and the disagreement table."""
+    from equimol.committee import write_committee
+    from equimol.io import export_inference_checkpoint
+
+    members = sorted(source.glob("member_*/best.pt"))
+    if not members:
+        return
+    target.mkdir(exist_ok=True)
+    exported = []
+    for best in members:
+        dest = target / f"{best.parent.name}.pt"
+        export_inference_checkpoint(best, dest)
+        exported.append(dest)
+    write_committee(target / "committee.json", [HERE / "painn_spectra.pt", *exported])
+    if (source / "disagreement.json").exists():
+        shutil.copy(source / "disagreement.json", target / "disagreement.json")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output-dir", default=str(ROOT / "runs" / "spectra_ethanol"))
@@ -126,6 +147,7 @@ def main() -> None:
     ):
         if (out / name).exists():
             shutil.copy(out / name, HERE / name)
+    copy_committee(out / "committee", HERE / "committee")
     print(json.dumps(json.loads((out / "report.json").read_text())["spectra"], indent=1)[:2000])
 
 

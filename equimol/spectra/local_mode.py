@@ -1,0 +1,114 @@
+"""One-dimensional local-mode analysis of a stretch: the classical and the quantum frequency of
+a potential curve V(x), so that the red shift RPMD should show against classical MD can be
+estimated from the very potential that drives both.
+
+For a bond stretch X–H with the potential V(x) along the bond (x: bond length, Å; V: eV) and
+the reduced mass μ = m_X m_H / (m_X + m_H) (amu):
+
+- harmonic: ω = sqrt(V''(x_e)/μ);
+- quantum fundamental ν₀₁ = (E₁ − E₀)/h from the Colbert–Miller sinc-DVR on a uniform grid
+  (D. T. Colbert, W. H. Miller, J. Chem. Phys. 96, 1982 (1992)); RPMD approximates this band;
+- classical frequency at energy E (above the minimum), ν(E) = 1/T(E) with the period
+  T(E) = dJ/dE and the action J(E) = ∮ p dx = 2 ∫ sqrt(2μ(E − V)) dx; classical MD at T samples
+  ν(E) with the 1D canonical weight P(E) ∝ T(E) exp(−E/k_BT) (density of states × Boltzmann).
+
+For a Morse oscillator, V = D(1 − e^{−a(x−x_e)})², all three are analytic (``tests``):
+ν₀₁ = ν_e − 2 ν_e x_e with ν_e x_e = h ν_e² / (4D), and ν(E) = ν_e sqrt(1 − E/D).
+Units: Å, eV, amu in; cm⁻¹ out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from equimol.units import ACCEL_TO_A_PER_FS2, C_CM_PER_FS, HBAR_EV_FS, KB_EV_PER_K
+
+
+def _mass_ev(mass_amu: float) -> float:
+    """Mass in eV·fs²/Å² (kinetic energy ½ m v² in eV for v in Å/fs)."""
+    if not mass_amu > 0:
+        raise ValueError(f"mass must be positive, got {mass_amu} amu")
+    return mass_amu / ACCEL_TO_A_PER_FS2
+
+
+def _cm1_from_period(period_fs: float) -> float:
+    return 1.0 / (period_fs * C_CM_PER_FS)
+
+
+def _curve(x, v) -> tuple[np.ndarray, np.ndarray]:
+    x, v = np.asarray(x, dtype=float), np.asarray(v, dtype=float)
+    if x.ndim != 1 or x.shape != v.shape or len(x) < 5:
+        raise ValueError("x and V must be 1D arrays of the same length (at least 5 points)")
+    if not np.all(np.diff(x) > 0):
+        raise ValueError("x must increase")
+    fine = np.linspace(x[0], x[-1], 20001)
+    return x, v - CubicSpline(x, v)(fine).min()  # energies from the curve's minimum, not the grid's
+
+
+def harmonic_frequency_cm1(x, v, mass_amu: float) -> float:
+    """ν_e = sqrt(V''(x_e)/μ)/(2π c) at the minimum of the cubic spline through (x, V)."""
+    x, v = _curve(x, v)
+    s = CubicSpline(x, v)
+    fine = np.linspace(x[0], x[-1], 20001)
+    xe = fine[np.argmin(s(fine))]
+    k = float(s(xe, 2))
+    if k <= 0:
+        raise ValueError("the curve has no minimum with positive curvature inside the grid")
+    omega = np.sqrt(k / _mass_ev(mass_amu))  # rad/fs
+    return omega / (2 * np.pi * C_CM_PER_FS)
+
+
+def dvr_levels(x, v, mass_amu: float, n_levels: int = 3, n_grid: int = 801) -> np.ndarray:
+    """The lowest ``n_levels`` eigenvalues (eV, relative to the curve's minimum) of
+    −ħ²/(2μ) d²/dx² + V(x), Colbert–Miller DVR on ``n_grid`` points over the range of ``x``
+    (the curve is interpolated with a cubic spline; the range must enclose the states)."""
+    x, v = _curve(x, v)
+    grid = np.linspace(x[0], x[-1], n_grid)
+    dx = grid[1] - grid[0]
+    pot = CubicSpline(x, v)(grid)
+    idx = np.arange(n_grid)
+    diff = idx[:, None] - idx[None, :]
+    with np.errstate(divide="ignore"):
+        t = np.where(diff == 0, np.pi**2 / 3, 2.0 / np.where(diff == 0, 1, diff) ** 2)
+    t = t * np.where(diff % 2 == 0, 1.0, -1.0)
+    t *= HBAR_EV_FS**2 / (2 * _mass_ev(mass_amu) * dx**2)
+    h = t + np.diag(pot)
+    return np.linalg.eigvalsh(h)[:n_levels]
+
+
+def fundamental_cm1(x, v, mass_amu: float, **kw) -> float:
+    """ν₀₁ = (E₁ − E₀)/(h c) in cm⁻¹ (:func:`dvr_levels`)."""
+    e = dvr_levels(x, v, mass_amu, 2, **kw)
+    return (e[1] - e[0]) / (2 * np.pi * HBAR_EV_FS * C_CM_PER_FS)
+
+
+def action(x, v, mass_amu: float, energy_ev: float, n: int = 20001) -> float:
+    """J(E) = 2 ∫ sqrt(2μ(E − V)) dx over the classically allowed region (eV·fs)."""
+    x, v = _curve(x, v)
+    fine = np.linspace(x[0], x[-1], n)
+    ke = np.clip(energy_ev - CubicSpline(x, v)(fine), 0.0, None)
+    inside = ke > 0
+    if inside[0] or inside[-1]:
+        raise ValueError(f"E = {energy_ev:.3g} eV reaches the end of the grid: extend the scan")
+    return 2.0 * np.trapezoid(np.sqrt(2 * _mass_ev(mass_amu) * ke), fine)
+
+
+def classical_frequency_cm1(x, v, mass_amu: float, energy_ev: float, rel_step: float = 0.02) -> float:
+    """ν(E) = 1/T(E), T = dJ/dE by a central difference (step ``rel_step`` × E)."""
+    de = rel_step * energy_ev
+    period = (action(x, v, mass_amu, energy_ev + de) - action(x, v, mass_amu, energy_ev - de)) / (2 * de)
+    return _cm1_from_period(period)
+
+
+def thermal_classical_frequency_cm1(x, v, mass_amu: float, temperature_k: float, n_points: int = 12) -> float:
+    """⟨ν⟩ over the 1D canonical distribution P(E) ∝ T(E) e^{−E/k_BT}: 1 / ∫ e^{−u} / ν(u k_BT) du
+    by ``n_points``-point Gauss–Laguerre quadrature; nodes above 20 k_BT (weights < 1e-8 in all)
+    are left out, so the curve needs to reach ≈ 20 k_BT (0.5 eV at 300 K) on both sides."""
+    kt = KB_EV_PER_K * temperature_k
+    u, w = np.polynomial.laguerre.laggauss(n_points)
+    keep = u <= 20.0
+    inverse = sum(
+        wk / classical_frequency_cm1(x, v, mass_amu, uk * kt) for uk, wk in zip(u[keep], w[keep], strict=True)
+    )
+    return float(w[keep].sum() / inverse)
