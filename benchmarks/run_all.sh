@@ -16,7 +16,11 @@
 #    -> benchmarks/results/benchmark.{json,md};
 # 3. the size scan (100 … 10,000 atoms; So3krates also with local_slices=2)
 #    -> benchmarks/results/scan.{json,md};
-# 4. MD throughput (classical and 64-bead RPMD, eager and compiled) -> benchmarks/md/results.json.
+# 4. MD throughput (classical and 64-bead RPMD, eager and compiled) -> benchmarks/md/results.json;
+# 5. where a training step's time goes, equimol and schnetpack (benchmarks/train_profile.py)
+#    -> benchmarks/results/train_profile.{json,md};
+# 6. one against two threads, equimol and the peers in one run (benchmarks/threads_scaling.py;
+#    it sets the thread counts itself) -> benchmarks/results/threads.{json,md}.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 THREADS="${THREADS:-1}"
@@ -37,3 +41,5 @@ fi
   --output benchmarks/results --name scan "$@"
 "$PY" benchmarks/md_throughput.py --threads "$THREADS" --steps 200 --compile --output benchmarks/md/results.json \
   | tee benchmarks/md/results.md
+"$PY" benchmarks/train_profile.py --output benchmarks/results
+env -u OMP_NUM_THREADS -u MKL_NUM_THREADS "$PY" benchmarks/threads_scaling.py --output benchmarks/results

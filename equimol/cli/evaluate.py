@@ -29,7 +29,7 @@ def run(args) -> int:
 
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     potential = load(args.checkpoint, dtype=dtype)
-    apply_threads(args.threads, None)  # batches of --batch-size structures: large calls
+    apply_threads(args.threads, potential, None)  # batches of --batch-size structures: large calls
     result = evaluate_file(potential, args.data, args.energy_unit, args.batch_size, dtype, args.length_unit)
     result["checkpoint"] = str(args.checkpoint)
     if not result["metrics"]:

@@ -41,7 +41,7 @@ def run(args) -> int:
         for s in read_structures(args.structures, length_unit=args.length_unit)
     ]
     periodic = any(K.CELL in s for s in structures)
-    apply_threads(args.threads, edges_of(structures[: args.batch_size], potential.cutoff))
+    apply_threads(args.threads, potential, edges_of(structures[: args.batch_size], potential.cutoff))
     evaluator = Evaluator(potential, stress=periodic, validate=False)  # read_structures validated them
     results = evaluator.predict(structures, args.batch_size)
     # structure files carry energy, forces, dipole, polarizability; JSON also stress, virial and

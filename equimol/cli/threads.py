@@ -1,34 +1,33 @@
 """The CPU thread count of an ``equimol`` command: ``--threads N`` or a measured default.
 
-A second torch thread only pays when each call has enough work to split and the second core is
-free; otherwise OpenMP's fork/join and busy-waiting cost more than they save
-(``benchmarks/results/threads.md``, AMD EPYC, 2 cores):
+A second torch thread only pays when the second core is free: with both cores busy with other
+jobs, OpenMP's fork/join and busy-waiting made one ethanol 2.8× (PaiNN) to 7× (schnetpack)
+*slower* with 2 threads than with 1. On an idle machine it depends on the model and the size
+(AMD EPYC, 2 cores, ``benchmarks/threads_scaling.py``; 2-thread speed-up over 1 thread):
 
-- idle machine, 64 ethanol beads (4 608 edges): 2 threads 1.19× faster than 1 for PaiNN, 1.43×
-  for So3krates; 1 000 water atoms (43 086 edges): 1.01× and 1.42×;
-- loaded machine (both cores busy with other jobs), one ethanol (72 edges): 2 threads 2.8× (PaiNN)
-  and 4.1× (So3krates) *slower* than 1.
+| | one ethanol (72 edges) | 64 ethanol beads (4 608) | 1 000 water atoms (43 086) |
+|---|---:|---:|---:|
+| PaiNN | 1.49× | 1.19× | 1.01× |
+| So3krates | 0.69× | 1.43× | 1.42× |
 
-Hence ``--threads auto`` (the default of ``md``, ``evaluate``, ``predict``): one thread for calls
-below :data:`SMALL_EDGES` edges, else as many threads as there are idle cores (cores minus the
-one-minute load average, at least 1). ``OMP_NUM_THREADS`` in the environment is the user's
-explicit choice and is left alone. The setting applies to the ``equimol`` process only (the
-library itself never changes the thread count).
+Hence ``--threads auto`` (the default of ``md``, ``evaluate``, ``predict``): as many threads as
+there are idle cores (cores minus the one-minute load average, at least 1), but one thread for
+calls smaller than the model's ``THREADS_MIN_EDGES`` (a class attribute of a representation;
+So3krates: 2 000 edges, its many small per-edge ops do not split well; PaiNN: none).
+``OMP_NUM_THREADS`` in the environment is the user's explicit choice and is left alone. The
+setting applies to the ``equimol`` process only (the library never changes the thread count).
 """
 
 from __future__ import annotations
 
 import os
 
-SMALL_EDGES = 2000  # below this, per-op threading overhead outweighs the split work
-
-
 def add_threads_option(p) -> None:
     p.add_argument(
         "--threads",
         default="auto",
-        help="torch CPU threads: a number, or auto (default): 1 for small systems (< "
-        f"{SMALL_EDGES} edges per call), else the idle cores; OMP_NUM_THREADS, if set, is kept",
+        help="torch CPU threads: a number, or auto (default): the idle cores (one for small systems "
+        "with So3krates); OMP_NUM_THREADS, if set, is kept",
     )
 
 
@@ -45,20 +44,25 @@ def idle_cores() -> int:
     return max(1, min(cores, int(cores - busy + 0.5)))
 
 
-def default_threads(edges_per_call: int | None) -> int:
+def min_edges(potential) -> int:
+    """The largest ``THREADS_MIN_EDGES`` of the modules of ``potential`` (0 if none sets it)."""
+    return max((int(getattr(m, "THREADS_MIN_EDGES", 0)) for m in potential.modules()), default=0)
+
+
+def default_threads(edges_per_call: int | None, min_edges_per_call: int = 0) -> int:
     """The ``auto`` thread count for calls of ``edges_per_call`` edges (None: unknown, large)."""
-    if edges_per_call is not None and edges_per_call < SMALL_EDGES:
+    if edges_per_call is not None and edges_per_call < min_edges_per_call:
         return 1
     return idle_cores()
 
 
-def resolve_threads(value: str | int | None, edges_per_call: int | None) -> int | None:
+def resolve_threads(value: str | int | None, edges_per_call: int | None, min_edges_per_call: int = 0) -> int | None:
     """The thread count ``--threads value`` asks for; None: leave torch's setting (the
     environment's OMP_NUM_THREADS under ``auto``)."""
     if value is None or str(value) == "auto":
         if os.environ.get("OMP_NUM_THREADS"):
             return None
-        return default_threads(edges_per_call)
+        return default_threads(edges_per_call, min_edges_per_call)
     try:
         n = int(value)
     except ValueError:
@@ -68,11 +72,12 @@ def resolve_threads(value: str | int | None, edges_per_call: int | None) -> int 
     return n
 
 
-def apply_threads(value: str | int | None, edges_per_call: int | None) -> int:
-    """Set this process's torch thread count per :func:`resolve_threads`; returns the count in use."""
+def apply_threads(value: str | int | None, potential, edges_per_call: int | None) -> int:
+    """Set this process's torch thread count for ``potential`` per :func:`resolve_threads`;
+    returns the count in use."""
     import torch
 
-    n = resolve_threads(value, edges_per_call)
+    n = resolve_threads(value, edges_per_call, min_edges(potential))
     if n is not None:
         torch.set_num_threads(n)
     return torch.get_num_threads()

@@ -7,12 +7,17 @@ from equimol import keys as K
 from equimol.cli import threads as T
 
 
-def test_auto_uses_one_thread_for_small_calls_and_the_idle_cores_for_large(monkeypatch):
+def test_auto_uses_the_idle_cores_and_one_thread_below_the_models_minimum(monkeypatch):
+    import equimol
+
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(T.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     monkeypatch.setattr(T.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
-    assert T.resolve_threads("auto", 72) == 1
-    assert T.resolve_threads("auto", 5000) == 3  # 4 cores, about one busy
+    assert T.resolve_threads("auto", 72) == 3  # 4 cores, about one busy
+    assert T.resolve_threads("auto", 72, min_edges_per_call=2000) == 1
+    assert T.resolve_threads("auto", 5000, min_edges_per_call=2000) == 3
+    assert T.min_edges(equimol.build_model("so3krates", n_features=12, n_layers=1)) == 2000
+    assert T.min_edges(equimol.build_model("painn", n_features=8, n_interactions=1)) == 0
     assert T.resolve_threads(None, None) == 3  # unknown size: a large call
     monkeypatch.setattr(T.os, "getloadavg", lambda: (7.0, 0.0, 0.0))
     assert T.resolve_threads("auto", 5000) == 1  # every core busy: never below one
