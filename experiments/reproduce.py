@@ -577,7 +577,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
 
     # --- So3krates ethanol ----------------------------------------------------------------
     so3_cfg = ex / "so3krates/so3krates_ethanol.yaml"
-    so3_min = 600.0
+    so3_min = 300.0  # the claim (below PaiNN) was met at 80 min; 300 min leaves the campaign time for the rest
     so3_sets = shared_sets("data.train", "rmd17", "rmd17_ethanol_train_01.npz") + [
         f"training.max_time_minutes={so3_min:g}"
     ]
