@@ -73,6 +73,30 @@ def timed(fn, results: dict, key: str):
     return out
 
 
+def optimizer_step(optimizer):
+    """The optimiser phase: step + zero_grad."""
+
+    def opt():
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return opt
+
+
+def run_steps(step, collate, repeats: int) -> dict[str, list[float]]:
+    """5 untimed steps, then ``repeats`` steps, each after one timed ``collate`` (neighbour lists
+    + collation); the phase times ``step`` records and the whole step's time."""
+    phases: dict[str, list[float]] = {}
+    for _ in range(5):
+        step({})
+    for _ in range(repeats):
+        timed(collate, phases, "collate")
+        t = time.perf_counter()
+        step(phases)
+        phases.setdefault("step", []).append(time.perf_counter() - t)
+    return phases
+
+
 def summarize(phases: dict[str, list[float]]) -> dict[str, float]:
     return {k: float(np.median(v) * 1000) for k, v in phases.items()}
 
@@ -109,7 +133,6 @@ def equimol_profile(model: str, structures, repeats: int, profile_repeats: int) 
     optimizer = torch.optim.AdamW(potential.parameters(), lr=1e-5, weight_decay=0.0)
     ema = EMA(potential, 0.99)
     weights = {K.ENERGY: 1 - RHO, K.FORCES: RHO}
-    phases: dict[str, list[float]] = {}
 
     def step(record: dict) -> None:
         batch = timed(lambda: collate([dataset[i] for i in range(len(dataset))]), record, "collate_cached")
@@ -125,21 +148,10 @@ def equimol_profile(model: str, structures, repeats: int, profile_repeats: int) 
             loss.backward()
 
         timed(backward, record, "backward")
-
-        def opt():
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-
-        timed(opt, record, "optimizer")
+        timed(optimizer_step(optimizer), record, "optimizer")
         timed(lambda: ema.update(potential), record, "ema")
 
-    for _ in range(5):
-        step({})
-    for _ in range(repeats):
-        timed(lambda: cases.make_batch(structures, cutoff, torch.float32, "cpu"), phases, "collate")
-        t = time.perf_counter()
-        step(phases)
-        phases.setdefault("step", []).append(time.perf_counter() - t)
+    phases = run_steps(step, lambda: cases.make_batch(structures, cutoff, torch.float32, "cpu"), repeats)
     return {
         "phases_ms": summarize(phases),
         "op_classes": op_classes(lambda: step({}), profile_repeats),
@@ -180,7 +192,6 @@ def schnetpack_profile(frames_path: str, repeats: int, profile_repeats: int) -> 
     e_ref = torch.as_tensor(data["energy"], dtype=torch.float32)
     f_ref = torch.as_tensor(data["forces"].reshape(-1, 3), dtype=torch.float32)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
-    phases: dict[str, list[float]] = {}
 
     def step(record: dict) -> None:
         inputs = dict(prepared)
@@ -201,20 +212,9 @@ def schnetpack_profile(frames_path: str, repeats: int, profile_repeats: int) -> 
             loss.backward()
 
         timed(backward, record, "backward")
+        timed(optimizer_step(optimizer), record, "optimizer")
 
-        def opt():
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-
-        timed(opt, record, "optimizer")
-
-    for _ in range(5):
-        step({})
-    for _ in range(repeats):
-        timed(lambda: converter(frames), phases, "collate")
-        t = time.perf_counter()
-        step(phases)
-        phases.setdefault("step", []).append(time.perf_counter() - t)
+    phases = run_steps(step, lambda: converter(frames), repeats)
     return {
         "phases_ms": summarize(phases),
         "op_classes": op_classes(lambda: step({}), profile_repeats),
