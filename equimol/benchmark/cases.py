@@ -83,12 +83,16 @@ def _training_loss(potential: Potential, batch: dict[str, torch.Tensor], compile
 def training_step(
     potential: Potential, batch: dict[str, torch.Tensor], lr: float = 1e-5, compiled=None
 ) -> Callable[[], float]:
-    """Closure: one optimisation step, E+F loss (forces with create_graph), backward, Adam step.
+    """Closure: one optimisation step, E+F loss (forces with create_graph), backward, and the
+    optimiser step of ``equimol train`` (AdamW without weight decay, i.e. Adam, fused kernel).
 
     ``compiled``: a :class:`equimol.train.compiled.CompiledLoss` of ``potential`` to compute the
     loss with instead of the eager potential (the compiled training step)."""
     potential.train()
-    optimizer = torch.optim.Adam(potential.parameters(), lr=lr)
+    device = next(potential.parameters()).device
+    optimizer = torch.optim.AdamW(
+        potential.parameters(), lr=lr, weight_decay=0.0, fused=device.type in ("cpu", "cuda")
+    )
 
     def step() -> float:
         loss = _training_loss(potential, batch, compiled)

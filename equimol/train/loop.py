@@ -178,8 +178,7 @@ class EMA:
 
     @torch.no_grad()
     def update(self, potential: Potential) -> None:
-        for s, p in zip(self.shadow, potential.parameters(), strict=False):
-            s.lerp_(p.detach(), 1 - self.decay)
+        torch._foreach_lerp_(self.shadow, [p.detach() for p in potential.parameters()], 1 - self.decay)
 
     @torch.no_grad()
     def swap(self, potential: Potential) -> None:
@@ -235,7 +234,13 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
     if abs(potential.cutoff - cutoff) > 1e-12:
         data = prepare_data(cfg, potential.cutoff, run_dir, write_split=ctx.is_main)
     potential.to(device).train()
-    optimizer = torch.optim.AdamW(potential.parameters(), lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
+    # the fused AdamW kernel: one update over all parameters instead of a Python loop over 41
+    # (PaiNN) to 173 (So3krates) tensors; the same arithmetic to float32 rounding (2e-7 after 20
+    # steps), 2-6 ms less per training step on one CPU thread (benchmarks/README.md)
+    fused = device.type in ("cpu", "cuda")
+    optimizer = torch.optim.AdamW(
+        potential.parameters(), lr=t_cfg.lr, weight_decay=t_cfg.weight_decay, fused=fused
+    )
     kw = dict(
         factor=t_cfg.lr_factor,
         patience=t_cfg.lr_patience,
@@ -259,6 +264,8 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
             for p, q in zip(potential.parameters(), st["raw_params"], strict=False):
                 p.data.copy_(q)
         optimizer.load_state_dict(st["optimizer"])
+        for g in optimizer.param_groups:  # a state saved by the unfused optimizer would switch it off
+            g["fused"] = fused
         schedule.load_state_dict(st["schedule"])
         generator.set_state(st["generator"])
         epoch, step, wall = st["epoch"], st["step"], st["wall_time_s"]
