@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python experiments/spectra/active_learning/rpmd16.py     # ≈ 35 min; resumable
 
-Takes member 0 of the last trained round of ``runs/spectra_active_learning`` (the spectra model
+Takes member 0 of the last round with a complete committee of ``runs/spectra_active_learning`` (the spectra model
 ``painn_spectra.pt`` fine-tuned on the set the loop grew; ``active_learning.yaml``), exports it as
 ``experiments/spectra/active_learning/painn_al.pt``, and runs the 16-bead ML-RPMD of
 ``experiments/spectra/run.py`` with it (the same protocol: 10 ps of 0.5 fs steps from the xTB
@@ -27,10 +27,11 @@ RUNS = ROOT / "runs" / "spectra_active_learning"
 
 
 def last_member0() -> Path:
-    rounds = sorted(RUNS.glob("round_*/committee/member_0/best.pt"), key=lambda p: int(p.parts[-4].split("_")[1]))
-    if not rounds:
+    """Member 0 of the last round whose committee is complete (its committee.json written)."""
+    done = sorted(RUNS.glob("round_*/committee/committee.json"), key=lambda p: int(p.parts[-3].split("_")[1]))
+    if not done:
         raise SystemExit(f"no trained round in {RUNS}: run equimol active-learn first")
-    return rounds[-1]
+    return done[-1].parent / "member_0" / "best.pt"
 
 
 def spectra(traj: Path, label: str) -> dict:
@@ -78,7 +79,9 @@ def main(argv=None) -> int:
     # the trajectories of experiments/spectra/run.py (its CSVs are normalised per column, so the
     # unpolarised Raman is rebuilt from the trajectories)
     ref = spectra(ROOT / "runs" / "spectra_ethanol" / "md_xtb_rpmd16.h5", "GFN2-xTB RPMD 16 beads")
-    before = spectra(ROOT / "runs" / "spectra_ethanol" / "md_rpmd16.h5", "PaiNN (spectra model), RPMD 16 beads")
+    before = spectra(
+        ROOT / "runs" / "spectra_ethanol" / "md_rpmd16.h5", "PaiNN (spectra model), RPMD 16 beads"
+    )
     out = {"model": str(best.relative_to(ROOT)), "steps": a.steps, "wall_time_s": round(wall, 1)}
     for kind in ("ir", "raman"):
         c_ref, c_al, c_before = (band_centroids(s[kind]) for s in (ref, al, before))
@@ -87,7 +90,8 @@ def main(argv=None) -> int:
             "overlap_before_vs_xtb_rpmd": round(overlap(before[kind], ref[kind]), 3),
             "centroids_xtb_rpmd": c_ref,
             "centroid_shift_al_minus_xtb": {
-                b: None if c_al[b] is None or c_ref[b] is None else round(c_al[b] - c_ref[b], 1) for b in c_ref
+                b: None if c_al[b] is None or c_ref[b] is None else round(c_al[b] - c_ref[b], 1)
+                for b in c_ref
             },
             "centroid_shift_before_minus_xtb": {
                 b: None if c_before[b] is None or c_ref[b] is None else round(c_before[b] - c_ref[b], 1)
