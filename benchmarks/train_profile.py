@@ -130,7 +130,8 @@ def equimol_profile(model: str, structures, repeats: int, profile_repeats: int) 
     potential = cases.build(model).train()
     cutoff = potential.cutoff
     dataset = GraphDataset(structures, cutoff)
-    optimizer = torch.optim.AdamW(potential.parameters(), lr=1e-5, weight_decay=0.0)
+    # as equimol train: AdamW, fused kernel
+    optimizer = torch.optim.AdamW(potential.parameters(), lr=1e-5, weight_decay=0.0, fused=True)
     ema = EMA(potential, 0.99)
     weights = {K.ENERGY: 1 - RHO, K.FORCES: RHO}
 

@@ -9,7 +9,9 @@ One round ``k`` (folder ``OUTPUT_DIR/round_k``):
    with ``initial_committee`` round 0 uses that trained committee instead, and with
    ``warm_start: true`` member m of round k ≥ 1 starts from member m of round k − 1
    (``training.init_from``: fine-tuning on the grown set instead of training from random
-   weights, which is what makes rounds of a large set affordable);
+   weights, which is what makes rounds of a large set affordable; each round draws its own
+   validation split, so it can hold frames the predecessor trained on, which flatters the
+   validation error that picks ``best.pt``; judge the committee on held-out test frames);
 2. **run** ML-MD or ML-RPMD (``md.beads``) with the committee from the start structure, recording
    the force disagreement (max over atoms of the members' force standard deviation, eV/Å) of
    every bead in every written frame; a trajectory whose disagreement exceeds
@@ -143,6 +145,8 @@ def load_al_config(path: str | Path, overrides: list[str] = ()) -> ALConfig:
         setattr(cfg, name, str((base / value).resolve()) if not Path(value).is_absolute() else value)
     if cfg.initial_committee and not Path(cfg.initial_committee).is_absolute():
         cfg.initial_committee = str((base / cfg.initial_committee).resolve())
+    if cfg.initial_committee and not Path(cfg.initial_committee).exists():
+        raise ConfigError(f"{path}: initial_committee {cfg.initial_committee} not found")
     if not _is_builtin(cfg.structure) and not Path(cfg.structure).is_absolute():
         cfg.structure = str((base / cfg.structure).resolve())
     if cfg.committee < 2:
@@ -213,9 +217,12 @@ class ActiveLearning:
             return None
         members = committee_members(self.committee_of(k - 1))
         if len(members) != self.cfg.committee:
+            where = (
+                "initial_committee" if k == 1 and self.cfg.initial_committee else f"round {k - 1}'s committee"
+            )
             raise ConfigError(
                 f"warm_start: round {k - 1} has {len(members)} members, the config asks for "
-                f"{self.cfg.committee}; make committee match initial_committee"
+                f"{self.cfg.committee}; set committee to the size of {where}"
             )
         return members
 

@@ -121,7 +121,9 @@ def run(args) -> int:
     s = structures[args.index]
     if K.CELL in s:
         raise ValueError(f"{args.structure}: periodic structures are not supported by equimol md yet")
-    threads = apply_threads(args.threads, potential, edges_of([s], potential.cutoff, config.n_beads * config.n_replicas))
+    threads = apply_threads(
+        args.threads, potential, edges_of([s], potential.cutoff, config.n_beads * config.n_replicas)
+    )
     force_fn = ModelForceFn(potential, s[K.ATOMIC_NUMBERS], skin=args.skin, dtype=dtype)
     restart = args.restart or f"{args.output}.restart.pt"
     watch = DisagreementHook(args.max_force_disagreement, stop=args.stop_on_disagreement)

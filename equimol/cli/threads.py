@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 
+
 def add_threads_option(p) -> None:
     p.add_argument(
         "--threads",
@@ -31,12 +32,26 @@ def add_threads_option(p) -> None:
     )
 
 
+def _cgroup_cpus() -> float | None:
+    """The CPU quota of this process's cgroup (v2 ``cpu.max``), None without one."""
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return None if quota == "max" else max(1.0, int(quota) / int(period))
+
+
 def idle_cores() -> int:
-    """Cores available to this process minus the one-minute load average (at least 1)."""
+    """Usable cores (affinity mask, capped by the cgroup quota and by torch's own default, which
+    counts physical cores) minus the one-minute load average; at least 1."""
+    import torch
+
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
+    quota = _cgroup_cpus()
+    cores = min(cores, int(quota) if quota else cores, torch.get_num_threads())
     try:
         busy = os.getloadavg()[0]
     except OSError:
@@ -56,7 +71,9 @@ def default_threads(edges_per_call: int | None, min_edges_per_call: int = 0) -> 
     return idle_cores()
 
 
-def resolve_threads(value: str | int | None, edges_per_call: int | None, min_edges_per_call: int = 0) -> int | None:
+def resolve_threads(
+    value: str | int | None, edges_per_call: int | None, min_edges_per_call: int = 0
+) -> int | None:
     """The thread count ``--threads value`` asks for; None: leave torch's setting (the
     environment's OMP_NUM_THREADS under ``auto``)."""
     if value is None or str(value) == "auto":

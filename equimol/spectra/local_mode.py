@@ -9,8 +9,9 @@ the reduced mass μ = m_X m_H / (m_X + m_H) (amu):
 - quantum fundamental ν₀₁ = (E₁ − E₀)/h from the Colbert–Miller sinc-DVR on a uniform grid
   (D. T. Colbert, W. H. Miller, J. Chem. Phys. 96, 1982 (1992)); RPMD approximates this band;
 - classical frequency at energy E (above the minimum), ν(E) = 1/T(E) with the period
-  T(E) = dJ/dE and the action J(E) = ∮ p dx = 2 ∫ sqrt(2μ(E − V)) dx; classical MD at T samples
-  ν(E) with the 1D canonical weight P(E) ∝ T(E) exp(−E/k_BT) (density of states × Boltzmann).
+  T(E) = 2 ∫ dx sqrt(μ / (2(E − V))) between the turning points of the well; classical MD at T
+  samples ν(E) with the 1D canonical weight P(E) ∝ T(E) exp(−E/k_BT) (density of states ×
+  Boltzmann).
 
 For a Morse oscillator, V = D(1 − e^{−a(x−x_e)})², all three are analytic (``tests``):
 ν₀₁ = ν_e − 2 ν_e x_e with ν_e x_e = h ν_e² / (4D), and ν(E) = ν_e sqrt(1 − E/D).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.interpolate import CubicSpline
+from scipy.optimize import brentq
 
 from equimol.units import ACCEL_TO_A_PER_FS2, C_CM_PER_FS, HBAR_EV_FS, KB_EV_PER_K
 
@@ -83,22 +85,42 @@ def fundamental_cm1(x, v, mass_amu: float, **kw) -> float:
     return (e[1] - e[0]) / (2 * np.pi * HBAR_EV_FS * C_CM_PER_FS)
 
 
-def action(x, v, mass_amu: float, energy_ev: float, n: int = 20001) -> float:
-    """J(E) = 2 ∫ sqrt(2μ(E − V)) dx over the classically allowed region (eV·fs)."""
+def turning_points(x, v, energy_ev: float) -> tuple[float, float]:
+    """The classical turning points x₋ < x_e < x₊ of the well around the curve's minimum at
+    energy E above it (first crossings walking outward from the minimum, refined with brentq)."""
+    if not energy_ev > 0:
+        raise ValueError(f"the energy above the minimum must be positive, got {energy_ev} eV")
     x, v = _curve(x, v)
-    fine = np.linspace(x[0], x[-1], n)
-    ke = np.clip(energy_ev - CubicSpline(x, v)(fine), 0.0, None)
-    inside = ke > 0
-    if inside[0] or inside[-1]:
+    spline = CubicSpline(x, v)
+    fine = np.linspace(x[0], x[-1], 20001)
+    vals = spline(fine) - energy_ev
+    m = int(np.argmin(vals))
+    above = vals > 0
+    right = np.flatnonzero(above[m:])
+    left = np.flatnonzero(above[: m + 1][::-1])
+    if not len(right) or not len(left):
         raise ValueError(f"E = {energy_ev:.3g} eV reaches the end of the grid: extend the scan")
-    return 2.0 * np.trapezoid(np.sqrt(2 * _mass_ev(mass_amu) * ke), fine)
+    r, l = m + right[0], m - left[0]
+    f = lambda t: float(spline(t)) - energy_ev  # noqa: E731
+    return brentq(f, fine[l], fine[l + 1]), brentq(f, fine[r - 1], fine[r])
 
 
-def classical_frequency_cm1(x, v, mass_amu: float, energy_ev: float, rel_step: float = 0.02) -> float:
-    """ν(E) = 1/T(E), T = dJ/dE by a central difference (step ``rel_step`` × E)."""
-    de = rel_step * energy_ev
-    period = (action(x, v, mass_amu, energy_ev + de) - action(x, v, mass_amu, energy_ev - de)) / (2 * de)
-    return _cm1_from_period(period)
+def period_fs(x, v, mass_amu: float, energy_ev: float, n_nodes: int = 96) -> float:
+    """T(E) = 2 ∫ dx sqrt(μ / (2(E − V))) between the turning points (fs). With x = c + a sin θ
+    the integrand a cos θ / sqrt(E − V) stays finite at the turning points; Gauss–Legendre in θ."""
+    x, v = _curve(x, v)
+    lo, hi = turning_points(x, v, energy_ev)
+    c, a = 0.5 * (hi + lo), 0.5 * (hi - lo)
+    t, w = np.polynomial.legendre.leggauss(n_nodes)
+    theta = 0.5 * np.pi * t
+    kinetic = np.clip(energy_ev - CubicSpline(x, v)(c + a * np.sin(theta)), 1e-300, None)
+    integral = 0.5 * np.pi * np.sum(w * a * np.cos(theta) / np.sqrt(kinetic))
+    return float(np.sqrt(2 * _mass_ev(mass_amu)) * integral)
+
+
+def classical_frequency_cm1(x, v, mass_amu: float, energy_ev: float) -> float:
+    """ν(E) = 1/T(E) in cm⁻¹ (:func:`period_fs`)."""
+    return _cm1_from_period(period_fs(x, v, mass_amu, energy_ev))
 
 
 def thermal_classical_frequency_cm1(x, v, mass_amu: float, temperature_k: float, n_points: int = 12) -> float:

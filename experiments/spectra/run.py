@@ -81,13 +81,15 @@ def copy_committee(source: Path, target: Path) -> None:
     """experiments/spectra/committee/: the extra members as inference checkpoints, committee.json
     (the spectra model ``painn_spectra.pt`` + those members: load it with ``equimol.load`` or
     ``equimol.Calculator``) and the disagreement table."""
-    from equimol.committee import write_committee
+    from equimol.committee import committee_members, write_committee
     from equimol.io import export_inference_checkpoint
 
-    members = sorted(source.glob("member_*/best.pt"))
-    if not members:
-        return
+    if not (source / "committee.json").exists() or not (HERE / "painn_spectra.pt").exists():
+        return  # the committee is not complete yet (stage_committee writes committee.json last)
+    members = committee_members(source / "committee.json")[1:]  # the first is the spectra model
     target.mkdir(exist_ok=True)
+    for stale in target.glob("member_*.pt"):
+        stale.unlink()
     exported = []
     for best in members:
         dest = target / f"{best.parent.name}.pt"

@@ -11,8 +11,12 @@ def test_auto_uses_the_idle_cores_and_one_thread_below_the_models_minimum(monkey
     import equimol
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    import torch
+
     monkeypatch.setattr(T.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     monkeypatch.setattr(T.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    monkeypatch.setattr(T, "_cgroup_cpus", lambda: None)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)  # torch's default: physical cores
     assert T.resolve_threads("auto", 72) == 3  # 4 cores, about one busy
     assert T.resolve_threads("auto", 72, min_edges_per_call=2000) == 1
     assert T.resolve_threads("auto", 5000, min_edges_per_call=2000) == 3
@@ -22,6 +26,12 @@ def test_auto_uses_the_idle_cores_and_one_thread_below_the_models_minimum(monkey
     monkeypatch.setattr(T.os, "getloadavg", lambda: (7.0, 0.0, 0.0))
     assert T.resolve_threads("auto", 5000) == 1  # every core busy: never below one
     assert T.resolve_threads("2", 72) == 2  # an explicit number wins
+    monkeypatch.setattr(T.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(T, "_cgroup_cpus", lambda: 2.5)  # a container quota of 2.5 CPUs
+    assert T.resolve_threads("auto", 5000) == 2
+    monkeypatch.setattr(T, "_cgroup_cpus", lambda: None)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # 4 logical CPUs, 2 physical cores
+    assert T.resolve_threads("auto", 5000) == 2
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert T.resolve_threads("auto", 5000) is None  # the environment's choice is kept
     for bad in ("0", "-1", "many"):

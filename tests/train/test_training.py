@@ -34,6 +34,13 @@ def test_resume_after_interruption_is_exact(tmp_path):
     assert half["epochs"] == 2 and not half["done"] and "2/4" in half["status"]
     assert run_state(tmp_path / "b", 4, minutes=0.0)["done"]  # a used-up time budget also ends a run
     assert run_state(tmp_path / "none", 4)["status"] == "not started"
+    # a training state written by the unfused AdamW of earlier versions ("fused": None) resumes
+    # with the fused kernel, to the same numbers
+    raw = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    for g in raw["training"]["optimizer"]["param_groups"]:
+        assert g["fused"] is True
+        g["fused"] = None
+    torch.save(raw, tmp_path / "b" / "last.pt")
     resumed = train(load_config(cfg_path, [f"output_dir={tmp_path / 'b'}"]), resume=True, log=lambda *_: None)
     assert full["epochs"] == resumed["epochs"] == 4
     assert run_state(tmp_path / "b", 4)["done"]

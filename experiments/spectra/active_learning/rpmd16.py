@@ -11,7 +11,7 @@ discarded, 1 000 fs correlation depth, Hann window). Its spectra are compared wi
 xTB-RPMD reference and with the spectra model's own 16-bead run (their trajectories in
 ``runs/spectra_ethanol``, from ``run.py``): overlap and band centroids, as ``run.py`` reports them.
 Writes ``rpmd16.json`` and ``spectrum_rpmd16_al.csv`` here; the trajectory stays in
-``runs/spectra_active_learning/md_rpmd16_al.h5``.
+``runs/spectra_active_learning/md_rpmd16_al_round_K.h5``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def main(argv=None) -> int:
     print(f"model: {best} -> {ckpt}")
     start = read_structures(SPECTRA / "ethanol_xtb_min.xyz")[0]
     cfg = DemoSettings(dt_fs=0.5, temperature_k=300.0, stride=4, seed=0, progress=not a.no_progress)
-    traj = RUNS / "md_rpmd16_al.h5"
+    # one trajectory per round (run_md resumes or skips by its settings, not by the model)
+    traj = RUNS / f"md_rpmd16_al_{best.parts[-4]}.h5"
     fn = ModelForceFn(load(ckpt), start[K.ATOMIC_NUMBERS])
     wall = run_md(fn, start, traj, cfg, a.steps, 16, 1, thermostat="nhc")
     al = spectra(traj, "PaiNN after active learning, RPMD 16 beads")
