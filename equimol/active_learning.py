@@ -37,7 +37,7 @@ Config (YAML; paths relative to the file)::
     rounds: 5
     threshold: 0.15                 # eV/Å
     md: {steps: 2000, dt_fs: 0.5, temperature_k: 300, beads: 16, thermostat: nhc, stride: 5,
-         stop_factor: 5.0, seed: 0}
+         stop_factor: 5.0, seed: 0, free_ring_polymer_start: true}
     select: {n_per_round: 50, min_spacing_fs: 10}
     label: {properties: [energy, forces, dipole, polarizability], charge: 0, multiplicity: 1}
     output_dir: runs/active_learning
@@ -73,6 +73,11 @@ class ALMDConfig:
     replicas: int = 1
     stop_factor: float = 5.0  # stop a trajectory at stop_factor × threshold (it left the data)
     seed: int = 0
+    # beads drawn from the free ring polymer at the start (MDConfig's default); false: all beads
+    # at the start structure, spreading under the potential (the free ring polymer ignores the
+    # bonds and can put a bead's H 0.5 Å from its partner at step 0, where a committee disagrees
+    # by 10+ eV/Å and the round would stop before it started)
+    free_ring_polymer_start: bool = True
 
 
 @dataclass
@@ -271,6 +276,7 @@ class ActiveLearning:
             n_replicas=m.replicas,
             stride=m.stride,
             seed=m.seed + k,
+            free_ring_polymer_start=m.free_ring_polymer_start,
             progress=self.cfg.progress,
         )
         fn = ModelForceFn(load(committee), start[K.ATOMIC_NUMBERS])

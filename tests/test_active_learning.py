@@ -76,7 +76,14 @@ def test_active_learning_loop_grows_the_data_and_resumes(tmp_path):
         "committee": 2,
         "rounds": 2,
         "threshold": 1e-4,  # untrained members always disagree more: every round selects
-        "md": {"steps": 40, "dt_fs": 0.5, "beads": 4, "stride": 2, "stop_factor": 1e9},
+        "md": {
+            "steps": 40,
+            "dt_fs": 0.5,
+            "beads": 4,
+            "stride": 2,
+            "stop_factor": 1e9,
+            "free_ring_polymer_start": False,
+        },
         "select": {"n_per_round": 5, "min_spacing_fs": 2.0},
         "label": {"properties": ["energy", "forces"]},
         "output_dir": "al",
@@ -105,6 +112,11 @@ def test_active_learning_loop_grows_the_data_and_resumes(tmp_path):
     final = read_structures(summary["data"])
     assert len(final) == 34 and all(K.FORCES in s for s in final)
     assert (tmp_path / "al" / "disagreement.png").stat().st_size > 10_000
+    import h5py
+
+    with h5py.File(tmp_path / "al" / "round_0" / "md.h5") as f:  # free_ring_polymer_start: false
+        first = f["positions"][0, 0]  # (beads, atoms, 3) at step 0
+    assert np.allclose(first, first[0])
     # rerun: nothing is trained, simulated or labelled again; one more round continues
     r = subprocess.run(cmd + ["--rounds", "3"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
