@@ -179,7 +179,13 @@ def test_targets_from_synthetic_results():
             {"model": "painn", "case": "ethanol", "mode": "compiled", "peer_mode": "model", "speedup": 2.5},
             {"model": "painn", "case": "ethanol", "mode": "model", "peer_mode": "model", "speedup": 1.1},
             {"model": "painn", "case": "ethanol_x10", "mode": "model", "peer_mode": "model", "speedup": 1.2},
-            {"model": "painn", "case": "ethanol_x10", "mode": "compiled", "peer_mode": "model", "speedup": 2.0},
+            {
+                "model": "painn",
+                "case": "ethanol_x10",
+                "mode": "compiled",
+                "peer_mode": "model",
+                "speedup": 2.0,
+            },
         ],
         "size_scan": [
             {"model": "painn", "atoms": 1000, "edges": 43000, "median_s": 1.0, "peak_mib": 100.0},
