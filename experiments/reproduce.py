@@ -720,6 +720,50 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         )
     )
 
+    # --- PaiNN ethanol, schnetpack's MD17 recipe: the next try at ≤ 10 meV/Å -----------------
+    # the first run (painn_ethanol: plateau patience 30, EMA 0.99) converged at F 10.8 meV/Å with
+    # a training force error far below the validation error; schnetpack's MD17 experiment config
+    # (docs/equations.md) decays later (patience 75) and averages more (EMA 0.995)
+    spk_run = runs / "painn_ethanol_spk"
+    spk_sets = eth_sets + [
+        "training.lr_patience=75",
+        "training.ema_decay=0.995",
+        f"output_dir={os.path.relpath(spk_run, eth_cfg.parent)}",
+    ]
+    spk_pt, spk_json = ex / "rmd17/painn_ethanol_spk.pt", ex / "rmd17/painn_ethanol_spk_heldout.json"
+
+    def spk_steps(ctx: Context) -> list[Step]:
+        best = run_dir_sets(eth_cfg, spk_sets) / "best.pt"
+        return train_eval_steps(
+            ctx, "PaiNN ethanol (schnetpack recipe)", eth_cfg, spk_sets, best, spk_pt, spk_json, "ethanol"
+        )
+
+    entries.append(
+        Entry(
+            "painn_ethanol_spk",
+            "PaiNN, rMD17 ethanol, schnetpack's MD17 recipe (patience 75, EMA 0.995)",
+            4,
+            600,
+            "3000 epochs at most (early stopping 300), ≈ 6–12 s per epoch compiled on one thread",
+            spk_steps,
+            lambda: [train_line("painn_ethanol_spk", eth_cfg, spk_sets)],
+            [run_dir_sets(eth_cfg, spk_sets)],
+            lambda: [
+                rmd17_row(
+                    "PaiNN rMD17 ethanol, schnetpack's recipe: forces ≤ 10 meV/Å, energy ≤ 2 meV",
+                    spk_pt,
+                    spk_json,
+                    10.0,
+                    2.0,
+                    "F 10.0 meV/Å (MD17; the PaiNN value issue #20 quotes)",
+                    eth_cfg,
+                    spk_sets,
+                )
+            ],
+            ("painn_ethanol_spk",),
+        )
+    )
+
     # --- Eq. 13 vs Eq. 12 dipoles, and QM9 |μ| --------------------------------------------
     data = runs / "data"
     prepared = [
