@@ -20,6 +20,8 @@ Units: Å, eV, amu in; cm⁻¹ out.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq
@@ -38,23 +40,32 @@ def _cm1_from_period(period_fs: float) -> float:
     return 1.0 / (period_fs * C_CM_PER_FS)
 
 
-def _curve(x, v) -> tuple[np.ndarray, np.ndarray]:
+class _Curve(NamedTuple):
+    """A checked curve: its cubic spline, shifted so that its minimum is 0, and its values on
+    a fine uniform grid (built once per public call)."""
+
+    x: np.ndarray
+    spline: CubicSpline
+    fine: np.ndarray
+    values: np.ndarray
+
+
+def _curve(x, v) -> _Curve:
     x, v = np.asarray(x, dtype=float), np.asarray(v, dtype=float)
     if x.ndim != 1 or x.shape != v.shape or len(x) < 5:
         raise ValueError("x and V must be 1D arrays of the same length (at least 5 points)")
     if not np.all(np.diff(x) > 0):
         raise ValueError("x must increase")
     fine = np.linspace(x[0], x[-1], 20001)
-    return x, v - CubicSpline(x, v)(fine).min()  # energies from the curve's minimum, not the grid's
+    values = CubicSpline(x, v)(fine)
+    low = values.min()  # energies from the curve's minimum, not the grid's
+    return _Curve(x, CubicSpline(x, v - low), fine, values - low)
 
 
 def harmonic_frequency_cm1(x, v, mass_amu: float) -> float:
     """ν_e = sqrt(V''(x_e)/μ)/(2π c) at the minimum of the cubic spline through (x, V)."""
-    x, v = _curve(x, v)
-    s = CubicSpline(x, v)
-    fine = np.linspace(x[0], x[-1], 20001)
-    xe = fine[np.argmin(s(fine))]
-    k = float(s(xe, 2))
+    c = _curve(x, v)
+    k = float(c.spline(c.fine[np.argmin(c.values)], 2))
     if k <= 0:
         raise ValueError("the curve has no minimum with positive curvature inside the grid")
     omega = np.sqrt(k / _mass_ev(mass_amu))  # rad/fs
@@ -65,10 +76,10 @@ def dvr_levels(x, v, mass_amu: float, n_levels: int = 3, n_grid: int = 801) -> n
     """The lowest ``n_levels`` eigenvalues (eV, relative to the curve's minimum) of
     −ħ²/(2μ) d²/dx² + V(x), Colbert–Miller DVR on ``n_grid`` points over the range of ``x``
     (the curve is interpolated with a cubic spline; the range must enclose the states)."""
-    x, v = _curve(x, v)
-    grid = np.linspace(x[0], x[-1], n_grid)
+    c = _curve(x, v)
+    grid = np.linspace(c.x[0], c.x[-1], n_grid)
     dx = grid[1] - grid[0]
-    pot = CubicSpline(x, v)(grid)
+    pot = c.spline(grid)
     idx = np.arange(n_grid)
     diff = idx[:, None] - idx[None, :]
     with np.errstate(divide="ignore"):
@@ -88,12 +99,13 @@ def fundamental_cm1(x, v, mass_amu: float, **kw) -> float:
 def turning_points(x, v, energy_ev: float) -> tuple[float, float]:
     """The classical turning points x₋ < x_e < x₊ of the well around the curve's minimum at
     energy E above it (first crossings walking outward from the minimum, refined with brentq)."""
+    return _turning_points(_curve(x, v), energy_ev)
+
+
+def _turning_points(c: _Curve, energy_ev: float) -> tuple[float, float]:
     if not energy_ev > 0:
         raise ValueError(f"the energy above the minimum must be positive, got {energy_ev} eV")
-    x, v = _curve(x, v)
-    spline = CubicSpline(x, v)
-    fine = np.linspace(x[0], x[-1], 20001)
-    vals = spline(fine) - energy_ev
+    vals = c.values - energy_ev
     m = int(np.argmin(vals))
     above = vals > 0
     right = np.flatnonzero(above[m:])
@@ -101,19 +113,22 @@ def turning_points(x, v, energy_ev: float) -> tuple[float, float]:
     if not len(right) or not len(left):
         raise ValueError(f"E = {energy_ev:.3g} eV reaches the end of the grid: extend the scan")
     r, l = m + right[0], m - left[0]
-    f = lambda t: float(spline(t)) - energy_ev  # noqa: E731
-    return brentq(f, fine[l], fine[l + 1]), brentq(f, fine[r - 1], fine[r])
+    f = lambda t: float(c.spline(t)) - energy_ev  # noqa: E731
+    return brentq(f, c.fine[l], c.fine[l + 1]), brentq(f, c.fine[r - 1], c.fine[r])
 
 
 def period_fs(x, v, mass_amu: float, energy_ev: float, n_nodes: int = 96) -> float:
     """T(E) = 2 ∫ dx sqrt(μ / (2(E − V))) between the turning points (fs). With x = c + a sin θ
     the integrand a cos θ / sqrt(E − V) stays finite at the turning points; Gauss–Legendre in θ."""
-    x, v = _curve(x, v)
-    lo, hi = turning_points(x, v, energy_ev)
-    c, a = 0.5 * (hi + lo), 0.5 * (hi - lo)
+    return _period_fs(_curve(x, v), mass_amu, energy_ev, n_nodes)
+
+
+def _period_fs(c: _Curve, mass_amu: float, energy_ev: float, n_nodes: int = 96) -> float:
+    lo, hi = _turning_points(c, energy_ev)
+    mid, a = 0.5 * (hi + lo), 0.5 * (hi - lo)
     t, w = np.polynomial.legendre.leggauss(n_nodes)
     theta = 0.5 * np.pi * t
-    kinetic = np.clip(energy_ev - CubicSpline(x, v)(c + a * np.sin(theta)), 1e-300, None)
+    kinetic = np.clip(energy_ev - c.spline(mid + a * np.sin(theta)), 1e-300, None)
     integral = 0.5 * np.pi * np.sum(w * a * np.cos(theta) / np.sqrt(kinetic))
     return float(np.sqrt(2 * _mass_ev(mass_amu)) * integral)
 
@@ -130,7 +145,8 @@ def thermal_classical_frequency_cm1(x, v, mass_amu: float, temperature_k: float,
     kt = KB_EV_PER_K * temperature_k
     u, w = np.polynomial.laguerre.laggauss(n_points)
     keep = u <= 20.0
+    c = _curve(x, v)  # one spline for all nodes: T(E) = 1 / (c ν(E)) in fs
     inverse = sum(
-        wk / classical_frequency_cm1(x, v, mass_amu, uk * kt) for uk, wk in zip(u[keep], w[keep], strict=True)
+        wk * _period_fs(c, mass_amu, uk * kt) * C_CM_PER_FS for uk, wk in zip(u[keep], w[keep], strict=True)
     )
     return float(w[keep].sum() / inverse)
