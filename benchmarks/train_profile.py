@@ -226,12 +226,6 @@ def schnetpack_profile(frames_path: str, repeats: int, profile_repeats: int) -> 
 
 
 # --- driver -----------------------------------------------------------------------------------------
-def cpu_model() -> str:
-    from equimol.benchmark.timing import cpu_model as model
-
-    return model()
-
-
 def markdown(res: dict) -> str:
     lines = [
         "# Force-training step: phases and op classes",
@@ -297,6 +291,7 @@ def main(argv=None) -> int:
         Path(a.peer_out).write_text(json.dumps(res))
         return 0
     from equimol.benchmark.systems import train_batch
+    from equimol.benchmark.timing import cpu_model
     from equimol.cli.options import allocator_env, retain_freed_memory
 
     retain_freed_memory()  # as equimol train (--malloc retain, the default)

@@ -21,6 +21,7 @@ setting applies to the ``equimol`` process only (the library never changes the t
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def add_threads_option(p) -> None:
@@ -35,7 +36,7 @@ def add_threads_option(p) -> None:
 def _cgroup_cpus() -> float | None:
     """The CPU quota of this process's cgroup (v2 ``cpu.max``), None without one."""
     try:
-        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
     except (OSError, ValueError):
         return None
     return None if quota == "max" else max(1.0, int(quota) / int(period))
