@@ -50,6 +50,13 @@ def main() -> None:
     p.add_argument(
         "--name", default="xtb_rpmd", help="results go to experiments/spectra/spectrum_NAME.csv and NAME.json"
     )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="velocity and thermostat seed; other than 0 the trajectory is md_xtb_rpmd<P>_seed<S>.h5 (an"
+        " independent run of the same protocol, for the spread between runs)",
+    )
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args()
 
@@ -73,9 +80,10 @@ def main() -> None:
         depth_fs=a.depth_fs,
         discard_fs=a.discard_fs,
         progress=not a.no_progress,
+        seed=a.seed,
     )
     start = relax(ethanol())
-    path = out / f"md_xtb_rpmd{a.beads}.h5"
+    path = out / (f"md_xtb_rpmd{a.beads}.h5" if a.seed == 0 else f"md_xtb_rpmd{a.beads}_seed{a.seed}.h5")
     print(f"GFN2-xTB RPMD: {a.beads} beads x {steps} steps of {a.dt_fs} fs ({a.ps} ps), NHC, -> {path}")
     fn = XTBForceFn(start[K.ATOMIC_NUMBERS], polarizability_every=a.stride)
     t0 = time.perf_counter()
@@ -91,8 +99,10 @@ def main() -> None:
     report: dict = {
         "command": (
             f"python experiments/spectra/xtb_rpmd.py --beads {a.beads} --ps {a.ps} --dt-fs {a.dt_fs} --name {a.name}"
+            + (f" --seed {a.seed}" if a.seed else "")
         ),
         "beads": a.beads,
+        "seed": a.seed,
         "steps": steps,
         "dt_fs": a.dt_fs,
         "stride": a.stride,

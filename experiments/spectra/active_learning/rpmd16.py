@@ -11,7 +11,9 @@ discarded, 1 000 fs correlation depth, Hann window). Its spectra are compared wi
 xTB-RPMD reference and with the spectra model's own 16-bead run (their trajectories in
 ``runs/spectra_ethanol``, from ``run.py``): overlap and band centroids, as ``run.py`` reports them.
 Writes ``rpmd16.json`` and ``spectrum_rpmd16_al.csv`` here; the trajectory stays in
-``runs/spectra_active_learning/md_rpmd16_al_round_K.h5``.
+``runs/spectra_active_learning/md_rpmd16_al_round_K.h5``. ``--beads 64`` runs the paper's bead
+count (``rpmd64.json``, ``spectrum_rpmd64_al.csv``); ``--seed S`` an independent run of the same
+protocol (suffix ``_seedS``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ def spectra(traj: Path, label: str) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=20_000)
+    p.add_argument("--beads", type=int, default=16, help="64: the paper's bead count (≈ 4× the cost)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="velocity and thermostat seed; other than 0 the trajectory and results get a _seed<S> suffix"
+        " (an independent run, for the spread between runs)",
+    )
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
 
@@ -70,20 +80,29 @@ def main(argv=None) -> int:
     export_inference_checkpoint(best, ckpt)
     print(f"model: {best} -> {ckpt}")
     start = read_structures(SPECTRA / "ethanol_xtb_min.xyz")[0]
-    cfg = DemoSettings(dt_fs=0.5, temperature_k=300.0, stride=4, seed=0, progress=not a.no_progress)
-    # one trajectory per round (run_md resumes or skips by its settings, not by the model)
-    traj = RUNS / f"md_rpmd16_al_{best.parts[-4]}.h5"
+    cfg = DemoSettings(dt_fs=0.5, temperature_k=300.0, stride=4, seed=a.seed, progress=not a.no_progress)
+    # one trajectory per round, bead count and seed (run_md resumes or skips by its settings, not
+    # by the model)
+    suffix = f"_seed{a.seed}" if a.seed else ""
+    traj = RUNS / f"md_rpmd{a.beads}_al_{best.parts[-4]}{suffix}.h5"
     fn = ModelForceFn(load(ckpt), start[K.ATOMIC_NUMBERS])
-    wall = run_md(fn, start, traj, cfg, a.steps, 16, 1, thermostat="nhc")
-    al = spectra(traj, "PaiNN after active learning, RPMD 16 beads")
-    write_csv(HERE / "spectrum_rpmd16_al.csv", al["all"])
+    wall = run_md(fn, start, traj, cfg, a.steps, a.beads, 1, thermostat="nhc")
+    al = spectra(traj, f"PaiNN after active learning, RPMD {a.beads} beads")
+    write_csv(HERE / f"spectrum_rpmd{a.beads}_al{suffix}.csv", al["all"])
     # the trajectories of experiments/spectra/run.py (its CSVs are normalised per column, so the
     # unpolarised Raman is rebuilt from the trajectories)
     ref = spectra(ROOT / "runs" / "spectra_ethanol" / "md_xtb_rpmd16.h5", "GFN2-xTB RPMD 16 beads")
     before = spectra(
         ROOT / "runs" / "spectra_ethanol" / "md_rpmd16.h5", "PaiNN (spectra model), RPMD 16 beads"
     )
-    out = {"model": str(best.relative_to(ROOT)), "steps": a.steps, "wall_time_s": round(wall, 1)}
+    out = {
+        "model": str(best.relative_to(ROOT)),
+        "trajectory": str(traj.relative_to(ROOT)),
+        "beads": a.beads,
+        "seed": a.seed,
+        "steps": a.steps,
+        "wall_time_s": round(wall, 1),
+    }
     for kind in ("ir", "raman"):
         c_ref, c_al, c_before = (band_centroids(s[kind]) for s in (ref, al, before))
         out[kind] = {
@@ -99,7 +118,7 @@ def main(argv=None) -> int:
                 for b in c_ref
             },
         }
-    (HERE / "rpmd16.json").write_text(json.dumps(out, indent=1) + "\n")
+    (HERE / f"rpmd{a.beads}{suffix}.json").write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     return 0
 
