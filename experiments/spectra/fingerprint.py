@@ -9,7 +9,8 @@ the first ps (the protocol of ``block_errors.py``), this script records what cou
 1. **Conformers**: ethanol has a trans (H–O–C–C torsion 180°) and two gauche (±60°) conformers a
    few meV apart, with different fingerprint Raman intensities. The torsion of the ring-polymer
    centroid (the geometry itself for classical MD) gives the trans fraction (|torsion| > 120°)
-   and the number of conformer changes.
+   and the number of conformer changes (frame by frame, 2 fs apart, without hysteresis: recrossings
+   of the 120° boundary count).
 2. **Kinetic energy per band**: the velocity power spectrum integrated over sub-windows of the
    fingerprint (degrees of freedom: 1 per fully thermalised mode). The paper's thermostat acts on
    the total kinetic energy of the centroid (a global chain), so how the energy is shared among
@@ -55,6 +56,9 @@ POWER_WINDOWS = (
     (3250.0, 4000.0),
 )
 CCO_WINDOW = "880-960"
+# datasets with a (frame, replica, bead, ...) layout; everything else is per atom or a setting
+PER_FRAME = ("positions", "velocities", "dipole", "polarizability")
+MIN_FIT_BLOCKS = 6
 
 
 def trajectories() -> dict[str, Path]:
@@ -70,7 +74,8 @@ def trajectories() -> dict[str, Path]:
         (pattern.match(p.stem), p) for p in (RUNS / "spectra_active_learning").glob("md_rpmd*_al_round_*.h5")
     ]
     for m, p in sorted(
-        ((m, p) for m, p in found if m), key=lambda mp: (int(mp[0][1]), mp[0][2], mp[0][3] or "")
+        ((m, p) for m, p in found if m),
+        key=lambda mp: (int(mp[0][1]), int(mp[0][2].split("_")[1]), int(mp[0][3] or 0)),
     ):
         seed = f", seed {m[3]}" if m[3] else ""
         files[f"PaiNN RPMD {m[1]} (active learning {m[2]}{seed})"] = p
@@ -124,16 +129,10 @@ def blocks(path: Path) -> list[dict]:
     for r in range(n_rep):
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             keep = (t >= lo) & (t < hi)
-            sel = {
-                k: np.asarray(v)[keep][:, r : r + 1]
-                if isinstance(v, np.ndarray) and v.ndim > 1 and len(v) == len(t)
-                else (
-                    np.asarray(v)[keep]
-                    if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == len(t)
-                    else v
-                )
-                for k, v in data.items()
-            }
+            sel = dict(data, time_fs=t[keep])
+            for k in PER_FRAME:
+                if data.get(k) is not None:
+                    sel[k] = np.asarray(data[k])[keep][:, r : r + 1]
             sp = spectra_from_trajectory(
                 sel, power=True, depth_fs=1000.0, discard_fs=0.0, temperature_k=300.0
             )
@@ -190,7 +189,8 @@ def torsion_scan(calc, start) -> list[float]:
         atoms.set_dihedral(*quad, float(phi), mask=mask)
         atoms.set_constraint(FixInternals(dihedrals_deg=[[atoms.get_dihedral(*quad), quad]]))
         atoms.calc = calc
-        BFGS(atoms, logfile=None, maxstep=0.05).run(fmax=0.01, steps=500)
+        if not BFGS(atoms, logfile=None, maxstep=0.05).run(fmax=0.01, steps=500):
+            print(f"  torsion {phi:.0f}°: BFGS did not reach 0.01 eV/Å in 500 steps")
         energies.append(float(atoms.get_potential_energy()))
     e = np.asarray(energies)
     return [round(float(v), 2) for v in (e - e.min()) * 1000.0]
@@ -202,10 +202,13 @@ def _x(row: dict, against: str) -> float:
 
 def fit_line(rows: list[dict], key: str, against: str) -> dict | None:
     """Least-squares line ``key = intercept + slope · x`` over blocks, x the trans fraction or the
-    kinetic degrees of freedom in the C–C–O stretch band; None with under 3 blocks or no spread."""
+    kinetic degrees of freedom in the C–C–O stretch band; None with under MIN_FIT_BLOCKS blocks
+    or no spread in x. Consecutive blocks of one run are not independent: read the line as a
+    description, not as a test."""
+    rows = [r for r in rows if r.get(key) is not None]
     x = np.array([_x(r, against) for r in rows])
     y = np.array([r[key] for r in rows], dtype=float)
-    if len(rows) < 3 or np.ptp(x) < 0.05:
+    if len(rows) < MIN_FIT_BLOCKS or np.ptp(x) < 0.05:
         return None
     slope, intercept = np.polyfit(x, y, 1)
     resid = y - (slope * x + intercept)
@@ -213,7 +216,7 @@ def fit_line(rows: list[dict], key: str, against: str) -> dict | None:
         "against": against,
         "intercept_cm1": round(float(intercept), 1),
         "slope_cm1": round(float(slope), 1),
-        "residual_std_cm1": round(float(resid.std(ddof=2)) if len(rows) > 2 else 0.0, 1),
+        "residual_std_cm1": round(float(resid.std(ddof=2)), 1),
         "correlation": round(float(np.corrcoef(x, y)[0, 1]), 3),
         "blocks": len(rows),
     }
@@ -242,10 +245,16 @@ def main(argv=None) -> int:
             print("   ", r["trans_fraction"], r["Raman fingerprint"], r["kinetic_dof"])
 
     # straight lines of Raman fingerprint centroid against trans fraction, per potential (RPMD)
-    groups = {"GFN2-xTB RPMD": [], "PaiNN RPMD": []}
+    # one line per potential: the xTB runs together, each model on its own
+    groups: dict[str, list] = {}
     for name, tr in result["trajectories"].items():
         if "RPMD" in name:
-            groups["GFN2-xTB RPMD" if name.startswith("GFN2") else "PaiNN RPMD"] += tr["blocks"]
+            key = (
+                "GFN2-xTB RPMD"
+                if name.startswith("GFN2")
+                else re.sub(r"PaiNN RPMD \d+ \((.*?)(, seed \d+)?\)", r"PaiNN RPMD, \1", name)
+            )
+            groups.setdefault(key, []).extend(tr["blocks"])
     result["fits"] = {
         g: {
             f"{k} vs {against}": fit_line(rows, k, against)
@@ -303,7 +312,8 @@ def plot(result: dict, path: Path) -> None:
             x = [_x(r, against) for r in tr["blocks"]]
             y = [r["Raman fingerprint"] for r in tr["blocks"]]
             ax.plot(x, y, "s" if name.startswith("GFN2") else "o", color=f"C{k}", label=name, alpha=0.8)
-        for g, style in (("GFN2-xTB RPMD", "k-"), ("PaiNN RPMD", "C1--")):
+        for k, g in enumerate(result["fits"]):
+            style = "k-" if g.startswith("GFN2") else f"C{k + 1}--"
             f = result["fits"][g][f"Raman fingerprint vs {against}"]
             if f:
                 xs = np.array(ax.get_xlim())

@@ -57,7 +57,7 @@ def predict_properties(ckpt: Path, positions: np.ndarray, z: np.ndarray, frames_
     step = frames_per_call * r * p
     with torch.no_grad():
         for k in range(0, len(flat), step):
-            out = ev.predict_positions(flat[k : k + step], z)
+            out = ev(ev.positions_batch(flat[k : k + step], z), forces=False)
             mu.append(out["dipole"].numpy())
             alpha.append(out["polarizability"].numpy())
     return {
@@ -116,10 +116,11 @@ def main(argv=None) -> int:
         if not ckpt.exists():
             print(f"skip {name}: {ckpt} missing")
             continue
-        cache = CACHE / f"{name.replace(' ', '_')}.npz"
-        if cache.exists() and cache.stat().st_mtime > ckpt.stat().st_mtime:
-            props = dict(np.load(cache))
-        else:
+        # one cache per model and reference trajectory, valid while both are unchanged
+        cache = CACHE / f"{name.replace(' ', '_')}__{a.reference.stem}.npz"
+        newest = max(ckpt.stat().st_mtime, a.reference.stat().st_mtime)
+        props = dict(np.load(cache)) if cache.exists() and cache.stat().st_mtime > newest else None
+        if props is None or props["dipole"].shape != np.asarray(ref_data["dipole"]).shape:
             props = predict_properties(ckpt, pos, z)
             np.savez(cache, **props)
         hybrid = spectra({**ref_data, **props}, f"xTB RPMD, {name} μ/α")
