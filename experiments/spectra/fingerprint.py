@@ -6,8 +6,8 @@ The intensity-weighted centroid of the 400–1600 cm⁻¹ Raman window moves whe
 between its bands, even where every peak stays in place. Per trajectory and per 3-ps block after
 the first ps (the protocol of ``block_errors.py``), this script records what could move it:
 
-1. **Conformers**: ethanol has a trans (H–O–C–C torsion 180°) and two gauche (±60°) conformers a
-   few meV apart, with different fingerprint Raman intensities. The torsion of the ring-polymer
+1. **Conformers**: ethanol has a trans (H–O–C–C torsion 180°) and two gauche (±60°) conformers
+   (their energies: the torsion scans of point 4), with different fingerprint Raman intensities. The torsion of the ring-polymer
    centroid (the geometry itself for classical MD) gives the trans fraction (|torsion| > 120°)
    and the number of conformer changes (frame by frame, 2 fs apart, without hysteresis: recrossings
    of the 120° boundary count).
