@@ -3,7 +3,9 @@
 Reads the HDF5 trajectory of ``equimol md``; writes CSV columns ``frequency_cm1`` and whichever
 of ``ir``, ``raman_iso``, ``raman_aniso``, ``power`` were asked for, each normalised to a
 maximum of 1 unless ``--absolute`` (then IR in km mol⁻¹ (cm⁻¹)⁻¹, Raman in Å⁶·fs, power in
-degrees of freedom per cm⁻¹; see equimol.spectra).
+degrees of freedom per cm⁻¹; see equimol.spectra). ``--bands`` prints each band's maximum and
+centroid, and with two or more replicas the spread of the centroid between them (its error bar;
+``equimol md --replicas``), ``--bands-json`` saves that table.
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ def add_arguments(p) -> None:
     p.add_argument("--experimental", help="JCAMP-DX spectrum to overlay on the plot")
     p.add_argument("--xlim", type=float, nargs=2, default=(0.0, 4000.0), metavar=("MIN", "MAX"))
     p.add_argument("--absolute", action="store_true", help="do not normalise to a maximum of 1")
+    p.add_argument(
+        "--bands",
+        nargs="*",
+        metavar="NAME=LO:HI",
+        help="print band maxima and centroids (cm⁻¹), with their spread between replicas; windows"
+        " NAME=LO:HI, default fingerprint=400:1600 C-H stretch=2500:3250 O-H stretch=3250:4000",
+    )
+    p.add_argument("--bands-json", help="write the band table (--bands) as JSON")
 
 
 def run(args) -> int:
@@ -42,6 +52,7 @@ def run(args) -> int:
 
     if not (args.ir or args.raman or args.power):
         raise ValueError("choose at least one of --ir, --raman, --power")
+    bands = _bands(args)  # checked before any work
     traj = load_trajectory(args.trajectory)
     temperature = args.temperature_k or _trajectory_temperature(args.trajectory)
     spectra = spectra_from_trajectory(
@@ -69,7 +80,54 @@ def run(args) -> int:
             experiment=experiment,
         )
         print(f"wrote plot {args.plot}")
+    if bands is not None:
+        _report_bands(traj, bands, args, temperature)
     return 0
+
+
+def _bands(args) -> dict[str, tuple[float, float]] | None:
+    from equimol.spectra.bands import DEFAULT_BANDS, parse_band
+
+    if args.bands is None and not args.bands_json:
+        return None
+    return dict(parse_band(b) for b in args.bands) if args.bands else dict(DEFAULT_BANDS)
+
+
+def _report_bands(traj, bands, args, temperature: float) -> None:
+    import json
+
+    from equimol.spectra.bands import band_statistics
+
+    stats = band_statistics(
+        traj,
+        bands,
+        ir=args.ir,
+        raman=args.raman,
+        power=args.power,
+        depth_fs=args.depth_fs,
+        discard_fs=args.discard_fs,
+        rpmd_average=args.rpmd_average,
+        laser_nm=args.laser_nm,
+        temperature_k=temperature,
+    )
+    n = stats["replicas"]
+    print(
+        f"bands (cm⁻¹; centroid ± standard error over {n} replicas)"
+        if n > 1
+        else "bands (cm⁻¹; one replica: no error bar)"
+    )
+    width = max(len(b) for b in bands)
+    for kind, table in stats["spectra"].items():
+        for b in bands:
+            mx, c, sp = table["maximum"][b], table["centroid"][b], table["replica_spread"][b]
+            err = f" ± {sp['stderr']:.0f} (replicas scatter by {sp['std']:.0f})" if sp else ""
+            cen = "—" if c is None else f"{c:.0f}{err}"
+            print(
+                f"  {kind:6s} {b:{width}s}  maximum {'—' if mx is None else f'{mx:.0f}':>5s}  centroid {cen}"
+            )
+    if args.bands_json:
+        Path(args.bands_json).write_text(json.dumps(stats, indent=1) + "\n")
+        print(f"wrote {args.bands_json}")
 
 
 def _trajectory_temperature(path: str) -> float:

@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
+from equimol.spectra.bands import DEFAULT_BANDS, band_centroids, band_positions
 from equimol.spectra.spectrum import Spectrum
+
+__all__ = [
+    "BANDS",
+    "band_centroids",
+    "band_positions",
+    "main_peaks",
+    "match_peaks",
+    "on_grid",
+    "overlap",
+]
 
 
 def on_grid(s: Spectrum, grid: np.ndarray) -> np.ndarray:
@@ -49,33 +60,5 @@ def match_peaks(ref: list[float], other: list[float], window: float = 150.0) -> 
     return out
 
 
-# ethanol's bands (cm⁻¹): fingerprint (C-O, C-C stretches, bends), C-H stretches, O-H stretch
-BANDS: dict[str, tuple[float, float]] = {
-    "fingerprint": (400.0, 1600.0),
-    "C-H stretch": (2500.0, 3250.0),
-    "O-H stretch": (3250.0, 4000.0),
-}
-
-
-def band_positions(s: Spectrum, bands: dict[str, tuple[float, float]] = BANDS) -> dict[str, float | None]:
-    """Position (cm⁻¹) of the maximum of ``s`` inside each band window; None where the window is
-    empty or the spectrum is zero there."""
-    out: dict[str, float | None] = {}
-    for name, (lo, hi) in bands.items():
-        mask = (s.frequency_cm1 >= lo) & (s.frequency_cm1 <= hi)
-        y = s.intensity[mask]
-        out[name] = round(float(s.frequency_cm1[mask][np.argmax(y)]), 1) if y.size and y.max() > 0 else None
-    return out
-
-
-def band_centroids(s: Spectrum, bands: dict[str, tuple[float, float]] = BANDS) -> dict[str, float | None]:
-    """Intensity-weighted mean wavenumber (cm⁻¹) of ``s`` inside each band window: robust where a
-    band has several peaks (the C–H stretches) whose heights change between methods; None where
-    the spectrum is zero there."""
-    out: dict[str, float | None] = {}
-    for name, (lo, hi) in bands.items():
-        mask = (s.frequency_cm1 >= lo) & (s.frequency_cm1 <= hi)
-        y = np.clip(s.intensity[mask], 0.0, None)
-        total = float(y.sum())
-        out[name] = round(float((s.frequency_cm1[mask] * y).sum() / total), 1) if total > 0 else None
-    return out
+# band maxima and centroids live with the spectra (equimol.spectra.bands); kept here for callers
+BANDS = DEFAULT_BANDS
