@@ -9,9 +9,12 @@ One round ``k`` (folder ``OUTPUT_DIR/round_k``):
    with ``initial_committee`` round 0 uses that trained committee instead, and with
    ``warm_start: true`` member m of round k ≥ 1 starts from member m of round k − 1
    (``training.init_from``: fine-tuning on the grown set instead of training from random
-   weights, which is what makes rounds of a large set affordable; each round draws its own
-   validation split, so it can hold frames the predecessor trained on, which flatters the
-   validation error that picks ``best.pt``; judge the committee on held-out test frames);
+   weights, which is what makes rounds of a large set affordable). Its split is inherited
+   (``inherit_split``, default true; :func:`inherited_split`): frames the predecessor trained on
+   stay in training, frames it validated on stay in validation, and only the new frames are
+   split by ``data.val_fraction``, so no validation frame was ever trained on by the model being
+   fine-tuned (a freshly drawn split would hold such frames and flatter the validation error
+   that picks ``best.pt``);
 2. **run** ML-MD or ML-RPMD (``md.beads``) with the committee from the start structure, recording
    the force disagreement (max over atoms of the members' force standard deviation, eV/Å) of
    every bead in every written frame; a trajectory whose disagreement exceeds
@@ -107,6 +110,7 @@ class ALConfig:
     output_dir: str = "runs/active_learning"
     initial_committee: str = ""  # a trained committee (JSON or folder) to use as round 0's
     warm_start: bool = False  # member m of round k >= 1 starts from member m of round k - 1
+    inherit_split: bool = True  # with warm_start: keep the predecessor's train/validation roles
     progress: bool = True
 
 
@@ -245,8 +249,34 @@ class ActiveLearning:
             [f"data.train={self.data_of(k)}", "data.n_train=null", "data.n_test=0", f"output_dir={folder}"],
         )
         tc.training.progress = self.cfg.progress and tc.training.progress
-        train_committee(tc, self.cfg.committee, log=self.log, init_from=self.initial_members(k))
+        init = self.initial_members(k)
+        splits = self.inherited_splits(k, init, folder, tc.data.val_fraction, tc.data.seed)
+        train_committee(tc, self.cfg.committee, log=self.log, init_from=init, split_files=splits)
         return folder / COMMITTEE_FILE
+
+    def inherited_splits(
+        self, k: int, init: list[Path] | None, folder: Path, val_fraction: float, seed: int
+    ) -> list[Path] | None:
+        """With warm_start and inherit_split: one split file per member of round k, written into
+        ``folder`` (kept when it exists, so a resumed member keeps its split); None where a
+        predecessor has no run folder with config.json and split.json beside its checkpoint."""
+        if init is None or not self.cfg.inherit_split:
+            return None
+        files = []
+        for m, ckpt in enumerate(init):
+            path = folder / f"split_member_{m}.json"
+            if not path.exists():
+                split = inherited_split(Path(ckpt).parent, self.data_of(k), val_fraction, seed + m)
+                if split is None:
+                    self.log(f"round {k}: no split beside {ckpt}; member splits are drawn anew")
+                    return None
+                write_text(path, json.dumps(split) + "\n")
+                self.log(
+                    f"round {k} member {m}: split inherited from {Path(ckpt).parent} "
+                    f"({len(split['train'])} train, {len(split['val'])} validation)"
+                )
+            files.append(path)
+        return files
 
     def start_structure(self) -> dict:
         from equimol.cli.sample import builtin_or_file
@@ -404,6 +434,51 @@ class ActiveLearning:
         }
         write_text(self.out / "summary.json", json.dumps(summary, indent=1))
         return summary
+
+
+def _frame_key(s: dict) -> bytes:
+    """Identity of a frame: its atomic numbers and positions to 10⁻⁶ Å."""
+    z = np.asarray(s[K.ATOMIC_NUMBERS], dtype=np.int64)
+    x = np.round(np.asarray(s[K.POSITIONS], dtype=np.float64), 6) + 0.0  # no −0.0
+    return z.tobytes() + x.tobytes()
+
+
+def inherited_split(
+    prev_run: Path, data: Path, val_fraction: float, seed: int
+) -> dict[str, list[int]] | None:
+    """Train/validation split of ``data`` for a model fine-tuned from the run in ``prev_run``.
+
+    Frames of ``data`` that the predecessor trained on (its ``split.json`` over the training file
+    of its ``config.json``) go to training; frames it validated or tested on, to validation;
+    frames it never saw are split at random (``seed``), ``val_fraction`` of them to validation.
+    Frames are matched by atomic numbers and positions (10⁻⁶ Å). None when ``prev_run`` has no
+    config.json or split.json (e.g. a bare checkpoint).
+    """
+    from equimol.data.formats import read_structures
+
+    cfg_path, split_path = prev_run / "config.json", prev_run / "split.json"
+    if not (cfg_path.exists() and split_path.exists()):
+        return None
+    d = json.loads(cfg_path.read_text())["data"]
+    split = json.loads(split_path.read_text())
+    role: dict[bytes, str] = {}
+    prev = read_structures(d["train"])
+    for name in ("train", "val", "test"):
+        for i in split.get(name, []):
+            role[_frame_key(prev[i])] = "train" if name == "train" else "val"
+    if d.get("val"):  # a separate validation file: all of it validation
+        for s in read_structures(d["val"]):
+            role.setdefault(_frame_key(s), "val")
+    out: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    new = []
+    for i, s in enumerate(read_structures(data)):
+        r = role.get(_frame_key(s))
+        (new if r is None else out[r]).append(i)
+    perm = np.random.default_rng(seed).permutation(np.asarray(new, dtype=np.int64))
+    n_val = int(round(val_fraction * len(new)))
+    out["val"] = sorted(out["val"] + perm[:n_val].tolist())
+    out["train"] = sorted(out["train"] + perm[n_val:].tolist())
+    return out
 
 
 def _count(path: Path) -> int:

@@ -149,8 +149,9 @@ def test_initial_committee_and_warm_start(tmp_path, monkeypatch):
     (tmp_path / "al.yaml").write_text(yaml.safe_dump(raw))
     calls = []
 
-    def fake_train_committee(cfg, n, log=print, init_from=None):
+    def fake_train_committee(cfg, n, log=print, init_from=None, split_files=None):
         calls.append((cfg.output_dir, n, init_from))
+        assert split_files is None  # bare checkpoints: no run folder to inherit a split from
 
     monkeypatch.setattr(tc_module, "train_committee", fake_train_committee)
     al = ActiveLearning(load_al_config(tmp_path / "al.yaml"), log=lambda *_: None)
@@ -169,3 +170,91 @@ def test_initial_committee_and_warm_start(tmp_path, monkeypatch):
     al.cfg.warm_start, al.cfg.committee = True, 3
     with pytest.raises(ConfigError, match="round 0 has 2 members, the config asks for 3"):
         al.train(1)
+
+
+def test_inherited_split_keeps_the_predecessors_roles(tmp_path):
+    """A fine-tuned member never validates on a frame its predecessor trained on: old frames keep
+    their roles (validation and test → validation), only new frames are split by the fraction."""
+    from equimol.active_learning import inherited_split
+    from equimol.data.formats import write_structures
+
+    rng = np.random.default_rng(0)
+    frames = [
+        {"positions": rng.normal(size=(3, 3)), "atomic_numbers": np.array([8, 1, 1]), "energy": float(k)}
+        for k in range(30)
+    ]
+    old, new = frames[:20], frames[20:]
+    write_structures(tmp_path / "old.extxyz", old)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(
+        json.dumps({"data": {"train": str(tmp_path / "old.extxyz"), "val": None}})
+    )
+    prev = {"train": list(range(14)), "val": [14, 15, 16], "test": [17, 18, 19]}
+    (run / "split.json").write_text(json.dumps(prev))
+    # the grown set in another order: new frames interleaved with the old ones
+    order = rng.permutation(30)
+    write_structures(tmp_path / "grown.extxyz", [frames[i] for i in order])
+    split = inherited_split(run, tmp_path / "grown.extxyz", 0.2, seed=1)
+    where = {
+        int(order[pos]): name
+        for name in ("train", "val")
+        for pos in split["train" if name == "train" else "val"]
+    }
+    assert split["test"] == [] and len(where) == 30
+    assert all(where[i] == "train" for i in prev["train"])
+    assert all(where[i] == "val" for i in prev["val"] + prev["test"])
+    assert sum(where[i] == "val" for i in range(20, 30)) == 2  # 20 % of the 10 new frames
+    assert inherited_split(run, tmp_path / "grown.extxyz", 0.2, seed=1) == split  # reproducible
+    assert inherited_split(tmp_path, tmp_path / "grown.extxyz", 0.2, seed=1) is None  # no run files
+    assert len(new) == 10
+
+
+def test_warm_start_members_get_inherited_split_files(tmp_path, monkeypatch):
+    import equimol.train.committee as tc_module
+    from equimol.active_learning import ActiveLearning
+    from equimol.committee import write_committee
+    from equimol.data.formats import write_structures
+
+    rng = np.random.default_rng(1)
+    frames = [{"positions": rng.normal(size=(2, 3)), "atomic_numbers": np.array([1, 1])} for _ in range(12)]
+    write_structures(tmp_path / "d.extxyz", frames)
+    members = []
+    for m in range(2):
+        run = tmp_path / f"prev_{m}"
+        run.mkdir()
+        (run / "best.pt").write_bytes(b"")
+        (run / "config.json").write_text(json.dumps({"data": {"train": str(tmp_path / "d.extxyz")}}))
+        (run / "split.json").write_text(json.dumps({"train": list(range(10)), "val": [10, 11], "test": []}))
+        members.append(run / "best.pt")
+    write_committee(tmp_path / "initial", members)
+    (tmp_path / "train.yaml").write_text(
+        yaml.safe_dump({"data": {"train": "unused.extxyz"}, "model": {"name": "painn"}})
+    )
+    raw = {
+        "data": "d.extxyz",
+        "train_config": "train.yaml",
+        "committee": 2,
+        "initial_committee": "initial",
+        "warm_start": True,
+        "output_dir": "al",
+    }
+    (tmp_path / "al.yaml").write_text(yaml.safe_dump(raw))
+    calls = []
+    monkeypatch.setattr(
+        tc_module,
+        "train_committee",
+        lambda cfg, n, log=print, init_from=None, split_files=None: calls.append(split_files),
+    )
+    al = ActiveLearning(load_al_config(tmp_path / "al.yaml"), log=lambda *_: None)
+    extra = [{"positions": rng.normal(size=(2, 3)), "atomic_numbers": np.array([1, 1])} for _ in range(2)]
+    al.round_dir(1).mkdir(parents=True)
+    write_structures(al.round_dir(1) / "train.extxyz", frames + extra)  # round 0's data + 2 labelled frames
+    al.train(1)
+    files = calls[-1]
+    assert [f.name for f in files] == ["split_member_0.json", "split_member_1.json"]
+    for f in files:  # 5 % of 2 new frames rounds to none for validation
+        assert json.loads(f.read_text()) == {"train": [*range(10), 12, 13], "val": [10, 11], "test": []}
+    al.cfg.inherit_split = False
+    al.train(1)
+    assert calls[-1] is None

@@ -19,31 +19,44 @@ from equimol.train.checkpoint import run_state
 from equimol.train.config import Config
 
 
-def member_config(cfg: Config, k: int, init_from: str | Path | None = None) -> Config:
+def member_config(
+    cfg: Config, k: int, init_from: str | Path | None = None, split_file: str | Path | None = None
+) -> Config:
     """The config of member ``k``: its own output folder, training seed and split seed (and,
-    given, the checkpoint it starts from: ``training.init_from``)."""
+    given, the checkpoint it starts from: ``training.init_from``, and its split:
+    ``data.split_file``)."""
     member = copy.deepcopy(cfg)
     if init_from is not None:
         member.training.init_from = str(init_from)
+    if split_file is not None:
+        member.data.split_file = str(split_file)
     member.output_dir = str(Path(cfg.output_dir) / f"member_{k}")
     member.training.seed = cfg.training.seed + k
     member.data.seed = cfg.data.seed + k
     return member
 
 
-def train_committee(cfg: Config, n_members: int, log=print, init_from=None) -> dict:
+def train_committee(cfg: Config, n_members: int, log=print, init_from=None, split_files=None) -> dict:
     """Train (or resume, or skip when done) every member; returns a summary with the
     committee file and each member's result. ``init_from``: one checkpoint per member to start
-    from (fine-tuning; e.g. the members of an earlier committee), or None."""
+    from (fine-tuning; e.g. the members of an earlier committee), or None; ``split_files``: one
+    split JSON per member (e.g. :func:`equimol.active_learning.inherited_split`), or None."""
     from equimol.train.loop import train
 
     if n_members < 2:
         raise ConfigError(f"--committee needs at least 2 members, got {n_members}")
     if init_from is not None and len(init_from) != n_members:
         raise ConfigError(f"{len(init_from)} starting checkpoints for {n_members} committee members")
+    if split_files is not None and len(split_files) != n_members:
+        raise ConfigError(f"{len(split_files)} split files for {n_members} committee members")
     results = []
     for k in range(n_members):
-        member = member_config(cfg, k, None if init_from is None else init_from[k])
+        member = member_config(
+            cfg,
+            k,
+            None if init_from is None else init_from[k],
+            None if split_files is None else split_files[k],
+        )
         state = run_state(member.output_dir, member.training.epochs, member.training.max_time_minutes)
         if state["done"]:
             log(f"committee member {k}: {state['status']}; skipping")
