@@ -7,8 +7,9 @@ between its bands, even where every peak stays in place. Per trajectory and per 
 the first ps (the protocol of ``block_errors.py``), this script records what could move it:
 
 1. **Conformers**: ethanol has a trans (H–O–C–C torsion 180°) and two gauche (±60°) conformers
-   (their energies: the torsion scans of point 4), with different fingerprint Raman intensities. The torsion of the ring-polymer
-   centroid (the geometry itself for classical MD) gives the trans fraction (|torsion| > 120°)
+   (their energies: the torsion scans of point 4), with different fingerprint Raman intensities.
+   The torsion of the ring-polymer centroid (the geometry itself for classical MD) gives the
+   trans fraction (|torsion| > 120°)
    and the number of conformer changes (frame by frame, 2 fs apart, without hysteresis: recrossings
    of the 120° boundary count).
 2. **Kinetic energy per band**: the velocity power spectrum integrated over sub-windows of the
