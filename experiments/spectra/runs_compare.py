@@ -23,7 +23,9 @@ window):
 The model runs are the 16-bead runs of ``active_learning/rpmd16.py`` with the last round's model
 (``--seed``); the xTB runs those of ``xtb_rpmd.py`` (``--seed``). A 64-bead run of the same model
 (``rpmd16.py --beads 64``, the paper's bead count) is compared with both 16-bead averages
-(``beads_64``: not an error measure, the distance from bead convergence).
+(``beads_64``: not an error measure, the distance from bead convergence). The averaged spectra go
+to ``spectrum_xtb_rpmd_runs.csv`` and ``spectrum_rpmd_ref_beads_runs.csv``, plotted in
+``ir_rpmd_runs.png`` and ``raman_rpmd_runs.png``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 RUNS = ROOT / "runs"
+# the averaged spectra (columns frequency_cm1, ir, raman_iso, raman_aniso, each normalised to 1),
+# xTB first: issue #19's file names with "_runs" for the average over runs
+CSV_NAMES = ("spectrum_xtb_rpmd_runs.csv", "spectrum_rpmd_ref_beads_runs.csv")
 
 
 def xtb_runs() -> dict[str, Path]:
@@ -72,7 +77,12 @@ def spectra(path: Path) -> tuple[dict, float]:
     )
     t = np.asarray(data["time_fs"])
     ps = (float(t[-1] - t[0]) - 1000.0) / 1000.0
-    return {"ir": sp["ir"], "raman": combine_raman(sp["raman_iso"], sp["raman_aniso"])}, ps
+    return {
+        "ir": sp["ir"],
+        "raman": combine_raman(sp["raman_iso"], sp["raman_aniso"]),
+        "raman_iso": sp["raman_iso"],
+        "raman_aniso": sp["raman_aniso"],
+    }, ps
 
 
 def average(curves: list, weights: list[float]):
@@ -99,6 +109,26 @@ def spread(values: list[float | None]) -> float | None:
 
 def _minus(a: dict, b: dict) -> dict:
     return {k: None if a[k] is None or b[k] is None else round(a[k] - b[k], 1) for k in a}
+
+
+def plot_averages(ref_mean: dict, mod_mean: dict, g_ref: str, g_mod: str, groups: dict) -> None:
+    """ir_rpmd_runs.png and raman_rpmd_runs.png: the two averages over runs, overlaid."""
+    import dataclasses
+
+    from equimol.spectra.plot import plot_spectra
+
+    n = {g: len(v["runs"]) for g, v in groups.items()}
+    for kind, title in (("ir", "IR"), ("raman", "Raman (unpolarised)")):
+        curves = [
+            dataclasses.replace(ref_mean[kind], label=f"{g_ref}, {n[g_ref]} runs"),
+            dataclasses.replace(mod_mean[kind], label=f"{g_mod}, {n[g_mod]} runs"),
+        ]
+        plot_spectra(
+            curves,
+            HERE / f"{kind}_rpmd_runs.png",
+            xlim_cm1=(400.0, 4000.0),
+            title=f"ethanol {title}, 300 K, 16-bead RPMD averaged over independent runs",
+        )
 
 
 def difference_stderr(groups: dict, kind: str) -> dict:
@@ -130,6 +160,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "runs_compare.json")
     a = p.parse_args(argv)
 
+    from equimol.spectra.trajectory import write_csv
     from equimol.workflows.compare import band_centroids, main_peaks, match_peaks, overlap
 
     round_name, model = model_runs(a.round)
@@ -137,7 +168,7 @@ def main(argv=None) -> int:
     result: dict = {"groups": {}}
     means: dict = {}
     for g, runs in groups.items():
-        rows, curves, weights = {}, {"ir": [], "raman": []}, []
+        rows, curves, weights = {}, {"ir": [], "raman": [], "raman_iso": [], "raman_aniso": []}, []
         for name, path in runs.items():
             try:
                 sp, ps = spectra(path)
@@ -146,13 +177,17 @@ def main(argv=None) -> int:
                 continue
             weights.append(ps)
             rows[name] = {"file": str(path.relative_to(ROOT)), "production_ps": round(ps, 2)}
-            for kind in ("ir", "raman"):
+            for kind in curves:
                 curves[kind].append(sp[kind])
+            for kind in ("ir", "raman"):
                 rows[name][f"{kind}_centroids_cm1"] = band_centroids(sp[kind])
         if not weights:
             raise SystemExit(f"{g}: no finished run to compare")
-        mean = {kind: average(curves[kind], weights) for kind in ("ir", "raman")}
+        mean = {kind: average(curves[kind], weights) for kind in curves}
         means[g] = (mean, curves)
+        csv = HERE / CSV_NAMES[len(means) - 1]
+        write_csv(csv, {k: mean[k] for k in ("ir", "raman_iso", "raman_aniso")})
+        result.setdefault("csv", {})[g] = csv.name
         summary = {}
         for kind in ("ir", "raman"):
             c = band_centroids(mean[kind])
@@ -184,6 +219,7 @@ def main(argv=None) -> int:
             "fingerprint_peaks": match_peaks(ref_peaks, mod_peaks, window=60.0),
         }
     result["model_minus_xtb"] = cmp
+    plot_averages(ref_mean, mod_mean, g_ref, g_mod, result["groups"])
     # the paper's bead count with the same model: how far 16 beads are from converged
     for path in sorted((RUNS / "spectra_active_learning").glob(f"md_rpmd64_al_{round_name}*.h5")):
         try:
