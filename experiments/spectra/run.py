@@ -134,6 +134,12 @@ def main() -> None:
         )
         run_demo(cfg)
     out = Path(a.output_dir)
+    # the spectra model's RPMD spectra keep a suffix: issue #19's names spectrum_rpmd.csv and
+    # spectrum_rpmd_ref_beads.csv hold the final model's (after active learning; runs_compare.py)
+    renamed = {
+        "spectrum_rpmd.csv": "spectrum_rpmd_spectra_model.csv",
+        "spectrum_rpmd_ref_beads.csv": "spectrum_rpmd_ref_beads_spectra_model.csv",
+    }
     for name in (
         "ir.png",
         "raman.png",
@@ -148,7 +154,7 @@ def main() -> None:
         "raman_rpmd.png",
     ):
         if (out / name).exists():
-            shutil.copy(out / name, HERE / name)
+            shutil.copy(out / name, HERE / renamed.get(name, name))
     copy_committee(out / "committee", HERE / "committee")
     print(json.dumps(json.loads((out / "report.json").read_text())["spectra"], indent=1)[:2000])
 

@@ -24,8 +24,9 @@ The model runs are the 16-bead runs of ``active_learning/rpmd16.py`` with the la
 (``--seed``); the xTB runs those of ``xtb_rpmd.py`` (``--seed``). A 64-bead run of the same model
 (``rpmd16.py --beads 64``, the paper's bead count) is compared with both 16-bead averages
 (``beads_64``: not an error measure, the distance from bead convergence). The averaged spectra go
-to ``spectrum_xtb_rpmd_runs.csv`` and ``spectrum_rpmd_ref_beads_runs.csv``, plotted in
-``ir_rpmd_runs.png`` and ``raman_rpmd_runs.png``.
+to ``spectrum_xtb_rpmd_runs.csv`` and ``spectrum_rpmd_ref_beads.csv`` (issue #19's name for
+ML-RPMD at the reference's beads), plotted in ``ir_rpmd_runs.png`` and ``raman_rpmd_runs.png``;
+the 64-bead run's spectra to ``spectrum_rpmd.csv`` (issue #19's name for ML-RPMD at 64 beads).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 RUNS = ROOT / "runs"
 # the averaged spectra (columns frequency_cm1, ir, raman_iso, raman_aniso, each normalised to 1),
-# xTB first: issue #19's file names with "_runs" for the average over runs
-CSV_NAMES = ("spectrum_xtb_rpmd_runs.csv", "spectrum_rpmd_ref_beads_runs.csv")
+# xTB first; the model's is issue #19's ML-RPMD at the reference's beads and protocol (the xTB
+# reference of that name, spectrum_xtb_rpmd.csv, stays the single run of xtb_rpmd.py's command)
+CSV_NAMES = ("spectrum_xtb_rpmd_runs.csv", "spectrum_rpmd_ref_beads.csv")
 
 
 def xtb_runs() -> dict[str, Path]:
@@ -227,6 +229,7 @@ def main(argv=None) -> int:
         except OSError as e:
             print(f"skip {path.name}: {e}")
             continue
+        write_csv(HERE / "spectrum_rpmd.csv", {k: sp[k] for k in ("ir", "raman_iso", "raman_aniso")})
         result.setdefault("beads_64", {})[path.stem] = {
             "production_ps": round(ps, 2),
             **{
