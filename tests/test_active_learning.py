@@ -125,15 +125,11 @@ def test_active_learning_loop_grows_the_data_and_resumes(tmp_path):
     assert [h["n_data"] for h in history] == [24, 29, 34]
 
 
-def test_initial_committee_and_warm_start(tmp_path, monkeypatch):
-    """Round 0 uses the given committee untrained; round k's members start from round k − 1's."""
-    import equimol.train.committee as tc_module
-    from equimol.active_learning import ActiveLearning
+def _warm_start_configs(tmp_path, members) -> None:
+    """``initial/`` (a committee of ``members``), ``train.yaml`` and ``al.yaml`` (2 members,
+    warm start from that committee, output ``al/``) in ``tmp_path``."""
     from equimol.committee import write_committee
 
-    members = [tmp_path / "m0.pt", tmp_path / "m1.pt"]
-    for m in members + [tmp_path / "r1a.pt", tmp_path / "r1b.pt"]:
-        m.write_bytes(b"")
     write_committee(tmp_path / "initial", members)
     (tmp_path / "train.yaml").write_text(
         yaml.safe_dump({"data": {"train": "unused.extxyz"}, "model": {"name": "painn"}})
@@ -147,6 +143,18 @@ def test_initial_committee_and_warm_start(tmp_path, monkeypatch):
         "output_dir": "al",
     }
     (tmp_path / "al.yaml").write_text(yaml.safe_dump(raw))
+
+
+def test_initial_committee_and_warm_start(tmp_path, monkeypatch):
+    """Round 0 uses the given committee untrained; round k's members start from round k − 1's."""
+    import equimol.train.committee as tc_module
+    from equimol.active_learning import ActiveLearning
+    from equimol.committee import write_committee
+
+    members = [tmp_path / "m0.pt", tmp_path / "m1.pt"]
+    for m in members + [tmp_path / "r1a.pt", tmp_path / "r1b.pt"]:
+        m.write_bytes(b"")
+    _warm_start_configs(tmp_path, members)
     calls = []
 
     def fake_train_committee(cfg, n, log=print, init_from=None, split_files=None):
@@ -213,7 +221,6 @@ def test_inherited_split_keeps_the_predecessors_roles(tmp_path):
 def test_warm_start_members_get_inherited_split_files(tmp_path, monkeypatch):
     import equimol.train.committee as tc_module
     from equimol.active_learning import ActiveLearning
-    from equimol.committee import write_committee
     from equimol.data.formats import write_structures
 
     rng = np.random.default_rng(1)
@@ -227,19 +234,7 @@ def test_warm_start_members_get_inherited_split_files(tmp_path, monkeypatch):
         (run / "config.json").write_text(json.dumps({"data": {"train": str(tmp_path / "d.extxyz")}}))
         (run / "split.json").write_text(json.dumps({"train": list(range(10)), "val": [10, 11], "test": []}))
         members.append(run / "best.pt")
-    write_committee(tmp_path / "initial", members)
-    (tmp_path / "train.yaml").write_text(
-        yaml.safe_dump({"data": {"train": "unused.extxyz"}, "model": {"name": "painn"}})
-    )
-    raw = {
-        "data": "d.extxyz",
-        "train_config": "train.yaml",
-        "committee": 2,
-        "initial_committee": "initial",
-        "warm_start": True,
-        "output_dir": "al",
-    }
-    (tmp_path / "al.yaml").write_text(yaml.safe_dump(raw))
+    _warm_start_configs(tmp_path, members)
     calls = []
     monkeypatch.setattr(
         tc_module,

@@ -54,18 +54,17 @@ def run(args) -> int:
         raise ValueError("choose at least one of --ir, --raman, --power")
     bands = _bands(args)  # checked before any work
     traj = load_trajectory(args.trajectory)
-    temperature = args.temperature_k or _trajectory_temperature(args.trajectory)
-    spectra = spectra_from_trajectory(
-        traj,
-        ir=args.ir,
-        raman=args.raman,
-        power=args.power,
-        depth_fs=args.depth_fs,
-        discard_fs=args.discard_fs,
-        rpmd_average=args.rpmd_average,
-        laser_nm=args.laser_nm,
-        temperature_k=temperature,
-    )
+    options = {
+        "ir": args.ir,
+        "raman": args.raman,
+        "power": args.power,
+        "depth_fs": args.depth_fs,
+        "discard_fs": args.discard_fs,
+        "rpmd_average": args.rpmd_average,
+        "laser_nm": args.laser_nm,
+        "temperature_k": args.temperature_k or _trajectory_temperature(args.trajectory),
+    }
+    spectra = spectra_from_trajectory(traj, **options)
     csv = Path(args.csv or Path(args.trajectory).with_suffix(".spectrum.csv"))
     write_csv(csv, spectra, normalise=not args.absolute)
     print(f"wrote {', '.join(spectra)} to {csv}")
@@ -81,7 +80,7 @@ def run(args) -> int:
         )
         print(f"wrote plot {args.plot}")
     if bands is not None:
-        _report_bands(traj, bands, args, temperature)
+        _report_bands(traj, bands, args.bands_json, options)
     return 0
 
 
@@ -93,23 +92,13 @@ def _bands(args) -> dict[str, tuple[float, float]] | None:
     return dict(parse_band(b) for b in args.bands) if args.bands else dict(DEFAULT_BANDS)
 
 
-def _report_bands(traj, bands, args, temperature: float) -> None:
+def _report_bands(traj, bands, json_path: str | None, options: dict) -> None:
+    """Print the band table of ``equimol.spectra.bands.band_statistics`` (and save it as JSON)."""
     import json
 
     from equimol.spectra.bands import band_statistics
 
-    stats = band_statistics(
-        traj,
-        bands,
-        ir=args.ir,
-        raman=args.raman,
-        power=args.power,
-        depth_fs=args.depth_fs,
-        discard_fs=args.discard_fs,
-        rpmd_average=args.rpmd_average,
-        laser_nm=args.laser_nm,
-        temperature_k=temperature,
-    )
+    stats = band_statistics(traj, bands, **options)
     n = stats["replicas"]
     print(
         f"bands (cm⁻¹; centroid ± standard error over {n} replicas)"
@@ -125,9 +114,9 @@ def _report_bands(traj, bands, args, temperature: float) -> None:
             print(
                 f"  {kind:6s} {b:{width}s}  maximum {'—' if mx is None else f'{mx:.0f}':>5s}  centroid {cen}"
             )
-    if args.bands_json:
-        Path(args.bands_json).write_text(json.dumps(stats, indent=1) + "\n")
-        print(f"wrote {args.bands_json}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(stats, indent=1) + "\n")
+        print(f"wrote {json_path}")
 
 
 def _trajectory_temperature(path: str) -> float:

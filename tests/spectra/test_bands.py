@@ -6,14 +6,13 @@ import json
 import subprocess
 import sys
 
-import h5py
 import numpy as np
 import pytest
 
 from equimol.spectra.bands import band_statistics, parse_band, replica
 from equimol.spectra.trajectory import load_trajectory
 
-from .helpers import omega
+from .helpers import omega, write_trajectory
 
 N_FRAMES, BEADS, ATOMS = 2000, 2, 3
 BANDS = {"low": (800.0, 1300.0), "high": (2800.0, 3300.0)}
@@ -25,18 +24,7 @@ def _trajectory(path, replica_cm1=(1000.0, 1100.0), dt_fs=0.5, stride=2):
     nu = np.asarray(replica_cm1)
     wave = np.cos(omega(1.0) * t[:, None] * nu[None, :]) + 0.5 * np.cos(omega(3000.0) * t)[:, None]
     wave = np.repeat(wave[:, :, None], BEADS, axis=2)  # (T, R, P)
-    velocities = 0.01 * wave[..., None, None] * np.ones((ATOMS, 3))
-    with h5py.File(path, "w") as f:
-        f["time_fs"] = t
-        f["positions"] = np.cumsum(velocities, axis=0)
-        f["velocities"] = velocities
-        f["atomic_numbers"] = np.array([8, 1, 1])
-        f["dipole"] = 0.1 * wave[..., None] * np.array([0.0, 0.0, 1.0])
-        f["polarizability"] = np.eye(3) + 0.05 * wave[..., None, None] * np.diag([1.0, 0.5, -0.2])
-        f.attrs["dt_fs"] = dt_fs
-        f.attrs["stride"] = stride
-        f.attrs["temperature_k"] = 300.0
-    return path
+    return write_trajectory(path, wave, dt_fs=dt_fs, stride=stride, temperature_k=300.0)
 
 
 def test_replica_centroids_and_their_spread(tmp_path):

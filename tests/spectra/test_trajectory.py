@@ -4,7 +4,7 @@ import pytest
 
 from equimol.spectra.trajectory import load_trajectory, spectra_from_trajectory, write_csv
 
-from .helpers import omega, peak_cm1
+from .helpers import omega, peak_cm1, write_trajectory
 
 N_FRAMES, REPLICAS, BEADS, ATOMS = 1200, 2, 2, 3
 
@@ -14,19 +14,9 @@ def _write_trajectory(path, dipole=True, polarizability=True, dt_fs=0.5, stride=
     rng = np.random.default_rng(0)
     phase = rng.uniform(0, 2 * np.pi, size=(REPLICAS, BEADS))
     wave = np.cos(omega(1500.0) * t[:, None, None] + phase)  # (T, R, P)
-    velocities = 0.01 * wave[..., None, None] * np.ones((ATOMS, 3))
-    with h5py.File(path, "w") as f:
-        f["time_fs"] = t
-        f["positions"] = np.cumsum(velocities, axis=0)
-        f["velocities"] = velocities
-        f["atomic_numbers"] = np.array([8, 1, 1])
-        if dipole:
-            f["dipole"] = 0.1 * wave[..., None] * np.array([0.0, 0.0, 1.0])
-        if polarizability:
-            f["polarizability"] = np.eye(3) + 0.05 * wave[..., None, None] * np.diag([1.0, 0.5, -0.2])
-        f.attrs["dt_fs"] = dt_fs
-        f.attrs["stride"] = stride
-    return path
+    return write_trajectory(
+        path, wave, dt_fs=dt_fs, stride=stride, dipole=dipole, polarizability=polarizability
+    )
 
 
 def test_load_trajectory(tmp_path):
