@@ -57,8 +57,6 @@ POWER_WINDOWS = (
     (3250.0, 4000.0),
 )
 CCO_WINDOW = "880-960"
-# datasets with a (frame, replica, bead, ...) layout; everything else is per atom or a setting
-PER_FRAME = ("positions", "velocities", "dipole", "polarizability")
 MIN_FIT_BLOCKS = 6
 
 
@@ -114,6 +112,7 @@ def conformer_states(torsion: np.ndarray) -> np.ndarray:
 def blocks(path: Path) -> list[dict]:
     """Per replica and 3-ps block after the first ps: trans fraction, conformer changes and the
     IR/Raman band centroids."""
+    from equimol.spectra.bands import PER_FRAME_REPLICA, replica
     from equimol.spectra.raman import combine_raman
     from equimol.spectra.trajectory import load_trajectory, spectra_from_trajectory
     from equimol.workflows.compare import band_centroids
@@ -128,12 +127,13 @@ def blocks(path: Path) -> list[dict]:
     n_rep = pos.shape[1]
     edges = np.arange(1000.0, t[-1] + 1e-6, BLOCK_FS)
     for r in range(n_rep):
+        one = replica(data, r)
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             keep = (t >= lo) & (t < hi)
-            sel = dict(data, time_fs=t[keep])
-            for k in PER_FRAME:
-                if data.get(k) is not None:
-                    sel[k] = np.asarray(data[k])[keep][:, r : r + 1]
+            sel = dict(one, time_fs=t[keep])
+            for k in PER_FRAME_REPLICA:
+                if one.get(k) is not None:
+                    sel[k] = one[k][keep]
             sp = spectra_from_trajectory(
                 sel, power=True, depth_fs=1000.0, discard_fs=0.0, temperature_k=300.0
             )
