@@ -15,7 +15,7 @@ import equimol
 from equimol import keys as K
 from equimol.evaluator import structures_batch
 from equimol.potential import Potential
-from equimol.train.loss import weighted_loss
+from equimol.train.loss import backward_to_parameters, weighted_loss
 
 # the papers' sizes (PaiNN ICML 2021; So3krates NeurIPS 2022; SchNet JCP 2018 / SchNetPack 2)
 MODEL_OPTIONS: dict[str, dict] = {
@@ -83,8 +83,9 @@ def _training_loss(potential: Potential, batch: dict[str, torch.Tensor], compile
 def training_step(
     potential: Potential, batch: dict[str, torch.Tensor], lr: float = 1e-5, compiled=None
 ) -> Callable[[], float]:
-    """Closure: one optimisation step, E+F loss (forces with create_graph), backward, and the
-    optimiser step of ``equimol train`` (AdamW without weight decay, i.e. Adam, fused kernel).
+    """Closure: one optimisation step, E+F loss (forces with create_graph), backward to the
+    parameters and the optimiser step of ``equimol train`` (AdamW without weight decay, i.e.
+    Adam, fused kernel).
 
     ``compiled``: a :class:`equimol.train.compiled.CompiledLoss` of ``potential`` to compute the
     loss with instead of the eager potential (the compiled training step)."""
@@ -97,7 +98,7 @@ def training_step(
     def step() -> float:
         loss = _training_loss(potential, batch, compiled)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        backward_to_parameters(loss, potential.parameters())
         optimizer.step()
         return 0.0
 
@@ -108,7 +109,7 @@ def loss_gradients(potential: Potential, batch: dict[str, torch.Tensor], compile
     """Gradients of the E+F training loss with respect to the parameters (eager or ``compiled``)."""
     potential.train()
     potential.zero_grad(set_to_none=True)
-    _training_loss(potential, batch, compiled).backward()
+    backward_to_parameters(_training_loss(potential, batch, compiled), potential.parameters())
     grads = [p.grad.detach().clone() for p in potential.parameters() if p.grad is not None]
     potential.zero_grad(set_to_none=True)
     return grads

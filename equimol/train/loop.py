@@ -26,7 +26,7 @@ from equimol.train.compiled import CompiledLoss
 from equimol.train.config import Config
 from equimol.train.data import prepare_data
 from equimol.train.distributed import DistContext
-from equimol.train.loss import weighted_loss
+from equimol.train.loss import backward_to_parameters, weighted_loss
 from equimol.train.metrics import Metrics
 from equimol.train.schedule import ExponentialSchedule, PlateauSchedule
 
@@ -315,7 +315,7 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
                     pred = potential(batch, forces=K.FORCES in weights, create_graph=True)
                     loss, _ = weighted_loss(pred, batch, weights, t_cfg.loss)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                backward_to_parameters(loss, potential.parameters())
                 loss_value = float(loss.detach())
             if t_cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(potential.parameters(), t_cfg.grad_clip)

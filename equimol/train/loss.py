@@ -44,3 +44,18 @@ def weighted_loss(
     """:func:`loss_terms` with the per-target errors as floats."""
     total, errors = loss_terms(pred, batch, weights, kind)
     return total, {key: float(err.detach()) for key, err in errors.items()}
+
+
+def backward_to_parameters(loss: torch.Tensor, parameters) -> None:
+    """``loss.backward()``, restricted to the ``parameters`` that require gradients.
+
+    In a force-training step the positions require gradients too (forces are −∂E/∂r), so a
+    plain ``loss.backward()`` also computes ∂L/∂r, which no optimiser uses: for PaiNN the
+    gradient of the radial basis (a matmul with a 21-wide result) and the position side of the
+    second derivatives, about 2 ms of a 43 ms step on 10 ethanol frames
+    (``benchmarks/ab/train_step.py``, benchmarks/README.md). The parameters' gradients are the
+    same (accumulated into ``.grad`` as by ``backward()``).
+    """
+    inputs = [p for p in parameters if p.requires_grad]
+    if inputs:
+        torch.autograd.backward(loss, inputs=inputs)
