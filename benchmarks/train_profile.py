@@ -125,7 +125,7 @@ def equimol_profile(model: str, structures, repeats: int, profile_repeats: int) 
     from equimol.data.dataset import GraphDataset
     from equimol.potential import compute_forces
     from equimol.train.loop import EMA
-    from equimol.train.loss import weighted_loss
+    from equimol.train.loss import backward_to_parameters, weighted_loss
 
     potential = cases.build(model).train()
     cutoff = potential.cutoff
@@ -146,7 +146,7 @@ def equimol_profile(model: str, structures, repeats: int, profile_repeats: int) 
 
         def backward():
             loss = weighted_loss(out, batch, weights)[0]
-            loss.backward()
+            backward_to_parameters(loss, potential.parameters())  # as equimol train (no ∂L/∂r)
 
         timed(backward, record, "backward")
         timed(optimizer_step(optimizer), record, "optimizer")

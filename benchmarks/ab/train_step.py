@@ -43,14 +43,14 @@ def step_fn(potential, batch, to_parameters: bool):
     potential.train()
     optimizer = torch.optim.AdamW(potential.parameters(), lr=1e-5, weight_decay=0.0, fused=True)
 
-    def step():
+    def step(keep_grads: bool = False):
         loss = weighted_loss(potential(batch, create_graph=True), batch, LOSS_WEIGHTS)[0]
         optimizer.zero_grad(set_to_none=True)
         if to_parameters:
             backward_to_parameters(loss, potential.parameters())
         else:
             loss.backward()
-        grads = [p.grad.clone() for p in potential.parameters()]
+        grads = [p.grad.clone() for p in potential.parameters()] if keep_grads else None
         optimizer.step()
         return grads
 
@@ -79,7 +79,7 @@ def main() -> None:
         if old_layout:
             model.representation.filters = types.MethodType(row_major_filters, model.representation)
         steps[name] = step_fn(model, batch, to_parameters)
-        first[name] = torch.cat([g.flatten() for g in steps[name]()])
+        first[name] = torch.cat([g.flatten() for g in steps[name](keep_grads=True)])
     ref = first["before"]
     for name, g in first.items():
         print(

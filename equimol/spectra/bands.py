@@ -93,15 +93,11 @@ def band_statistics(
     None}}}}``; the spread (standard deviation between replicas, ddof 1, and the standard error
     of their mean) needs two replicas or more.
     """
-    from equimol.spectra.raman import combine_raman
     from equimol.spectra.trajectory import spectra_from_trajectory
 
     def curves(t: Mapping[str, Any]) -> dict[str, Spectrum]:
-        sp = spectra_from_trajectory(t, **spectra_kwargs)
-        out = {k: v for k, v in sp.items() if k in ("ir", "power")}
-        if "raman_iso" in sp:
-            out["raman"] = combine_raman(sp["raman_iso"], sp["raman_aniso"])
-        return out
+        sp = spectra_from_trajectory(t, **spectra_kwargs, unpolarized=True)
+        return {k: sp[k] for k in ("ir", "power", "raman") if k in sp}
 
     n_rep = int(traj["positions"].shape[1])
     whole = curves(traj)

@@ -13,7 +13,7 @@ from ase.data import atomic_masses
 from equimol.spectra.correlation import RpmdAverage
 from equimol.spectra.ir import ir_spectrum
 from equimol.spectra.power import power_spectrum
-from equimol.spectra.raman import raman_spectra
+from equimol.spectra.raman import combine_raman, raman_spectra
 from equimol.spectra.spectrum import Spectrum
 
 CSV_COLUMNS = ("ir", "raman_iso", "raman_aniso", "power")
@@ -136,12 +136,16 @@ def spectra_from_trajectory(
     *,
     window: str | None = "hann",
     zero_pad_factor: int = 2,
+    unpolarized: bool = False,
 ) -> dict[str, Spectrum]:
     """Compute the requested spectra of a trajectory (dict from :func:`load_trajectory` or a path).
 
     Returns a dict with keys among ``"ir"`` (km mol⁻¹ (cm⁻¹)⁻¹, :func:`ir_spectrum`),
     ``"raman_iso"``, ``"raman_aniso"`` (Å⁶ fs, :func:`raman_spectra`) and ``"power"``
-    (degrees of freedom per cm⁻¹, :func:`power_spectrum`), all on the same cm⁻¹ axis.
+    (degrees of freedom per cm⁻¹, :func:`power_spectrum`), all on the same cm⁻¹ axis;
+    with ``unpolarized`` (and ``raman``) also ``"raman"``, the unpolarised Raman spectrum
+    (:func:`~equimol.spectra.raman.combine_raman` of the two, what an experiment without a
+    polariser records).
     The first ``discard_fs`` fs (equilibration) are dropped.  Every requested property is
     checked before any work is done; a missing one raises ValueError naming the file.
     """
@@ -188,6 +192,8 @@ def spectra_from_trajectory(
                 **kwargs,
             )
         )
+        if unpolarized:
+            out["raman"] = combine_raman(out["raman_iso"], out["raman_aniso"])
     if power:
         out["power"] = power_spectrum(
             data["velocities"][n_discard:], _masses_amu(data), frame_dt, label="power", **kwargs

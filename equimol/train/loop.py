@@ -413,6 +413,8 @@ def _distributed_step(
     optimizer.zero_grad(set_to_none=True)
     with warnings.catch_warnings():  # (1, F) parameters: DDP notes a harmless stride mismatch
         warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+        # a full backward here (not backward_to_parameters): DDP's reducer hooks are checked
+        # with it, and data-parallel training was not measured with the restricted one
         (loss * ctx.world_size).backward()
     return ctx.all_reduce_sum([float(loss.detach())])[0]
 

@@ -29,7 +29,6 @@ BLOCKS_FS = ((1000.0, 4000.0), (4000.0, 7000.0), (7000.0, 10000.5))
 
 
 def block_centroids(path: Path) -> dict[str, list[float]]:
-    from equimol.spectra.raman import combine_raman
     from equimol.spectra.trajectory import load_trajectory, spectra_from_trajectory
     from equimol.workflows.compare import band_centroids
 
@@ -42,8 +41,10 @@ def block_centroids(path: Path) -> dict[str, list[float]]:
             k: np.asarray(v)[keep] if isinstance(v, np.ndarray) and v.ndim > 0 and len(v) == len(t) else v
             for k, v in data.items()
         }
-        sp = spectra_from_trajectory(block, power=False, depth_fs=1000.0, discard_fs=0.0, temperature_k=300.0)
-        for kind, s in (("IR", sp["ir"]), ("Raman", combine_raman(sp["raman_iso"], sp["raman_aniso"]))):
+        sp = spectra_from_trajectory(
+            block, power=False, depth_fs=1000.0, discard_fs=0.0, temperature_k=300.0, unpolarized=True
+        )
+        for kind, s in (("IR", sp["ir"]), ("Raman", sp["raman"])):
             for band, c in band_centroids(s).items():
                 out.setdefault(f"{kind} {band}", []).append(float(c))
     return out

@@ -113,7 +113,6 @@ def blocks(path: Path) -> list[dict]:
     """Per replica and 3-ps block after the first ps: trans fraction, conformer changes and the
     IR/Raman band centroids."""
     from equimol.spectra.bands import PER_FRAME_REPLICA, replica
-    from equimol.spectra.raman import combine_raman
     from equimol.spectra.trajectory import load_trajectory, spectra_from_trajectory
     from equimol.workflows.compare import band_centroids
 
@@ -135,7 +134,7 @@ def blocks(path: Path) -> list[dict]:
                 if one.get(k) is not None:
                     sel[k] = one[k][keep]
             sp = spectra_from_trajectory(
-                sel, power=True, depth_fs=1000.0, discard_fs=0.0, temperature_k=300.0
+                sel, power=True, depth_fs=1000.0, discard_fs=0.0, temperature_k=300.0, unpolarized=True
             )
             st = conformer_states(tors[keep, r])
             row = {
@@ -144,7 +143,7 @@ def blocks(path: Path) -> list[dict]:
                 "trans_fraction": round(float((st == 0).mean()), 3),
                 "conformer_changes": int((np.diff(st) != 0).sum()),
             }
-            for kind, s in (("IR", sp["ir"]), ("Raman", combine_raman(sp["raman_iso"], sp["raman_aniso"]))):
+            for kind, s in (("IR", sp["ir"]), ("Raman", sp["raman"])):
                 for band, c in band_centroids(s).items():
                     row[f"{kind} {band}"] = None if c is None else round(float(c), 1)
             row["kinetic_dof"] = power_windows(sp["power"])

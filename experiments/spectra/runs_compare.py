@@ -70,21 +70,14 @@ def model_runs(round_name: str | None) -> tuple[str, dict[str, Path]]:
 def spectra(path: Path) -> tuple[dict, float]:
     """IR and unpolarised Raman of a trajectory (protocol of the module docstring) and its
     production length in ps."""
-    from equimol.spectra.raman import combine_raman
     from equimol.spectra.trajectory import load_trajectory, spectra_from_trajectory
 
     data = load_trajectory(path)
     sp = spectra_from_trajectory(
-        data, ir=True, raman=True, power=False, depth_fs=1000.0, discard_fs=1000.0, temperature_k=300.0
+        data, power=False, depth_fs=1000.0, discard_fs=1000.0, temperature_k=300.0, unpolarized=True
     )
     t = np.asarray(data["time_fs"])
-    ps = (float(t[-1] - t[0]) - 1000.0) / 1000.0
-    return {
-        "ir": sp["ir"],
-        "raman": combine_raman(sp["raman_iso"], sp["raman_aniso"]),
-        "raman_iso": sp["raman_iso"],
-        "raman_aniso": sp["raman_aniso"],
-    }, ps
+    return sp, (float(t[-1] - t[0]) - 1000.0) / 1000.0
 
 
 def average(curves: list, weights: list[float]):

@@ -69,16 +69,12 @@ def predict_properties(ckpt: Path, positions: np.ndarray, z: np.ndarray, frames_
 def spectra(data: dict, label: str) -> dict:
     import dataclasses
 
-    from equimol.spectra.raman import combine_raman
     from equimol.spectra.trajectory import spectra_from_trajectory
 
     sp = spectra_from_trajectory(
-        data, ir=True, raman=True, power=False, depth_fs=1000.0, discard_fs=1000.0, temperature_k=300.0
+        data, power=False, depth_fs=1000.0, discard_fs=1000.0, temperature_k=300.0, unpolarized=True
     )
-    return {
-        "ir": dataclasses.replace(sp["ir"], label=label),
-        "raman": dataclasses.replace(combine_raman(sp["raman_iso"], sp["raman_aniso"]), label=label),
-    }
+    return {k: dataclasses.replace(sp[k], label=label) for k in ("ir", "raman")}
 
 
 def shares(s) -> list[float]:

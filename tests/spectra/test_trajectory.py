@@ -109,3 +109,16 @@ def test_spectra_import_without_torch():
 
     code = "import sys, equimol.spectra; assert 'torch' not in sys.modules and 'h5py' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unpolarized_raman_is_combine_raman_of_the_two_parts(tmp_path):
+    from equimol.spectra.raman import combine_raman
+
+    path = _write_trajectory(tmp_path / "md.h5")
+    plain = spectra_from_trajectory(path, depth_fs=256, power=False)
+    spectra = spectra_from_trajectory(path, depth_fs=256, power=False, unpolarized=True)
+    assert list(spectra) == ["ir", "raman_iso", "raman_aniso", "raman"]
+    expected = combine_raman(plain["raman_iso"], plain["raman_aniso"])
+    np.testing.assert_allclose(spectra["raman"].intensity, expected.intensity, rtol=1e-12)
+    np.testing.assert_allclose(spectra["raman"].frequency_cm1, expected.frequency_cm1)
+    assert "raman" not in spectra_from_trajectory(path, depth_fs=256, raman=False, unpolarized=True)

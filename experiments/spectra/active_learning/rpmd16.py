@@ -40,16 +40,16 @@ def spectra(traj: Path, label: str) -> dict:
     """IR and unpolarised Raman of a trajectory with the protocol of the module docstring."""
     import dataclasses
 
-    from equimol.spectra.raman import combine_raman
     from equimol.spectra.trajectory import spectra_from_trajectory
 
     sp = spectra_from_trajectory(
-        str(traj), ir=True, raman=True, power=True, depth_fs=1000.0, discard_fs=1000.0, temperature_k=300.0
+        str(traj), power=True, depth_fs=1000.0, discard_fs=1000.0, temperature_k=300.0, unpolarized=True
     )
+    raman = sp.pop("raman")  # "all" keeps the CSV's columns: ir, raman_iso, raman_aniso, power
     return {
         "all": sp,
         "ir": dataclasses.replace(sp["ir"], label=label),
-        "raman": dataclasses.replace(combine_raman(sp["raman_iso"], sp["raman_aniso"]), label=label),
+        "raman": dataclasses.replace(raman, label=label),
     }
 
 
