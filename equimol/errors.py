@@ -38,3 +38,8 @@ class ExtrapolationError(EquimolError, RuntimeError):
 
 class ExtrapolationWarning(UserWarning):
     """A committee's members disagree beyond the threshold; the run goes on (one line in the CLI)."""
+
+
+class TrainingDivergedError(EquimolError, RuntimeError):
+    """The training loss became NaN or infinite; the run stopped before the optimiser step, so
+    its checkpoints (``last.pt``, ``best.pt``) keep the last finite weights."""

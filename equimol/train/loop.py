@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from equimol import keys as K
 from equimol.data.batch import collate
 from equimol.data.dataset import Subset
-from equimol.errors import ConfigError
+from equimol.errors import ConfigError, TrainingDivergedError
 from equimol.heads.energy import EnergyHead
 from equimol.io import write_text
 from equimol.potential import Potential, build_potential
@@ -317,6 +317,12 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
                 optimizer.zero_grad(set_to_none=True)
                 backward_to_parameters(loss, potential.parameters())
                 loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):  # stop before the step: no NaN weights reach a checkpoint
+                raise TrainingDivergedError(
+                    f"training loss is {loss_value} at epoch {epoch + 1} (step {step}); stopped before the "
+                    "optimiser step, so last.pt and best.pt in the run folder keep the last finite "
+                    "weights: resume with a smaller training.lr or training.grad_clip"
+                )
             if t_cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(potential.parameters(), t_cfg.grad_clip)
             optimizer.step()

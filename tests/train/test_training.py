@@ -227,3 +227,18 @@ def test_exponents_without_a_dot_are_numbers(tmp_path):
     assert "lr: 1e-4" in cfg_path.read_text()
     assert load_config(cfg_path).training.lr == 1e-4
     assert load_config(cfg_path, ["training.min_lr=5e-7"]).training.min_lr == 5e-7
+
+
+def test_a_non_finite_loss_stops_training_before_the_optimiser_step(tmp_path, monkeypatch):
+    import equimol.train.loop as loop
+    from equimol.errors import TrainingDivergedError
+
+    real = loop.weighted_loss
+
+    def nan_loss(*args, **kwargs):
+        loss, terms = real(*args, **kwargs)
+        return loss * float("nan"), terms
+
+    monkeypatch.setattr(loop, "weighted_loss", nan_loss)
+    with pytest.raises(TrainingDivergedError, match="training loss is nan at epoch 1"):
+        train(load_config(small_config(tmp_path)), log=lambda *_: None)
