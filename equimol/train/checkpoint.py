@@ -27,9 +27,7 @@ def run_state(run_dir: str | os.PathLike, epochs: int, minutes: float | None = N
     if not last.exists():
         return {"epochs": 0, "done": False, "status": "not started", "wall_time_s": 0.0}
     st = read_checkpoint(last)["training"]
-    schedule = PlateauSchedule(1.0)
-    schedule.load_state_dict(st["schedule"])
-    reason = schedule.should_stop()
+    reason = PlateauSchedule.from_state(st["schedule"]).should_stop()
     if reason is None and st["epoch"] >= epochs:
         reason = f"finished {epochs} epochs"
     if reason is None and minutes is not None and st["wall_time_s"] > 60 * minutes:

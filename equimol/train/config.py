@@ -59,6 +59,11 @@ class TrainingConfig:
     min_lr: float = 1e-6
     early_stopping_patience: int = 200
     grad_clip: float | None = None
+    # Skip the optimiser step of a batch whose loss exceeds this factor times the running mean of
+    # the accepted batches' losses, or whose gradients are not finite (equimol.train.guard). Not
+    # in the papers (None: every batch steps); it keeps a rare outlier batch from throwing the
+    # weights into a region where the loss grows without bound (So3krates cumulene, non-local).
+    skip_loss_spikes: float | None = None
     ema_decay: float | None = None
     max_time_minutes: float | None = None  # stop (resumably) after this wall time
     # fine-tuning: start from this checkpoint's weights and statistics (same network; head
@@ -183,6 +188,11 @@ def validate(cfg: Config, base_dir: Path | None) -> None:
             raise ConfigError(f"training.{name} must be a positive integer")
     if not (isinstance(t.lr, (int, float)) and t.lr > 0):
         raise ConfigError(f"training.lr must be a positive number, got {t.lr!r}")
+    spike = t.skip_loss_spikes
+    if spike is not None and not (
+        isinstance(spike, (int, float)) and not isinstance(spike, bool) and spike > 1
+    ):
+        raise ConfigError(f"training.skip_loss_spikes must be a number above 1 (or null), got {spike!r}")
     if not isinstance(t.compile, (bool, str)) or t.compile in ("", "true", "false"):
         raise ConfigError(
             f"training.compile must be true, false or a torch.compile backend name, got {t.compile!r}"

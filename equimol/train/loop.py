@@ -26,6 +26,7 @@ from equimol.train.compiled import CompiledLoss
 from equimol.train.config import Config
 from equimol.train.data import prepare_data
 from equimol.train.distributed import DistContext
+from equimol.train.guard import SpikeGuard
 from equimol.train.loss import backward_to_parameters, weighted_loss
 from equimol.train.metrics import Metrics
 from equimol.train.schedule import ExponentialSchedule, PlateauSchedule
@@ -268,7 +269,12 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         for g in st["optimizer"]["param_groups"]:
             g["fused"] = fused
         optimizer.load_state_dict(st["optimizer"])
-        schedule.load_state_dict(st["schedule"])
+        saved_lr = raw["metadata"].get("config", {}).get("training", {}).get("lr", t_cfg.lr)
+        if saved_lr != t_cfg.lr:
+            log(
+                f"training.lr {t_cfg.lr:g} instead of the run's {saved_lr:g}: the learning rate is scaled by that ratio"
+            )
+        schedule.load_state_dict(st["schedule"], t_cfg.lr / saved_lr)
         generator.set_state(st["generator"])
         epoch, step, wall = st["epoch"], st["step"], st["wall_time_s"]
         if ctx.is_main:
@@ -297,6 +303,9 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         dynamic_ncols=True,
     )
     stop_reason = None
+    guard = SpikeGuard(float(t_cfg.skip_loss_spikes)) if t_cfg.skip_loss_spikes else None
+    if guard is not None and raw is not None and "spike_guard" in raw["training"]:
+        guard.load_state_dict(raw["training"]["spike_guard"])
     while epoch < t_cfg.epochs:
         train_sum, n_b = 0.0, 0
         for idx in batch_indices(len(data.train), t_cfg.batch_size, generator):
@@ -317,14 +326,19 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
                 optimizer.zero_grad(set_to_none=True)
                 backward_to_parameters(loss, potential.parameters())
                 loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):  # stop before the step: no NaN weights reach a checkpoint
-                raise TrainingDivergedError(
-                    f"training loss is {loss_value} at epoch {epoch + 1} (step {step}); stopped before the "
-                    "optimiser step, so last.pt and best.pt in the run folder keep the last finite "
-                    "weights: resume with a smaller training.lr or training.grad_clip"
-                )
+            if not math.isfinite(loss_value) and guard is None:
+                _diverged(f"training loss is {loss_value}", epoch, step)
+            grad_norm = None
             if t_cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(potential.parameters(), t_cfg.grad_clip)
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(potential.parameters(), t_cfg.grad_clip))
+            elif guard is not None:
+                grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in potential.parameters()]))
+            if guard is not None:
+                if not guard.accept(loss_value, grad_norm, step, epoch):
+                    step += 1  # the batch is consumed (the schedule goes on), the weights stay
+                    continue
+            elif grad_norm is not None and not math.isfinite(grad_norm):
+                _diverged(f"gradient norm is {grad_norm} (loss {loss_value:.4g})", epoch, step)
             optimizer.step()
             if ema is not None:
                 ema.update(potential)
@@ -332,6 +346,8 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
             n_b += 1
             step += 1
         epoch += 1
+        if guard is not None and (note := guard.epoch_summary()):
+            log(f"epoch {epoch}: {note}")
         if ema is not None:
             ema.swap(potential)
         val = evaluate_dataset(potential, data.val, targets, t_cfg.val_batch_size, dtype, ctx, device)
@@ -367,6 +383,8 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
                 "wall_time_s": wall,
                 "world_size": ctx.world_size,
             }
+            if guard is not None:
+                training["spike_guard"] = guard.state_dict()
             if ema is not None:
                 training["raw_params"] = [s.clone() for s in ema.shadow]
             if improved:
@@ -423,6 +441,15 @@ def _distributed_step(
         # with it, and data-parallel training was not measured with the restricted one
         (loss * ctx.world_size).backward()
     return ctx.all_reduce_sum([float(loss.detach())])[0]
+
+
+def _diverged(what: str, epoch: int, step: int):
+    """Stop before the optimiser step, so that no non-finite weights reach a checkpoint."""
+    raise TrainingDivergedError(
+        f"{what} at epoch {epoch + 1} (step {step}); stopped before the optimiser step, so last.pt "
+        "and best.pt in the run folder keep the last finite weights: resume with a smaller "
+        "training.lr or training.grad_clip, or set training.skip_loss_spikes"
+    )
 
 
 def _postfix(val: dict, lr: float) -> dict:

@@ -58,18 +58,35 @@ class PlateauSchedule:
     def lr_at_step(self, step: int) -> float:
         return self.lr
 
+    # what training has changed; the rest (factor, patience, min_lr, …) comes from the config, so
+    # that ``--resume --set training.lr_patience=…`` takes effect
+    PROGRESS = ("lr", "smoothed", "best_smoothed", "bad_epochs", "best_raw", "epochs_since_best")
+
     def state_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.__dict__.update(state)
+    @classmethod
+    def from_state(cls, state: dict) -> PlateauSchedule:
+        """The saved schedule as it was, settings included (to read a finished run's status)."""
+        schedule = cls.__new__(cls)
+        schedule.__dict__.update(state)
+        return schedule
+
+    def load_state_dict(self, state: dict, lr_scale: float = 1.0) -> None:
+        """Restore the progress of a saved run. ``lr_scale``: the ratio of a new ``training.lr``
+        to the saved run's, applied to the learning rate reached so far."""
+        for k in self.PROGRESS:
+            if k in state:
+                setattr(self, k, state[k])
+        self.lr *= lr_scale
 
 
 class ExponentialSchedule(PlateauSchedule):
     """lr(step) = lr0 · factor^(step / decay_steps), with early stopping.
 
     So3krates App. A.13: the learning rate is halved every 1000 epochs (factor 0.5,
-    decay_steps = 1000 · steps per epoch); other factors are options."""
+    decay_steps = 1000 · steps per epoch); other factors are options. lr0 is the config's
+    ``training.lr`` also on resume (a new one rescales the whole schedule)."""
 
     def __init__(self, lr: float, decay_steps: int, decay_factor: float = 0.5, **kw):
         super().__init__(lr, **kw)

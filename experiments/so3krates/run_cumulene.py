@@ -138,6 +138,7 @@ def split(a: argparse.Namespace) -> dict[str, Path]:
 
 
 def train_all(a: argparse.Namespace, paths: dict[str, Path]) -> None:
+    from equimol.errors import TrainingDivergedError
     from equimol.train.config import load_config
     from equimol.train.loop import train
 
@@ -165,7 +166,11 @@ def train_all(a: argparse.Namespace, paths: dict[str, Path]) -> None:
         ]
         cfg = load_config(HERE / MODELS[name][0], overrides)
         print(f"{name}: training ({a.minutes:g} min budget) -> {run_dir}", flush=True)
-        result = train(cfg, resume=True)
+        try:
+            result = train(cfg, resume=True)
+        except TrainingDivergedError as e:  # the other models still train; the run folder keeps finite weights
+            print(f"{name}: {e}", flush=True)
+            result = {"stop_reason": f"diverged: {e}", "run_dir": str(run_dir)}
         done.write_text(json.dumps({"minutes": a.minutes, "overrides": overrides, **result}, indent=1))
 
 

@@ -242,3 +242,101 @@ def test_a_non_finite_loss_stops_training_before_the_optimiser_step(tmp_path, mo
     monkeypatch.setattr(loop, "weighted_loss", nan_loss)
     with pytest.raises(TrainingDivergedError, match="training loss is nan at epoch 1"):
         train(load_config(small_config(tmp_path)), log=lambda *_: None)
+
+
+def test_a_finite_loss_with_non_finite_gradients_stops_training(tmp_path, monkeypatch):
+    import equimol.train.loop as loop
+    from equimol.errors import TrainingDivergedError
+
+    real = loop.backward_to_parameters
+
+    def nan_grads(loss, params):
+        params = list(params)
+        real(loss, params)
+        params[0].grad.fill_(float("nan"))
+
+    monkeypatch.setattr(loop, "backward_to_parameters", nan_grads)
+    with pytest.raises(TrainingDivergedError, match="gradient norm is nan .* at epoch 1 \\(step 0\\)"):
+        train(load_config(small_config(tmp_path, grad_clip=1.0)), log=lambda *_: None)
+
+
+def test_skip_loss_spikes_skips_the_outlier_batch_and_nothing_else(tmp_path, monkeypatch):
+    import equimol.train.loop as loop
+
+    real = loop.weighted_loss
+    calls, steps = [0], [0]
+
+    def one_spike(*args, **kwargs):  # the 26th training batch's loss is 10⁴ times too large
+        loss, terms = real(*args, **kwargs)
+        calls[0] += 1
+        return (loss * 1e4 if calls[0] == 26 else loss), terms
+
+    class CountingAdamW(torch.optim.AdamW):
+        def step(self, *a, **k):
+            steps[0] += 1
+            return super().step(*a, **k)
+
+    monkeypatch.setattr(loop, "weighted_loss", one_spike)
+    monkeypatch.setattr(loop.torch.optim, "AdamW", CountingAdamW)
+    logs: list[str] = []
+    cfg = load_config(small_config(tmp_path, epochs=8, skip_loss_spikes=10))
+    out = train(cfg, log=logs.append)
+    assert out["epochs"] == 8 and steps[0] == 8 * 4 - 1  # 32 batches, one skipped
+    assert any(m.startswith("epoch 7: skipped 1 batch(es) as loss spikes (> 10×") for m in logs), logs
+    state = read_checkpoint(tmp_path / "run" / "last.pt")["training"]["spike_guard"]
+    assert state["accepted"] == 31 and 0 < state["mean"] < 1e3
+    with pytest.raises(ConfigError, match="skip_loss_spikes must be a number above 1"):
+        load_config(small_config(tmp_path, skip_loss_spikes=0.5))
+
+
+def test_spike_guard_rules():
+    from equimol.errors import TrainingDivergedError
+    from equimol.train.guard import SpikeGuard
+
+    g = SpikeGuard(factor=5, decay=0.5, warmup=2, max_consecutive=3)
+    assert g.accept(1.0, 1.0, 0, 0) and g.accept(3.0, 1.0, 1, 0)  # mean 1, then 0.5·1 + 0.5·3 = 2
+    assert g.mean == 2.0
+    assert not g.accept(10.5, 1.0, 2, 0)  # > 5 × 2
+    assert not g.accept(1.0, float("inf"), 3, 0)  # gradients not finite
+    assert g.accept(9.0, 1.0, 4, 0) and g.mean == 5.5  # ≤ 5 × 2: accepted
+    assert (
+        g.epoch_summary()
+        == "skipped 2 batch(es) as loss spikes (> 5× the running mean 5.5; largest 10.5 at step 2)"
+    )
+    assert g.epoch_summary() is None
+    for s in range(2):
+        assert not g.accept(float("nan"), 1.0, 5 + s, 3)
+    with pytest.raises(TrainingDivergedError, match="3 batches in a row skipped as loss spikes at epoch 4"):
+        g.accept(1e9, 1.0, 7, 3)
+    h = SpikeGuard(factor=5)
+    h.load_state_dict(g.state_dict())
+    assert (h.mean, h.accepted) == (5.5, 3)
+
+
+def test_resume_takes_a_new_learning_rate_and_schedule_settings_from_the_config():
+    from equimol.train.schedule import ExponentialSchedule, PlateauSchedule
+
+    old = PlateauSchedule(1e-3, patience=2, min_lr=1e-5)
+    for loss in (1.0, 2.0, 2.0):  # two epochs without improvement: lr halved
+        old.step(loss)
+    assert old.lr == 5e-4
+    new = PlateauSchedule(3e-4, patience=7, min_lr=1e-6)  # --resume --set training.lr=3e-4 …
+    new.load_state_dict(old.state_dict(), lr_scale=3e-4 / 1e-3)
+    assert new.lr == pytest.approx(1.5e-4) and new.patience == 7 and new.min_lr == 1e-6
+    assert (new.best_raw, new.epochs_since_best) == (1.0, 2)
+    assert PlateauSchedule.from_state(old.state_dict()).min_lr == 1e-5  # a finished run's status
+
+    exp_old = ExponentialSchedule(1e-3, decay_steps=100)
+    exp_new = ExponentialSchedule(2e-4, decay_steps=100)
+    exp_new.load_state_dict(exp_old.state_dict(), lr_scale=0.2)
+    assert exp_new.lr_at_step(100) == pytest.approx(1e-4)  # lr0 from the config, decay kept
+
+
+def test_resume_with_a_smaller_learning_rate_logs_it(tmp_path):
+    cfg_path = small_config(tmp_path, epochs=1)
+    train(load_config(cfg_path), log=lambda *_: None)
+    logs: list[str] = []
+    train(load_config(cfg_path, ["training.epochs=2", "training.lr=2e-4"]), resume=True, log=logs.append)
+    assert any("training.lr 0.0002 instead of the run's 0.001" in m for m in logs), logs
+    st = read_checkpoint(tmp_path / "run" / "last.pt")["training"]
+    assert st["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-4)
