@@ -332,7 +332,11 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
             if t_cfg.grad_clip:
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(potential.parameters(), t_cfg.grad_clip))
             elif guard is not None:
-                grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in potential.parameters()]))
+                grad_norm = float(
+                    torch.nn.utils.get_total_norm(
+                        [p.grad for p in potential.parameters() if p.grad is not None]
+                    )
+                )
             if guard is not None:
                 if not guard.accept(loss_value, grad_norm, step, epoch):
                     step += 1  # the batch is consumed (the schedule goes on), the weights stay
