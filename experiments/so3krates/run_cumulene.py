@@ -168,7 +168,7 @@ def train_all(a: argparse.Namespace, paths: dict[str, Path]) -> None:
         print(f"{name}: training ({a.minutes:g} min budget) -> {run_dir}", flush=True)
         try:
             result = train(cfg, resume=True)
-        except TrainingDivergedError as e:  # the other models still train; the run folder keeps finite weights
+        except TrainingDivergedError as e:  # the other models train; the run keeps finite weights
             print(f"{name}: {e}", flush=True)
             result = {"stop_reason": f"diverged: {e}", "run_dir": str(run_dir)}
         done.write_text(json.dumps({"minutes": a.minutes, "overrides": overrides, **result}, indent=1))
