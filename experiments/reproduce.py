@@ -1763,7 +1763,9 @@ def cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_results(entries: list[Entry], state: dict, root: Path = ROOT) -> str:
+def render_results(entries: list[Entry], state: dict, root: Path = ROOT, curves: dict | None = None) -> str:
+    """RESULTS.md. ``curves``: per entry name, (learning-curve plot or None, trend lines), from
+    :func:`learning_curves.report`."""
     lines = [
         "# Results: equimol against the seed papers",
         "",
@@ -1818,6 +1820,11 @@ def render_results(entries: list[Entry], state: dict, root: Path = ROOT) -> str:
         plots = sorted({p for r in rows for p in r.plots})
         if plots:
             notes.append("- Plots: " + ", ".join(f"[`{p}`]({p})" for p in plots))
+        png, trends = (curves or {}).get(e.name, (None, []))
+        if png is not None:
+            p = rel(png, root)
+            notes.append(f"- Learning curves ([`{p}`]({p}); logs beside it):")
+            notes += [f"  - {t}" for t in trends]
     lines += ["", "## Per entry: status, budget, commands, files"] + notes
     lines += [
         "",
@@ -1832,9 +1839,18 @@ def render_results(entries: list[Entry], state: dict, root: Path = ROOT) -> str:
 
 
 def write_results(entries: list[Entry], campaign: Campaign) -> Path:
+    import importlib.util
+
     from equimol.io import write_text
 
-    return write_text(campaign.results, render_results(entries, campaign.load_state(), campaign.root))
+    spec = importlib.util.spec_from_file_location(
+        "learning_curves", Path(__file__).with_name("learning_curves.py")
+    )
+    lc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lc)
+    out = campaign.root / "experiments" / "learning_curves"
+    curves = {e.name: lc.report(e.name, e.run_dirs, out) for e in entries}
+    return write_text(campaign.results, render_results(entries, campaign.load_state(), campaign.root, curves))
 
 
 # ----------------------------------------------------------------------------- device script

@@ -220,10 +220,28 @@ def test_report_only_renders_fake_result_files(tmp_path):
     }
     (root / "experiments/so3krates").mkdir(parents=True, exist_ok=True)
     (root / "experiments/so3krates/cumulene_results.json").write_text(json.dumps(cum))
+    log = root / "runs/painn_aspirin/log.csv"  # a run's log: its learning curve and trend
+    log.parent.mkdir(parents=True)
+    rows = [f"{e},0.001,0.1,0.1,{10 * e},0.01,0.02,{0.05 / e},0.08" for e in range(1, 21)]
+    log.write_text(
+        "epoch,lr,train_loss,val_loss,time_s,val_energy_mae,val_energy_rmse,val_forces_mae,val_forces_rmse\n"
+        + "\n".join(rows + ["21,0.001,nan,nan,220,nan,nan,nan,nan"])
+        + "\n"
+    )
     campaign = R.Campaign(root)
     path = R.write_results(R.build_entries(root), campaign)
     text = path.read_text()
     assert path == root / "RESULTS.md"
+    assert "- Learning curves ([`experiments/learning_curves/painn_aspirin.png`]" in text
+    # 20 finite epochs (the NaN row left out): best 0.05/16 → 0.05/20 eV/Å over the last 4
+    assert (
+        "painn_aspirin: best validation forces MAE 3.125 → 2.5 meV/Å over the last 4 of 20 epochs "
+        "(-20.0 %, still improving)" in text
+    )
+    assert (root / "experiments/learning_curves/painn_aspirin.png").exists()
+    assert (
+        root / "experiments/learning_curves/painn_aspirin/painn_aspirin.csv"
+    ).read_text() == log.read_text()
     assert "| claim | paper | equimol (held-out) | training budget | verdict | campaign command |" in text
     t4_line = next(line for line in text.splitlines() if line.startswith("| PaiNN Table IV"))
     assert "full 20.0" in t4_line and "**reproduced**" in t4_line and "900/900/900/900/900 epochs" in t4_line
