@@ -27,6 +27,7 @@ DISPLAY = {
     "dipole_magnitude": (4.80320, "D"),
     "polarizability": (1.0, "Å³"),
 }
+SET_ASIDE = ("diverged", "_nan_")  # run states moved aside after a failure, not results
 PREFERENCE = ("forces", "energy", "dipole", "dipole_magnitude", "polarizability")
 
 
@@ -66,6 +67,8 @@ def collect(entry: str, run_dirs: list[Path], out: Path = OUT) -> list[Curve]:
     dest = out / entry
     for d in run_dirs:  # a run folder, or a folder of runs (the spectra experiment's model/)
         for log in [d / "log.csv", *sorted(d.glob("*/log.csv"))]:
+            if any(tag in log.parent.name for tag in SET_ASIDE):
+                continue
             name = d.name if log.parent == d else f"{d.name}-{log.parent.name}"
             if log.exists():
                 dest.mkdir(parents=True, exist_ok=True)
@@ -88,11 +91,11 @@ def trend(c: Curve) -> str:
         return f"{c.run}: {n} epochs logged, too few for a trend"
     cut = n - max(2, n // 5)
     before, after = min(c.mae[:cut]), min(c.mae)
-    change = 100.0 * (after - before) / before
+    change = 100.0 * (after - before) / before if before > 0 else 0.0
     verdict = "still improving" if change < -1.0 else "flat"
     return (
         f"{c.run}: best validation {c.target} MAE {before:.4g} → {after:.4g} {c.unit} over the last "
-        f"{n - cut} of {n} epochs ({change:+.1f} %, {verdict})"
+        f"{n - cut} of {n} logged epochs ({change:+.1f} %, {verdict})"
     )
 
 

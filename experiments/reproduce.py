@@ -233,7 +233,7 @@ def train_state(cfg: Path, sets: Iterable[str] = ()) -> dict:
     from equimol.train.checkpoint import run_state
 
     c = load_cfg(cfg, sets)
-    state = run_state(c.output_dir, c.training.epochs, c.training.max_time_minutes)
+    state = run_state(c.output_dir, c.training.epochs, c.training.max_time_minutes, c.training)
     return {**state, "run_dir": Path(c.output_dir), "epochs_budget": c.training.epochs}
 
 

@@ -235,7 +235,7 @@ def test_report_only_renders_fake_result_files(tmp_path):
     assert "- Learning curves ([`experiments/learning_curves/painn_aspirin.png`]" in text
     # 20 finite epochs (the NaN row left out): best 0.05/16 → 0.05/20 eV/Å over the last 4
     assert (
-        "painn_aspirin: best validation forces MAE 3.125 → 2.5 meV/Å over the last 4 of 20 epochs "
+        "painn_aspirin: best validation forces MAE 3.125 → 2.5 meV/Å over the last 4 of 20 logged epochs "
         "(-20.0 %, still improving)" in text
     )
     assert (root / "experiments/learning_curves/painn_aspirin.png").exists()

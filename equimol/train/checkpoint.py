@@ -15,19 +15,27 @@ from equimol.io import export_inference_checkpoint, load, read_checkpoint, save_
 __all__ = ["export_inference_checkpoint", "load", "read_checkpoint", "run_state", "save_checkpoint"]
 
 
-def run_state(run_dir: str | os.PathLike, epochs: int, minutes: float | None = None) -> dict:
+def run_state(run_dir: str | os.PathLike, epochs: int, minutes: float | None = None, training=None) -> dict:
     """Progress of the training run in ``run_dir`` from its last.pt.
 
     Returns ``{"epochs", "done", "status", "wall_time_s"}``; a run is done when it stopped early
     (its schedule says so), ran ``epochs`` epochs, or used a wall-time budget of ``minutes``.
+    ``training`` (a :class:`~equimol.train.config.TrainingConfig`): judge early stopping with its
+    ``lr``, ``min_lr`` and ``early_stopping_patience``, as a resumed run would (else the run's own).
     """
     from equimol.train.schedule import PlateauSchedule
 
     last = Path(run_dir) / "last.pt"
     if not last.exists():
         return {"epochs": 0, "done": False, "status": "not started", "wall_time_s": 0.0}
-    st = read_checkpoint(last)["training"]
-    reason = PlateauSchedule.from_state(st["schedule"]).should_stop()
+    raw = read_checkpoint(last)
+    st = raw["training"]
+    schedule = PlateauSchedule.from_state(st["schedule"])
+    if training is not None:
+        saved_lr = raw["metadata"].get("config", {}).get("training", {}).get("lr", training.lr)
+        schedule.lr *= training.lr / saved_lr
+        schedule.min_lr, schedule.stop_patience = training.min_lr, training.early_stopping_patience
+    reason = schedule.should_stop()
     if reason is None and st["epoch"] >= epochs:
         reason = f"finished {epochs} epochs"
     if reason is None and minutes is not None and st["wall_time_s"] > 60 * minutes:

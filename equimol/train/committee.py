@@ -57,7 +57,9 @@ def train_committee(cfg: Config, n_members: int, log=print, init_from=None, spli
             None if init_from is None else init_from[k],
             None if split_files is None else split_files[k],
         )
-        state = run_state(member.output_dir, member.training.epochs, member.training.max_time_minutes)
+        state = run_state(
+            member.output_dir, member.training.epochs, member.training.max_time_minutes, member.training
+        )
         if state["done"]:
             log(f"committee member {k}: {state['status']}; skipping")
             results.append({"member": k, "status": state["status"], "output_dir": member.output_dir})

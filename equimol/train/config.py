@@ -60,9 +60,9 @@ class TrainingConfig:
     early_stopping_patience: int = 200
     grad_clip: float | None = None
     # Skip the optimiser step of a batch whose loss exceeds this factor times the running mean of
-    # the accepted batches' losses, or whose gradients are not finite (equimol.train.guard). Not
-    # in the papers (None: every batch steps); it keeps a rare outlier batch from throwing the
-    # weights into a region where the loss grows without bound (So3krates cumulene, non-local).
+    # the accepted batches' losses, or whose loss or gradients are not finite (equimol.train.guard).
+    # Not in the papers (None: every batch steps); a safety net against outlier batches, not a
+    # cure for a learning rate that is too large.
     skip_loss_spikes: float | None = None
     ema_decay: float | None = None
     max_time_minutes: float | None = None  # stop (resumably) after this wall time

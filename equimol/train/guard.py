@@ -1,17 +1,18 @@
 """Loss-spike guard: skip the optimiser step of an outlier batch (``training.skip_loss_spikes``).
 
-Not part of any paper's recipe (they step on every batch; So3krates clips gradients). Measured
-reason (docs/equations.md, "Training guard"): the non-local So3krates on cumulenes trained at the
-paper's settings ran 34 finite epochs, then one batch's force loss jumped from 0.04 to 45 eV²/Å²
-(one molecule's predicted forces reached 55 eV/Å, exact derivatives of a steep model energy:
-the SPHCs grew 40× over the last two layers through the non-local update). The clipped Adam steps
-that followed fed the growth, and 24 steps later the gradients were NaN. Skipping such a batch
-leaves the weights where every other batch put them.
+Not part of any paper's recipe (they step on every batch; So3krates clips gradients). It is a
+safety net: a single outlier batch (a rare geometry, a bad label) takes no step, and a run whose
+weights have diverged stops with one line instead of writing NaN weights. It does not make an
+unstable learning rate stable. The non-local So3krates on cumulenes at lr 1e-3 ran 34 finite
+epochs, then one batch's force loss jumped from 0.04 to 45 eV²/Å²; skipping it did not help,
+since the weights before it were already on the edge and the next 50 batches were spikes too.
+There, lr 3·10⁻⁴ was the fix (docs/equations.md, "Training guard").
 
-Rule: after ``warmup`` accepted batches, a batch is skipped when its loss exceeds ``factor`` times
-the running mean (an exponential moving average, weight ``1 - decay`` per batch) of the accepted
-batches' losses, or when its gradient norm is not finite. ``max_consecutive`` skips in a row mean
-the run is lost, not an outlier: :class:`~equimol.errors.TrainingDivergedError`.
+Rule (:func:`is_outlier`): after ``warmup`` accepted batches, a batch is skipped when its loss
+exceeds ``factor`` times the running mean (an exponential moving average, weight ``1 - decay``
+per batch) of the accepted batches' losses, or when its loss or gradient norm is not finite.
+``max_consecutive`` skips in a row mean the run is lost, not an outlier:
+:class:`~equimol.errors.TrainingDivergedError`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,20 @@ import math
 from dataclasses import dataclass, field
 
 from equimol.errors import TrainingDivergedError
+
+
+def is_outlier(
+    loss: float, grad_norm: float, mean: float | None, accepted: int, factor: float, warmup: int
+) -> bool:
+    """Skip this batch? Non-finite loss or gradients, or (after ``warmup`` accepted batches) a
+    loss above ``factor`` × the running ``mean``."""
+    if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+        return True
+    return mean is not None and accepted >= warmup and loss > factor * mean
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
 
 
 @dataclass
@@ -35,9 +50,7 @@ class SpikeGuard:
 
     def accept(self, loss: float, grad_norm: float, step: int, epoch: int) -> bool:
         """True: take the optimiser step for this batch (and count its loss in the mean)."""
-        finite = math.isfinite(loss) and math.isfinite(grad_norm)
-        spike = self.mean is not None and self.accepted >= self.warmup and loss > self.factor * self.mean
-        if finite and not spike:
+        if not is_outlier(loss, grad_norm, self.mean, self.accepted, self.factor, self.warmup):
             self.mean = loss if self.mean is None else self.decay * self.mean + (1 - self.decay) * loss
             self.accepted += 1
             self.consecutive = 0
@@ -46,9 +59,9 @@ class SpikeGuard:
         self.skipped_this_epoch.append((step, loss))
         if self.consecutive >= self.max_consecutive:
             raise TrainingDivergedError(
-                f"{self.consecutive} batches in a row skipped as loss spikes at epoch {epoch + 1} (step {step}, "
-                f"loss {loss:.4g}, running mean {self.mean:.4g}): the weights have diverged; resume from "
-                "best.pt's state with a smaller training.lr"
+                f"{self.consecutive} batches in a row skipped as loss spikes at epoch {epoch + 1} "
+                f"(step {step}, loss {loss:.4g}, running mean {_fmt(self.mean)}): the weights have "
+                "diverged; resume (--resume, from last.pt) with a smaller training.lr"
             )
         return False
 
@@ -60,11 +73,12 @@ class SpikeGuard:
         worst = max(skipped, key=lambda s: s[1] if math.isfinite(s[1]) else math.inf)
         return (
             f"skipped {len(skipped)} batch(es) as loss spikes (> {self.factor:g}× the running mean "
-            f"{self.mean:.4g}; largest {worst[1]:.4g} at step {worst[0]})"
+            f"{_fmt(self.mean)}; largest {worst[1]:.4g} at step {worst[0]})"
         )
 
     def state_dict(self) -> dict:
-        return {"mean": self.mean, "accepted": self.accepted}
+        return {"mean": self.mean, "accepted": self.accepted, "consecutive": self.consecutive}
 
     def load_state_dict(self, state: dict) -> None:
         self.mean, self.accepted = state.get("mean"), int(state.get("accepted", 0))
+        self.consecutive = int(state.get("consecutive", 0))

@@ -9,6 +9,7 @@ import math
 import time
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 from tqdm.auto import tqdm
@@ -272,7 +273,8 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         saved_lr = raw["metadata"].get("config", {}).get("training", {}).get("lr", t_cfg.lr)
         if saved_lr != t_cfg.lr:
             log(
-                f"training.lr {t_cfg.lr:g} instead of the run's {saved_lr:g}: the learning rate is scaled by that ratio"
+                f"training.lr {t_cfg.lr:g} instead of the run's {saved_lr:g}: "
+                "the learning rate is scaled by that ratio"
             )
         schedule.load_state_dict(st["schedule"], t_cfg.lr / saved_lr)
         generator.set_state(st["generator"])
@@ -363,7 +365,7 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
             row = {
                 "epoch": epoch,
                 "lr": optimizer.param_groups[0]["lr"],
-                "train_loss": train_sum / max(n_b, 1),
+                "train_loss": train_sum / n_b if n_b else math.nan,  # skipped batches left out
                 "val_loss": val_loss,
                 "time_s": round(wall, 2),
             }
@@ -447,7 +449,7 @@ def _distributed_step(
     return ctx.all_reduce_sum([float(loss.detach())])[0]
 
 
-def _diverged(what: str, epoch: int, step: int):
+def _diverged(what: str, epoch: int, step: int) -> NoReturn:
     """Stop before the optimiser step, so that no non-finite weights reach a checkpoint."""
     raise TrainingDivergedError(
         f"{what} at epoch {epoch + 1} (step {step}); stopped before the optimiser step, so last.pt "

@@ -27,7 +27,7 @@ def train_or_resume(name: str, cfg_path: str | os.PathLike, cwd: str | os.PathLi
 
     cfg = load_config(cfg_path)
     run_dir = Path(cfg.output_dir)
-    state = run_state(run_dir, cfg.training.epochs)
+    state = run_state(run_dir, cfg.training.epochs, training=cfg.training)
     if state["done"]:
         print(f"[{name}] {state['status']}: skipping training")
         return

@@ -13,6 +13,10 @@ class PlateauSchedule:
     validation loss has not improved for ``stop_patience`` epochs (early stopping).
     """
 
+    # what training has changed; the rest (factor, patience, min_lr, …) comes from the config, so
+    # that ``--resume --set training.lr_patience=…`` takes effect
+    PROGRESS = ("lr", "smoothed", "best_smoothed", "bad_epochs", "best_raw", "epochs_since_best")
+
     def __init__(
         self,
         lr: float,
@@ -58,17 +62,13 @@ class PlateauSchedule:
     def lr_at_step(self, step: int) -> float:
         return self.lr
 
-    # what training has changed; the rest (factor, patience, min_lr, …) comes from the config, so
-    # that ``--resume --set training.lr_patience=…`` takes effect
-    PROGRESS = ("lr", "smoothed", "best_smoothed", "bad_epochs", "best_raw", "epochs_since_best")
-
     def state_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
 
     @classmethod
     def from_state(cls, state: dict) -> PlateauSchedule:
         """The saved schedule as it was, settings included (to read a finished run's status)."""
-        schedule = cls.__new__(cls)
+        schedule = cls(state.get("lr", 1.0))
         schedule.__dict__.update(state)
         return schedule
 

@@ -169,8 +169,8 @@ def train_all(a: argparse.Namespace, paths: dict[str, Path]) -> None:
         try:
             result = train(cfg, resume=True)
         except TrainingDivergedError as e:  # the other models train; the run keeps finite weights
-            print(f"{name}: {e}", flush=True)
-            result = {"stop_reason": f"diverged: {e}", "run_dir": str(run_dir)}
+            print(f"{name}: {e}; not marked done (rerun with e.g. --set training.lr=…)", flush=True)
+            continue
         done.write_text(json.dumps({"minutes": a.minutes, "overrides": overrides, **result}, indent=1))
 
 

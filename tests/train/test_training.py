@@ -266,10 +266,10 @@ def test_skip_loss_spikes_skips_the_outlier_batch_and_nothing_else(tmp_path, mon
     real = loop.weighted_loss
     calls, steps = [0], [0]
 
-    def one_spike(*args, **kwargs):  # the 26th training batch's loss is 10⁴ times too large
+    def one_spike(*args, **kwargs):  # the 26th batch's loss is 10⁴ times too large, the 27th NaN
         loss, terms = real(*args, **kwargs)
         calls[0] += 1
-        return (loss * 1e4 if calls[0] == 26 else loss), terms
+        return (loss * {26: 1e4, 27: float("nan")}.get(calls[0], 1.0)), terms
 
     class CountingAdamW(torch.optim.AdamW):
         def step(self, *a, **k):
@@ -281,10 +281,12 @@ def test_skip_loss_spikes_skips_the_outlier_batch_and_nothing_else(tmp_path, mon
     logs: list[str] = []
     cfg = load_config(small_config(tmp_path, epochs=8, skip_loss_spikes=10))
     out = train(cfg, log=logs.append)
-    assert out["epochs"] == 8 and steps[0] == 8 * 4 - 1  # 32 batches, one skipped
-    assert any(m.startswith("epoch 7: skipped 1 batch(es) as loss spikes (> 10×") for m in logs), logs
+    assert out["epochs"] == 8 and steps[0] == 8 * 4 - 2  # 32 batches, two skipped
+    assert any(m.startswith("epoch 7: skipped 2 batch(es) as loss spikes (> 10×") for m in logs), logs
     state = read_checkpoint(tmp_path / "run" / "last.pt")["training"]["spike_guard"]
-    assert state["accepted"] == 31 and 0 < state["mean"] < 1e3
+    assert state["accepted"] == 30 and state["consecutive"] == 0
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert all(float(row.split(",")[2]) < 10 * state["mean"] for row in log[1:])  # spikes left out
     with pytest.raises(ConfigError, match="skip_loss_spikes must be a number above 1"):
         load_config(small_config(tmp_path, skip_loss_spikes=0.5))
 
@@ -310,7 +312,16 @@ def test_spike_guard_rules():
         g.accept(1e9, 1.0, 7, 3)
     h = SpikeGuard(factor=5)
     h.load_state_dict(g.state_dict())
-    assert (h.mean, h.accepted) == (5.5, 3)
+    assert (h.mean, h.accepted, h.consecutive) == (5.5, 3, 3)
+    # non-finite losses before any accepted batch: no running mean yet
+    first = SpikeGuard(factor=5, max_consecutive=2)
+    assert not first.accept(float("nan"), 1.0, 0, 0)
+    assert (
+        first.epoch_summary()
+        == "skipped 1 batch(es) as loss spikes (> 5× the running mean n/a; largest nan at step 0)"
+    )
+    with pytest.raises(TrainingDivergedError, match=r"running mean n/a\): the weights have diverged"):
+        first.accept(float("nan"), 1.0, 1, 0)
 
 
 def test_resume_takes_a_new_learning_rate_and_schedule_settings_from_the_config():
@@ -333,10 +344,16 @@ def test_resume_takes_a_new_learning_rate_and_schedule_settings_from_the_config(
 
 
 def test_resume_with_a_smaller_learning_rate_logs_it(tmp_path):
-    cfg_path = small_config(tmp_path, epochs=1)
+    # exponential decay by 0.5 every 4 steps (one epoch of 4 batches)
+    cfg_path = small_config(tmp_path, epochs=1, scheduler="exponential", lr_decay_steps=4)
     train(load_config(cfg_path), log=lambda *_: None)
     logs: list[str] = []
-    train(load_config(cfg_path, ["training.epochs=2", "training.lr=2e-4"]), resume=True, log=logs.append)
+    train(load_config(cfg_path, ["training.epochs=2"]), resume=True, log=logs.append)
+    assert not any("instead of the run's" in m for m in logs), logs
+    train(load_config(cfg_path, ["training.epochs=3", "training.lr=2e-4"]), resume=True, log=logs.append)
     assert any("training.lr 0.0002 instead of the run's 0.001" in m for m in logs), logs
     st = read_checkpoint(tmp_path / "run" / "last.pt")["training"]
-    assert st["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-4)
+    # the lr of the last step taken (step 11): lr0 = 2e-4, halved every 4 steps
+    assert st["step"] == 12 and st["optimizer"]["param_groups"][0]["lr"] == pytest.approx(
+        2e-4 * 0.5 ** (11 / 4)
+    )
