@@ -1117,8 +1117,8 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             "painn_aspirin",
             "PaiNN, rMD17 aspirin",
             7,
-            1500,
-            "3000 epochs at most (early stopping 300), ≈ 20–35 s per epoch on one thread"
+            450,
+            "3000 epochs at most (early stopping 300), ≈ 8–9 s per epoch compiled on one thread"
             + ("" if asp_own.exists() else " (the ethanol config with the aspirin file)"),
             asp_steps,
             lambda: [train_line("painn_aspirin", asp_cfg, asp_sets)],
