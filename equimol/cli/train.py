@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from equimol.cli.options import add_malloc_option, apply_malloc_option
 
@@ -49,12 +50,15 @@ def run(args) -> int:
     threads = args.threads or cfg.training.num_threads
     if threads:
         torch.set_num_threads(threads)  # requested explicitly by the user for this process
+    def log(msg: str) -> None:  # progress notes on stderr: stdout holds only the JSON summary
+        print(msg, file=sys.stderr, flush=True)
+
     if args.committee:
         from equimol.train.committee import train_committee
 
-        result = train_committee(cfg, args.committee)
+        result = train_committee(cfg, args.committee, log=log)
     else:
-        result = train(cfg, resume=args.resume)
+        result = train(cfg, resume=args.resume, log=log)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports
         print(json.dumps(result, indent=1))
     return 0

@@ -357,3 +357,15 @@ def test_resume_with_a_smaller_learning_rate_logs_it(tmp_path):
     assert st["step"] == 12 and st["optimizer"]["param_groups"][0]["lr"] == pytest.approx(
         2e-4 * 0.5 ** (11 / 4)
     )
+
+
+def test_cli_train_keeps_stdout_for_the_json_summary(tmp_path, capsys):
+    from equimol.cli.main import main
+
+    cfg_path = small_config(tmp_path, epochs=1)
+    assert main(["train", str(cfg_path)]) == 0
+    capsys.readouterr()
+    assert main(["train", str(cfg_path), "--resume", "--set", "training.epochs=2"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["epochs"] == 2  # nothing but the summary on stdout
+    assert "resuming from" in err
