@@ -50,6 +50,7 @@ def run(args) -> int:
     threads = args.threads or cfg.training.num_threads
     if threads:
         torch.set_num_threads(threads)  # requested explicitly by the user for this process
+
     def log(msg: str) -> None:  # progress notes on stderr: stdout holds only the JSON summary
         print(msg, file=sys.stderr, flush=True)
 
