@@ -47,6 +47,8 @@ class SpikeGuard:
     accepted: int = 0
     consecutive: int = 0
     skipped_this_epoch: list[tuple[int, float]] = field(default_factory=list)
+    # what the loss is (weights, kind): a saved running mean of another loss is not restored
+    loss_signature: str = ""
 
     def accept(self, loss: float, grad_norm: float, step: int, epoch: int) -> bool:
         """True: take the optimiser step for this batch (and count its loss in the mean)."""
@@ -77,8 +79,15 @@ class SpikeGuard:
         )
 
     def state_dict(self) -> dict:
-        return {"mean": self.mean, "accepted": self.accepted, "consecutive": self.consecutive}
+        return {
+            "mean": self.mean,
+            "accepted": self.accepted,
+            "consecutive": self.consecutive,
+            "loss_signature": self.loss_signature,
+        }
 
     def load_state_dict(self, state: dict) -> None:
+        if state.get("loss_signature", "") != self.loss_signature:
+            return  # the loss changed on resume (weights or kind): start a new running mean
         self.mean, self.accepted = state.get("mean"), int(state.get("accepted", 0))
         self.consecutive = int(state.get("consecutive", 0))

@@ -305,7 +305,10 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         dynamic_ncols=True,
     )
     stop_reason = None
-    guard = SpikeGuard(float(t_cfg.skip_loss_spikes)) if t_cfg.skip_loss_spikes else None
+    guard = None
+    if t_cfg.skip_loss_spikes:
+        signature = json.dumps([weights, t_cfg.loss], sort_keys=True)
+        guard = SpikeGuard(float(t_cfg.skip_loss_spikes), loss_signature=signature)
     if guard is not None and raw is not None and "spike_guard" in raw["training"]:
         guard.load_state_dict(raw["training"]["spike_guard"])
     while epoch < t_cfg.epochs:

@@ -313,6 +313,9 @@ def test_spike_guard_rules():
     h = SpikeGuard(factor=5)
     h.load_state_dict(g.state_dict())
     assert (h.mean, h.accepted, h.consecutive) == (5.5, 3, 3)
+    other = SpikeGuard(factor=5, loss_signature='[{"forces": 1.0}, "mse"]')  # another loss on resume
+    other.load_state_dict(g.state_dict())
+    assert (other.mean, other.accepted, other.consecutive) == (None, 0, 0)
     # non-finite losses before any accepted batch: no running mean yet
     first = SpikeGuard(factor=5, max_consecutive=2)
     assert not first.accept(float("nan"), 1.0, 0, 0)
