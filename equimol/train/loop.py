@@ -304,14 +304,15 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         unit="epoch",
         dynamic_ncols=True,
     )
-    stop_reason = None
+    # a resumed run whose schedule (with the config's settings) already says stop trains no epoch
+    stop_reason = schedule.should_stop() if raw is not None else None
     guard = None
     if t_cfg.skip_loss_spikes:
         signature = json.dumps([weights, t_cfg.loss], sort_keys=True)
         guard = SpikeGuard(float(t_cfg.skip_loss_spikes), loss_signature=signature)
     if guard is not None and raw is not None and "spike_guard" in raw["training"]:
         guard.load_state_dict(raw["training"]["spike_guard"])
-    while epoch < t_cfg.epochs:
+    while stop_reason is None and epoch < t_cfg.epochs:
         train_sum, n_b = 0.0, 0
         for idx in batch_indices(len(data.train), t_cfg.batch_size, generator):
             for g in optimizer.param_groups:

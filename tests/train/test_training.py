@@ -372,3 +372,18 @@ def test_cli_train_keeps_stdout_for_the_json_summary(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert json.loads(out)["epochs"] == 2  # nothing but the summary on stdout
     assert "resuming from" in err
+
+
+def test_a_resumed_run_that_should_stop_trains_no_further_epoch(tmp_path):
+    cfg_path = small_config(tmp_path, epochs=2)
+    train(load_config(cfg_path), log=lambda *_: None)
+    logs: list[str] = []
+    # min_lr above the run's lr: the schedule says stop before any new epoch
+    out = train(
+        load_config(cfg_path, ["training.epochs=5", "training.min_lr=0.01"]), resume=True, log=logs.append
+    )
+    assert out["epochs"] == 2 and "learning rate 1.00e-03 fell below 1.00e-02" in out["stop_reason"]
+    assert run_state(tmp_path / "run", 5, training=load_config(cfg_path, ["training.min_lr=0.01"]).training)[
+        "done"
+    ]
+    assert not run_state(tmp_path / "run", 5)["done"]  # with the run's own settings it goes on
