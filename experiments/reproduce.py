@@ -746,7 +746,8 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             "So3krates Fig. 2, cumulene twist",
             3,
             4 * cum_min,
-            f"{cum_min:g} min per model × 4 (run_cumulene.py --minutes), ≈ 40–170 s per epoch",
+            f"{cum_min:g} min per model × 4 (run_cumulene.py --minutes), ≈ 30–35 s per non-local "
+            "epoch alone on one core, 2–4× that on a loaded machine",
             cum_steps,
             cum_progress,
             [cum_runs / m for m in cum_models],
