@@ -726,13 +726,13 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             else "—"
         )
         epochs = "/".join(str(v.get("epochs_trained")) for v in r.values())
-        minutes = max(v.get("train_wall_min") or 0 for v in r.values())
+        minutes = "/".join(f"{v.get('train_wall_min') or 0:.0f}" for v in r.values())
         return [
             Row(
                 claim,
                 paper,
                 equi + f" (test scans of C{min(ns)}–C{max(ns)})",
-                budget_text(epochs, minutes, extra=f"per model ({'/'.join(r)})"),
+                f"{epochs} epochs, {minutes} min, per model ({'/'.join(r)})",
                 verdict,
                 why,
                 [rel(cum_json, root)],
