@@ -421,7 +421,7 @@ def verdict_cumulene(results: dict, n_carbons: list[int]) -> tuple[str, str]:
         for n in n_carbons
     )
     why = (
-        f"non-local profile MAE up to {100 * worst:.0f} % of the barrier (target < 20 %); "
+        f"non-local profile MAE up to {100 * worst:.2g} % of the barrier (target < 20 %); "
         f"local models ({', '.join(local)}) {'flat' if flat else 'not flat'}"
     )
     if fits and flat and len(local) == 3:
