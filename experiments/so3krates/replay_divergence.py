@@ -6,7 +6,7 @@ of docs/equations.md, "Training guard").
 
 RUN_DIR is an ``equimol train`` output folder (config.json, split.json and a checkpoint with its
 training state; ``best.pt`` holds one). The state is copied to a scratch folder (RUN_DIR is not
-touched) and trained on, exactly as ``--resume`` would, for ``--epochs`` epochs. Every step's loss
+touched; it is removed at the end) and trained on, exactly as ``--resume`` would, for ``--epochs`` epochs. Every step's loss
 and gradient norm is checked; at the first loss above ``--factor`` times the running mean of the
 steps before, the script prints the batch's worst molecule, checks its forces against central
 finite differences of the energy (float64), and prints per layer the largest SPHC norm and
@@ -130,7 +130,10 @@ def main() -> int:
 
     loop.weighted_loss, loop.backward_to_parameters, loop._build = weighted_loss, backward, build
     print(f"replaying {a.run_dir / a.checkpoint} (epoch {start}) for {a.epochs} epoch(s) in {scratch}")
-    result = loop.train(cfg, resume=True, log=lambda m: print(m, file=sys.stderr))
+    try:
+        result = loop.train(cfg, resume=True, log=lambda m: print(m, file=sys.stderr))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     print(json.dumps({"epochs": result["epochs"], "steps": len(losses), "spike": None}))
     return 0
 
