@@ -8,9 +8,10 @@ RUN_DIR is an ``equimol train`` output folder (config.json, split.json and a che
 training state; ``best.pt`` holds one). The state is copied to a scratch folder (removed at the
 end; RUN_DIR is not touched) and trained on, exactly as ``--resume`` would, for ``--epochs``
 epochs. Every step's loss and gradient norm is checked; at the first loss above ``--factor``
-times the running mean of the steps before, the script prints the batch's worst molecule, checks its forces against central
-finite differences of the energy (float64), and prints per layer the largest SPHC norm and
-non-local SPHC update of that molecule (So3krates). Exit status 1 if a spike was found.
+times the running mean of the steps before, the script prints the batch's worst molecule,
+checks its forces against central finite differences of the energy (float64), and prints per
+layer the largest SPHC norm and non-local SPHC update of that molecule (So3krates). Exit
+status 1 if a spike was found.
 """
 
 from __future__ import annotations
