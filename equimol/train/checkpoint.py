@@ -12,7 +12,20 @@ from pathlib import Path
 
 from equimol.io import export_inference_checkpoint, load, read_checkpoint, save_checkpoint
 
-__all__ = ["export_inference_checkpoint", "load", "read_checkpoint", "run_state", "save_checkpoint"]
+__all__ = [
+    "export_inference_checkpoint",
+    "load",
+    "read_checkpoint",
+    "run_state",
+    "save_checkpoint",
+    "saved_lr",
+]
+
+
+def saved_lr(raw: dict, default: float) -> float:
+    """The ``training.lr`` of the config a checkpoint (as read by ``read_checkpoint``) was trained
+    with; ``default`` where its metadata has none."""
+    return raw["metadata"].get("config", {}).get("training", {}).get("lr", default)
 
 
 def run_state(run_dir: str | os.PathLike, epochs: int, minutes: float | None = None, training=None) -> dict:
@@ -30,11 +43,13 @@ def run_state(run_dir: str | os.PathLike, epochs: int, minutes: float | None = N
         return {"epochs": 0, "done": False, "status": "not started", "wall_time_s": 0.0}
     raw = read_checkpoint(last)
     st = raw["training"]
-    schedule = PlateauSchedule.from_state(st["schedule"])
-    if training is not None:
-        saved_lr = raw["metadata"].get("config", {}).get("training", {}).get("lr", training.lr)
-        schedule.lr *= training.lr / saved_lr
-        schedule.min_lr, schedule.stop_patience = training.min_lr, training.early_stopping_patience
+    if training is None:
+        schedule = PlateauSchedule.from_state(st["schedule"])
+    else:  # as the training loop restores it on resume
+        schedule = PlateauSchedule(
+            training.lr, min_lr=training.min_lr, stop_patience=training.early_stopping_patience
+        )
+        schedule.load_state_dict(st["schedule"], training.lr / saved_lr(raw, training.lr))
     reason = schedule.should_stop()
     if reason is None and st["epoch"] >= epochs:
         reason = f"finished {epochs} epochs"

@@ -22,7 +22,7 @@ from equimol.heads.energy import EnergyHead
 from equimol.io import write_text
 from equimol.potential import Potential, build_potential
 from equimol.train import distributed
-from equimol.train.checkpoint import read_checkpoint, save_checkpoint
+from equimol.train.checkpoint import read_checkpoint, save_checkpoint, saved_lr
 from equimol.train.compiled import CompiledLoss
 from equimol.train.config import Config
 from equimol.train.data import prepare_data
@@ -270,13 +270,13 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         for g in st["optimizer"]["param_groups"]:
             g["fused"] = fused
         optimizer.load_state_dict(st["optimizer"])
-        saved_lr = raw["metadata"].get("config", {}).get("training", {}).get("lr", t_cfg.lr)
-        if saved_lr != t_cfg.lr:
+        run_lr = saved_lr(raw, t_cfg.lr)
+        if run_lr != t_cfg.lr:
             log(
-                f"training.lr {t_cfg.lr:g} instead of the run's {saved_lr:g}: "
+                f"training.lr {t_cfg.lr:g} instead of the run's {run_lr:g}: "
                 "the learning rate is scaled by that ratio"
             )
-        schedule.load_state_dict(st["schedule"], t_cfg.lr / saved_lr)
+        schedule.load_state_dict(st["schedule"], t_cfg.lr / run_lr)
         generator.set_state(st["generator"])
         epoch, step, wall = st["epoch"], st["step"], st["wall_time_s"]
         if ctx.is_main:
