@@ -35,11 +35,16 @@ step that is done (its epochs, its time budget, or early stopping: ``run_state``
 so a finished run is never restarted. An entry whose scripts are running in another process
 (its command-line markers in /proc) is left alone in that call.
 
-Bookkeeping goes to ``runs/campaign/state.json`` (per entry and call: wall time, device, host,
-outcome, status, timestamps; written atomically), logs to ``runs/campaign/logs/<entry>.log``.
-RESULTS.md (repository root) is rewritten at the end of every call, ``--report-only`` too, from
-the committed result files and the run folders; the verdicts are the functions below
-(``verdict_*``), judged against issue #20's targets.
+Bookkeeping goes to ``experiments/campaign/state.json`` (committed; per entry and call: wall
+time, device, host, outcome, status, timestamps; written atomically), logs to
+``runs/campaign/logs/<entry>.log``. Because ``runs/`` is not in git, the state also records each
+entry's status, and ``experiments/campaign/runs/`` holds snapshots of the unfinished entries'
+training runs (``experiments/campaign_store.py``): in a fresh clone a call restores them and
+resumes, a finished entry stays finished, and an entry whose runs are gone without a snapshot is
+left alone until ``--restart NAME``. Commit ``experiments/campaign`` after a call.
+RESULTS.md (repository root) is rewritten at the end of every call, ``--report-only`` too (which
+also refreshes the recorded statuses and snapshots), from the committed result files and the run
+folders; the verdicts are the functions below (``verdict_*``), judged against issue #20's targets.
 
 GPU: ``equimol train`` has no device option; it trains on CUDA when launched through torchrun
 (``equimol.train.distributed``: NCCL when CUDA is available, one process here). ``--device
@@ -75,6 +80,19 @@ MIN_START_S = 60.0  # a step is not started with less wall time left than this
 GRACE_S = 30.0
 
 VERDICTS = ("reproduced", "partly", "not yet")
+
+
+def _sibling(name: str):
+    """A module beside this script (experiments/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+store = _sibling("campaign_store")
 
 
 # ----------------------------------------------------------------------------- data structures
@@ -993,7 +1011,8 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
     # --- ferrocene (PaiNN Fig. 4) ---------------------------------------------------------
     fe = ex / "ferrocene"
     fe_min, fe_epochs = 120.0, 1000
-    fe_names = [f"{m}_rc{rc}" for m in ("schnet", "painn") for rc in ("2.5", "3.0", "4.0")]
+    # PaiNN first: its barrier is the claim; SchNet at r_cut <= 3 Å is flat by construction
+    fe_names = [f"{m}_rc{rc}" for m in ("painn", "schnet") for rc in ("2.5", "3.0", "4.0")]
     fe_n = (
         yaml_get(fe / "configs/painn_rc2.5.yaml", "data", "n_train", default=2000),
         yaml_get(fe / "configs/painn_rc2.5.yaml", "data", "n_val", default=200),
@@ -1008,6 +1027,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             return all(
                 yaml_get(c, "training", "max_time_minutes") == fe_min
                 and yaml_get(c, "training", "epochs") == fe_epochs
+                and yaml_get(c, "training", "compile") is True
                 for c in fe_cfgs()
             )
 
@@ -1024,8 +1044,8 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                     "ferrocene/run.py",
                     "--write-configs",
                     "--models",
-                    "schnet",
                     "painn",
+                    "schnet",
                     "--minutes",
                     f"{fe_min:g}",
                 )
@@ -1033,8 +1053,8 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                 configs_ok,
             ),
             Step(
-                "train SchNet and PaiNN at r_cut 2.5, 3.0, 4.0 Å",
-                py(ctx, "ferrocene/run.py", "--models", "schnet", "painn", "--copy-checkpoints"),
+                "train PaiNN and SchNet at r_cut 2.5, 3.0, 4.0 Å",
+                py(ctx, "ferrocene/run.py", "--models", "painn", "schnet", "--copy-checkpoints"),
                 lambda: configs_ok() and all(train_state(c)["done"] for c in fe_cfgs()),
             ),
             Step(
@@ -1584,22 +1604,26 @@ def run_step(cmd: list[str], log: Path, deadline: float, env: dict, grace: float
 
 
 class Campaign:
-    """Paths of one campaign (the repository's runs/campaign, or a test's tmp folder)."""
+    """Paths of one campaign (the repository's, or a test's tmp folder): logs and the lock in
+    runs/campaign (local), the state and run snapshots in experiments/campaign (committed)."""
 
     def __init__(self, root: Path = ROOT, results: Path | None = None):
         self.root = root
         self.dir = root / "runs" / "campaign"
-        self.state_path = self.dir / "state.json"
+        self.state_path = store.store_dir(root) / "state.json"
         self.logs = self.dir / "logs"
         self.results = results or root / "RESULTS.md"
 
     def load_state(self) -> dict:
-        return read_json(self.state_path) or {"entries": {}, "calls": []}
+        # runs/campaign/state.json: where a campaign before the committed store kept its state
+        return (
+            read_json(self.state_path) or read_json(self.dir / "state.json") or {"entries": {}, "calls": []}
+        )
 
     def save_state(self, state: dict) -> None:
         from equimol.io import write_text
 
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
         write_text(self.state_path, json.dumps(state, indent=1) + "\n")
 
     @contextlib.contextmanager
@@ -1634,6 +1658,41 @@ class Campaign:
             path.unlink(missing_ok=True)
 
 
+def has_runs(entry: Entry) -> bool:
+    return any(d.exists() for d in entry.run_dirs)
+
+
+def entry_status(entry: Entry, state: dict) -> tuple[str, str, bool]:
+    """(status, detail, recorded): from the run folders where they exist, else from the status
+    recorded in the committed campaign state (recorded True), else "not started"."""
+    rec = state.get("entries", {}).get(entry.name, {}).get("recorded")
+    if has_runs(entry) or not rec:
+        return (*entry.status(), False)
+    where = "its run folders are not in this checkout"
+    return rec["status"], f"{rec['detail']}; recorded {rec['at']}, {where}".lstrip("; "), True
+
+
+def remember(entries: list[Entry], campaign: Campaign, state: dict | None = None, log=print) -> dict:
+    """Record the status of every entry whose run folders are here and refresh its run snapshots
+    (experiments/campaign_store.py); writes and returns the state."""
+    state = state if state is not None else campaign.load_state()
+    for e in entries:
+        if not has_runs(e):
+            continue
+        status, detail = e.status()
+        st = state["entries"].setdefault(e.name, {"calls": [], "wall_s_total": 0.0})
+        st["recorded"] = {"status": status, "detail": detail, "at": now()}
+        try:
+            written = store.save_entry(e.run_dirs, campaign.root, status == "done")
+        except Exception as exc:  # an unreadable run must not stop the report
+            log(f"[{e.name}] snapshot failed: {type(exc).__name__}: {exc}")
+            continue
+        for run, files in written.items():
+            log(f"[{e.name}] snapshot of runs/{run}: {', '.join(files)}")
+    campaign.save_state(state)
+    return state
+
+
 def record(state: dict, entry: str, call: dict) -> None:
     e = state["entries"].setdefault(entry, {"calls": [], "wall_s_total": 0.0})
     e["calls"].append(call)
@@ -1658,9 +1717,14 @@ def run_campaign(
     grace: float = GRACE_S,
     min_start_s: float = MIN_START_S,
     log=print,
+    restart: Iterable[str] = (),
 ) -> dict:
     """Resume the unfinished entries in priority order for ``minutes`` of wall time; returns the
-    state (also written to state.json after every step)."""
+    state (also written to state.json after every step).
+
+    An entry without run folders here is first restored from its committed snapshots; one whose
+    committed record says it had started, but has neither, is left alone unless named in
+    ``restart`` (then it starts from scratch)."""
     deadline = time.monotonic() + 60.0 * minutes
     min_start_s = min(min_start_s, 30.0 * minutes)  # short calls still start their first step
     state = campaign.load_state()
@@ -1671,10 +1735,22 @@ def run_campaign(
     env = child_env(ctx)
     prefix = ["nice", "-n", str(ctx.nice)] if ctx.nice else []
     stopped = False
+    restart = set(restart)
     for entry in sorted(entries, key=lambda e: e.priority):
-        status, detail = entry.status()
+        if not dry_run:
+            for run in store.restore_entry(entry.run_dirs, campaign.root):
+                log(f"[{entry.name}] restored {rel(run, campaign.root)} from its committed snapshot")
+        if entry.name in restart:
+            state["entries"].get(entry.name, {}).pop("recorded", None)
+        status, detail, recorded = entry_status(entry, state)
         if status == "done":
             log(f"[{entry.name}] done: {detail}")
+            continue
+        if recorded and status != "not started":
+            log(
+                f"[{entry.name}] {status} in an earlier checkout ({detail}) and no snapshot of its "
+                f"runs: left alone; --restart {entry.name} starts it again from scratch"
+            )
             continue
         if stopped or time.monotonic() > deadline - min_start_s:
             log(f"[{entry.name}] {status}: no time left in this call")
@@ -1736,6 +1812,7 @@ def run_campaign(
                 break
         if dry_run:
             continue
+        remember([entry], campaign, state, log)
         status, detail = entry.status()
         record(
             state,
@@ -1772,7 +1849,8 @@ def render_results(entries: list[Entry], state: dict, root: Path = ROOT, curves:
         "",
         "Generated by `python experiments/reproduce.py --report-only` (and at the end of every campaign",
         "call): do not edit by hand. Every number comes from the result files named under each claim",
-        "(committed beside the experiments), the statuses from the run folders under `runs/`, the",
+        "(committed beside the experiments), the statuses from the run folders under `runs/` (or, where",
+        "they are not here, as recorded in `experiments/campaign/state.json`), the",
         "verdicts from the `verdict_*` functions of `experiments/reproduce.py`, judged against issue",
         "#20's targets: **reproduced** (every target met), **partly** (the qualitative part holds, or",
         "every number is within 20 % of its target), **not yet** (with why).",
@@ -1790,7 +1868,7 @@ def render_results(entries: list[Entry], state: dict, root: Path = ROOT, curves:
                     e.title, "—", "—", "—", "not yet", f"result files unreadable: {type(exc).__name__}: {exc}"
                 )
             ]
-        status, detail = e.status()
+        status, detail, _ = entry_status(e, state)
         st = state.get("entries", {}).get(e.name, {})
         spent = st.get("wall_s_total", 0.0)
         devices = sorted({c.get("device", "cpu") for c in st.get("calls", []) if c.get("wall_s")})
@@ -1833,22 +1911,18 @@ def render_results(entries: list[Entry], state: dict, root: Path = ROOT, curves:
         f"1 kcal/mol = {KCAL_MOL_TO_MEV:g} meV) and Table IV, So3krates (Frank, Unke, Müller 2022) and "
         "L0/L1Net (Miller et al. 2020) as issue #20 quotes them. Training budgets are those of the "
         "checkpoints behind each result file; the committed runs used one CPU thread on a shared 2-core "
-        "machine unless the campaign state (runs/campaign/state.json) records another device.",
+        "machine unless the campaign state (experiments/campaign/state.json) records another device.",
         "",
     ]
     return "\n".join(lines)
 
 
 def write_results(entries: list[Entry], campaign: Campaign) -> Path:
-    import importlib.util
-
+    """RESULTS.md, after recording the entries' statuses and run snapshots (:func:`remember`)."""
     from equimol.io import write_text
 
-    spec = importlib.util.spec_from_file_location(
-        "learning_curves", Path(__file__).with_name("learning_curves.py")
-    )
-    lc = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lc)
+    remember(entries, campaign)
+    lc = _sibling("learning_curves")
     out = campaign.root / "experiments" / "learning_curves"
     curves = {e.name: lc.report(e.name, e.run_dirs, out) for e in entries}
     return write_text(campaign.results, render_results(entries, campaign.load_state(), campaign.root, curves))
@@ -1917,6 +1991,13 @@ def main(argv: list[str] | None = None) -> int:
         "--grace", type=float, default=GRACE_S, help="seconds between SIGTERM and SIGKILL at the deadline"
     )
     p.add_argument("--python", default=sys.executable, help="interpreter for the steps (default: this one)")
+    p.add_argument(
+        "--restart",
+        nargs="+",
+        metavar="NAME",
+        default=(),
+        help="start these entries from scratch where an earlier checkout's runs are gone (no snapshot)",
+    )
     a = p.parse_args(argv)
     entries = build_entries()
     known = {e.name for e in entries}
@@ -1925,6 +2006,9 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             p.error(f"unknown entries {unknown}; known: {sorted(known)}")
         entries = [e for e in entries if e.name in a.only]
+    unknown = sorted(set(a.restart) - known)
+    if unknown:
+        p.error(f"--restart: unknown entries {unknown}; known: {sorted(known)}")
     campaign = Campaign()
     if a.device_script:
         from equimol.io import write_text
@@ -1934,8 +2018,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path}: run it in the repository root on the device machine (bash {path})")
         return 0
     if a.list:
+        state = campaign.load_state()
         for e in entries:
-            status, detail = e.status()
+            status, detail, _ = entry_status(e, state)
             print(f"{e.priority:2d} {e.name:18s} {status:12s} ≈ {e.budget_min / 60:.0f} h ({e.budget_note})")
             if detail:
                 print(f"   {detail}")
@@ -1958,7 +2043,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_campaign(entries, a.minutes, ctx, campaign, dry_run=True, grace=a.grace)
             else:
                 with campaign.lock():
-                    run_campaign(entries, a.minutes, ctx, campaign, grace=a.grace)
+                    run_campaign(entries, a.minutes, ctx, campaign, grace=a.grace, restart=a.restart)
         finally:
             signal.signal(signal.SIGTERM, previous)
             if not a.dry_run:

@@ -110,6 +110,9 @@ def config(
             "min_lr": 1e-5,
             "ema_decay": 0.99,
             "max_time_minutes": minutes,
+            # the compiled training step (equimol.train.compiled; the same gradients to 1e-7):
+            # every ferrocene batch has the same shape, as in the rMD17 configs
+            "compile": not lay.smoke,
             "progress": False,
         },
         "output_dir": lay.path_in_config(lay.runs / f"{model}_rc{cutoff}"),
