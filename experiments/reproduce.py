@@ -1287,6 +1287,11 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                 py(ctx, "spectra/run.py", "--copy-results"),
                 lambda: (sp_out / "report.json").exists() and newer(sp_json, [sp_out / "report.json"]),
             ),
+            Step(
+                "the model after active learning in classical MD vs GFN2-xTB MD",
+                py(ctx, "spectra/active_learning/classical.py", "--no-progress"),
+                (sp / "active_learning" / "classical.json").exists,
+            ),
         ]
 
     def sp_progress() -> list[str]:
@@ -1421,6 +1426,32 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                     v_al,
                     why_al,
                     [rel(sp / "active_learning" / "rpmd16.json", root), rel(sp / "block_errors.json", root)],
+                    [],
+                )
+            )
+        cl = read_json(sp / "active_learning" / "classical.json")
+        if cl is not None:  # the final model in classical MD (active_learning/classical.py)
+            ov_cl = {k: cl[k]["overlap_al_vs_xtb_md"] for k in ("ir", "raman")}
+            cen = {
+                f"{k} {b}": v
+                for k in ("ir", "raman")
+                for b, v in cl[k]["centroid_shift_al_minus_xtb"].items()
+                if v is not None
+            }
+            v_cl, why_cl = verdict_spectra(ov_cl, list(cen.values()))
+            why_cl += " (band centroids: " + ", ".join(f"{b} {v:+.0f}" for b, v in cen.items()) + ")"
+            ps = cl["steps"] * 0.5 / 1000.0
+            rows.append(
+                Row(
+                    claim_md.replace("ML-MD", "ML-MD after active learning"),
+                    paper_md,
+                    ", ".join(f"{k} overlap {v:.3f}" for k, v in ov_cl.items())
+                    + f"; band-centroid shifts {min(cen.values()):+.0f} to {max(cen.values()):+.0f} cm⁻¹",
+                    f"the model of the row above (active learning); ML MD {cl['replicas']} × {ps:g} ps, "
+                    f"GFN2-xTB MD 1 × {cl['xtb_steps'] * 0.5 / 1000.0:g} ps",
+                    v_cl,
+                    why_cl,
+                    [rel(sp / "active_learning" / "classical.json", root)],
                     [],
                 )
             )
@@ -1744,7 +1775,8 @@ def run_campaign(
             state["entries"].get(entry.name, {}).pop("recorded", None)
         status, detail, recorded = entry_status(entry, state)
         if status == "done":
-            log(f"[{entry.name}] done: {detail}")
+            again = f"; --restart {entry.name} runs it again from scratch here" if recorded else ""
+            log(f"[{entry.name}] done: {detail}{again}")
             continue
         if recorded and status != "not started":
             log(
@@ -1996,7 +2028,8 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         metavar="NAME",
         default=(),
-        help="start these entries from scratch where an earlier checkout's runs are gone (no snapshot)",
+        help="start these entries from scratch where their run folders are not here and have no snapshot "
+        "(the campaign otherwise keeps their recorded status: done, or left alone)",
     )
     a = p.parse_args(argv)
     entries = build_entries()

@@ -204,3 +204,20 @@ def test_targets_from_synthetic_results():
     assert lin["met"] is True and lin["time_ratio_per_atom"] == pytest.approx(1.05)
     md = report.markdown({**results, "targets": report.targets(results)})
     assert "## Targets" in md
+
+
+def test_float64_reference_judges_float32_forces():
+    """The compiled path's fallback check: distance of float32 forces from the float64 model's."""
+    import torch
+
+    from equimol.benchmark import cases as C
+    from equimol.benchmark.runner import float64_forces_error
+
+    structures = S.rmd17("ethanol", slice(0, 2), FIXTURES)
+    model = C.build("painn", torch.float32, torch.device("cpu"))
+    batch = C.make_batch(structures, model.cutoff, torch.float32, torch.device("cpu"))
+    forces = model(batch)[K.FORCES].detach()
+    same, shifted = float64_forces_error(model, batch, forces, forces + 0.01)
+    assert same < 1e-4 * float(forces.abs().max())
+    assert shifted == pytest.approx(0.01, abs=1e-4)
+    assert next(model.parameters()).dtype == torch.float32  # the model itself is left as it was
