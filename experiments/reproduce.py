@@ -1441,12 +1441,16 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             v_cl, why_cl = verdict_spectra(ov_cl, list(cen.values()))
             why_cl += " (band centroids: " + ", ".join(f"{b} {v:+.0f}" for b, v in cen.items()) + ")"
             ps = cl["steps"] * 0.5 / 1000.0
+            span = (
+                f"; band-centroid shifts {min(cen.values()):+.0f} to {max(cen.values()):+.0f} cm⁻¹"
+                if cen
+                else ""
+            )
             rows.append(
                 Row(
                     claim_md.replace("ML-MD", "ML-MD after active learning"),
                     paper_md,
-                    ", ".join(f"{k} overlap {v:.3f}" for k, v in ov_cl.items())
-                    + f"; band-centroid shifts {min(cen.values()):+.0f} to {max(cen.values()):+.0f} cm⁻¹",
+                    ", ".join(f"{k} overlap {v:.3f}" for k, v in ov_cl.items()) + span,
                     f"the model of the row above (active learning); ML MD {cl['replicas']} × {ps:g} ps, "
                     f"GFN2-xTB MD 1 × {cl['xtb_steps'] * 0.5 / 1000.0:g} ps",
                     v_cl,
@@ -1471,7 +1475,12 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             sp_progress,
             [sp_out],
             sp_rows,
-            ("experiments/spectra/run.py", "experiments/spectra/xtb_rpmd.py", "runs/spectra_ethanol"),
+            (
+                "experiments/spectra/run.py",
+                "experiments/spectra/xtb_rpmd.py",
+                "runs/spectra_ethanol",
+                "classical.py",  # active_learning/classical.py, also when started from its folder
+            ),
         )
     )
 
@@ -1657,6 +1666,22 @@ class Campaign:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         write_text(self.state_path, json.dumps(state, indent=1) + "\n")
 
+    def lock_holder(self) -> int | None:
+        """The pid of a running campaign call holding the lock, else None."""
+        try:
+            pid = int((self.dir / "lock").read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return None
+        if pid <= 0 or pid == os.getpid():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return pid
+
     @contextlib.contextmanager
     def lock(self):
         """One campaign call at a time (runs/campaign/lock holds the pid; a stale one is replaced)."""
@@ -1689,32 +1714,76 @@ class Campaign:
             path.unlink(missing_ok=True)
 
 
-def has_runs(entry: Entry) -> bool:
-    return any(d.exists() for d in entry.run_dirs)
+def recorded(state: dict, entry: Entry) -> dict | None:
+    """What the committed state recorded of ``entry`` while its run folders were present."""
+    return state.get("entries", {}).get(entry.name, {}).get("recorded")
 
 
-def entry_status(entry: Entry, state: dict) -> tuple[str, str, bool]:
-    """(status, detail, recorded): from the run folders where they exist, else from the status
-    recorded in the committed campaign state (recorded True), else "not started"."""
-    rec = state.get("entries", {}).get(entry.name, {}).get("recorded")
-    if has_runs(entry) or not rec:
-        return (*entry.status(), False)
-    where = "its run folders are not in this checkout"
-    return rec["status"], f"{rec['detail']}; recorded {rec['at']}, {where}".lstrip("; "), True
+def present_runs(entry: Entry, root: Path) -> list[str]:
+    """The entry's run folders that exist here, as paths relative to ``root``."""
+    return [rel(d, root) for d in entry.run_dirs if d.exists()]
+
+
+def runs_here(entry: Entry, rec: dict | None, root: Path) -> bool:
+    """Whether the run folders here speak for the entry: some exist, and every one the record
+    saw (``rec["run_dirs"]``) does (else some of its runs are gone, and the record counts)."""
+    here = set(present_runs(entry, root))
+    return bool(here) and (rec is None or set(rec.get("run_dirs", [])) <= here)
+
+
+def entry_status(
+    entry: Entry, state: dict, root: Path = ROOT, restart: bool = False
+) -> tuple[str, str, dict | None]:
+    """(status, detail, record): from the run folders where they speak for the entry
+    (:func:`runs_here`; record None), else from the committed record (returned), else "not
+    started". A recorded "done" entry with steps added since (labels not in the record's
+    ``steps_done`` and not done) is "in progress". ``restart``: ignore the record."""
+    rec = None if restart else recorded(state, entry)
+    if rec is None or runs_here(entry, rec, root):
+        return (*entry.status(), None)
+    where = "its run folders are not all in this checkout"
+    detail = f"{rec['detail']}; recorded {rec['at']}, {where}".lstrip("; ")
+    if rec["status"] == "done":
+        try:
+            new = [s.label for s in new_steps(entry, rec)]
+        except Exception as e:  # a broken config must not stop the campaign
+            return "in progress", f"status unreadable: {type(e).__name__}: {e}", rec
+        if new:
+            return "in progress", f"{detail}; steps added since the record: {'; '.join(new)}", rec
+    return rec["status"], detail, rec
+
+
+def new_steps(entry: Entry, rec: dict, ctx: Context | None = None) -> list[Step]:
+    """The entry's steps that the record does not count as done and that are not done here."""
+    done = set(rec.get("steps_done", []))
+    return [s for s in entry.steps(ctx or Context()) if s.label not in done and not s.done()]
 
 
 def remember(entries: list[Entry], campaign: Campaign, state: dict | None = None, log=print) -> dict:
-    """Record the status of every entry whose run folders are here and refresh its run snapshots
-    (experiments/campaign_store.py); writes and returns the state."""
+    """Record the status of every entry whose run folders speak for it (:func:`runs_here`) and
+    refresh its run snapshots (experiments/campaign_store.py); writes and returns the state. An
+    entry whose status cannot be read keeps its record."""
     state = state if state is not None else campaign.load_state()
+    root = campaign.root
     for e in entries:
-        if not has_runs(e):
+        old = recorded(state, e)
+        if not runs_here(e, old, root):
             continue
         status, detail = e.status()
-        st = state["entries"].setdefault(e.name, {"calls": [], "wall_s_total": 0.0})
-        st["recorded"] = {"status": status, "detail": detail, "at": now()}
+        if detail.startswith("status unreadable"):
+            log(f"[{e.name}] {detail}: its record is kept")
+            continue
+        new = {
+            "status": status,
+            "detail": detail,
+            "steps_done": [s.label for s in e.steps(Context()) if s.done()],
+            "run_dirs": present_runs(e, root),
+        }
+        if old is None or any(old.get(k) != v for k, v in new.items()):
+            st = state["entries"].setdefault(e.name, {"calls": [], "wall_s_total": 0.0})
+            st["recorded"] = {**new, "at": now()}
         try:
-            written = store.save_entry(e.run_dirs, campaign.root, status == "done")
+            written = store.save_entry(e.run_dirs, root, status == "done")
         except Exception as exc:  # an unreadable run must not stop the report
             log(f"[{e.name}] snapshot failed: {type(exc).__name__}: {exc}")
             continue
@@ -1767,30 +1836,14 @@ def run_campaign(
     prefix = ["nice", "-n", str(ctx.nice)] if ctx.nice else []
     stopped = False
     restart = set(restart)
+    root = campaign.root
     for entry in sorted(entries, key=lambda e: e.priority):
-        if not dry_run:
-            for run in store.restore_entry(entry.run_dirs, campaign.root):
-                log(f"[{entry.name}] restored {rel(run, campaign.root)} from its committed snapshot")
-        if entry.name in restart:
-            state["entries"].get(entry.name, {}).pop("recorded", None)
-        status, detail, recorded = entry_status(entry, state)
-        if status == "done":
-            again = f"; --restart {entry.name} runs it again from scratch here" if recorded else ""
-            log(f"[{entry.name}] done: {detail}{again}")
-            continue
-        if recorded and status != "not started":
-            log(
-                f"[{entry.name}] {status} in an earlier checkout ({detail}) and no snapshot of its "
-                f"runs: left alone; --restart {entry.name} starts it again from scratch"
-            )
-            continue
-        if stopped or time.monotonic() > deadline - min_start_s:
-            log(f"[{entry.name}] {status}: no time left in this call")
-            continue
+        again = entry.name in restart
         busy = busy_elsewhere(entry.markers)
         if busy:
             log(f"[{entry.name}] running in another process, left alone: {busy[0]}")
             if not dry_run:
+                status, detail, _ = entry_status(entry, state, root)
                 record(
                     state,
                     entry.name,
@@ -1805,9 +1858,36 @@ def run_campaign(
                 )
                 campaign.save_state(state)
             continue
+        if dry_run:
+            waiting = store.restorable(entry.run_dirs, root)
+            if waiting:
+                log(
+                    f"[{entry.name}] would restore {len(waiting)} run(s) from committed snapshots, then resume"
+                )
+                continue
+        else:
+            for run in store.restore_entry(entry.run_dirs, root):
+                log(f"[{entry.name}] restored {rel(run, root)} from its committed snapshot")
+        status, detail, rec = entry_status(entry, state, root, restart=again)
+        if status == "done":
+            hint = f"; --restart {entry.name} runs it again from scratch here" if rec else ""
+            log(f"[{entry.name}] done: {detail}{hint}")
+            continue
+        only = None  # step labels to run, for an entry judged by its record
+        if rec is not None and rec["status"] == "done":
+            only = {s.label for s in new_steps(entry, rec, ctx)}
+        elif rec is not None and rec["status"] != "not started":
+            log(
+                f"[{entry.name}] {status} ({detail}), and no snapshot of its runs: left alone; "
+                f"--restart {entry.name} starts it again from scratch"
+            )
+            continue
+        if stopped or time.monotonic() > deadline - min_start_s:
+            log(f"[{entry.name}] {status}: no time left in this call")
+            continue
         t0, started, outcome = time.monotonic(), now(), "ok"
         for step in entry.steps(ctx):
-            if step.done():
+            if step.done() or (only is not None and step.label not in only):
                 continue
             cmd = prefix + step.cmd
             if dry_run:
@@ -1816,6 +1896,9 @@ def run_campaign(
             if time.monotonic() > deadline - min_start_s:
                 outcome, stopped = "stopped at the deadline", True
                 break
+            if again:  # the record goes only once the entry really starts again
+                state["entries"].get(entry.name, {}).pop("recorded", None)
+                again = False
             log(f"[{entry.name}] {step.label}: {shlex.join(cmd)}")
             try:
                 outcome = run_step(
@@ -1845,7 +1928,7 @@ def run_campaign(
         if dry_run:
             continue
         remember([entry], campaign, state, log)
-        status, detail = entry.status()
+        status, detail, _ = entry_status(entry, state, root)
         record(
             state,
             entry.name,
@@ -1900,7 +1983,7 @@ def render_results(entries: list[Entry], state: dict, root: Path = ROOT, curves:
                     e.title, "—", "—", "—", "not yet", f"result files unreadable: {type(exc).__name__}: {exc}"
                 )
             ]
-        status, detail, _ = entry_status(e, state)
+        status, detail, _ = entry_status(e, state, root)
         st = state.get("entries", {}).get(e.name, {})
         spent = st.get("wall_s_total", 0.0)
         devices = sorted({c.get("device", "cpu") for c in st.get("calls", []) if c.get("wall_s")})
@@ -1949,11 +2032,13 @@ def render_results(entries: list[Entry], state: dict, root: Path = ROOT, curves:
     return "\n".join(lines)
 
 
-def write_results(entries: list[Entry], campaign: Campaign) -> Path:
-    """RESULTS.md, after recording the entries' statuses and run snapshots (:func:`remember`)."""
+def write_results(entries: list[Entry], campaign: Campaign, record: bool = True) -> Path:
+    """RESULTS.md, after recording the entries' statuses and run snapshots (:func:`remember`;
+    not with ``record=False``)."""
     from equimol.io import write_text
 
-    remember(entries, campaign)
+    if record:
+        remember(entries, campaign)
     lc = _sibling("learning_curves")
     out = campaign.root / "experiments" / "learning_curves"
     curves = {e.name: lc.report(e.name, e.run_dirs, out) for e in entries}
@@ -2053,12 +2138,14 @@ def main(argv: list[str] | None = None) -> int:
     if a.list:
         state = campaign.load_state()
         for e in entries:
-            status, detail, _ = entry_status(e, state)
+            status, detail, rec = entry_status(e, state)
             print(f"{e.priority:2d} {e.name:18s} {status:12s} ≈ {e.budget_min / 60:.0f} h ({e.budget_note})")
             if detail:
                 print(f"   {detail}")
+            counted = set(rec.get("steps_done", [])) if rec else set()
             for s in e.steps(Context(python=a.python)):
-                print(f"   {'done ' if s.done() else 'to do'} {s.label}: {display_cmd(s.cmd)}")
+                mark = "done " if s.done() else "done (recorded)" if s.label in counted else "to do"
+                print(f"   {mark} {s.label}: {display_cmd(s.cmd)}")
         return 0
     if a.device == "cuda":
         import torch
@@ -2073,17 +2160,25 @@ def main(argv: list[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             if a.dry_run:
-                run_campaign(entries, a.minutes, ctx, campaign, dry_run=True, grace=a.grace)
+                run_campaign(
+                    entries, a.minutes, ctx, campaign, dry_run=True, grace=a.grace, restart=a.restart
+                )
             else:
                 with campaign.lock():
-                    run_campaign(entries, a.minutes, ctx, campaign, grace=a.grace, restart=a.restart)
+                    try:
+                        run_campaign(entries, a.minutes, ctx, campaign, grace=a.grace, restart=a.restart)
+                    finally:  # also after an interrupted call: the report of what it left behind
+                        path = write_results(build_entries(), campaign)
+                        print(f"wrote {rel(path)}")
         finally:
             signal.signal(signal.SIGTERM, previous)
-            if not a.dry_run:
-                path = write_results(build_entries(), campaign)
-                print(f"wrote {rel(path)}")
         return 0
-    path = write_results(build_entries(), campaign)
+    holder = campaign.lock_holder()
+    if holder is not None:
+        print(
+            f"a campaign call is running (pid {holder}): RESULTS.md only, its state and snapshots are left to it"
+        )
+    path = write_results(build_entries(), campaign, record=holder is None)
     print(f"wrote {rel(path)}")
     return 0
 

@@ -64,7 +64,7 @@ def test_priority_order_and_state(tmp_path):
     assert call["outcome"] == "ok" and call["device"] == "cpu" and call["wall_s"] >= 0
     assert {"started", "ended", "host", "status"} <= set(call)
     assert state["calls"][-1]["minutes"] == 1.0 and "ended" in state["calls"][-1]
-    assert not list(campaign.dir.glob(".*.tmp"))  # written atomically, nothing left behind
+    assert not list(campaign.state_path.parent.glob(".*.tmp"))  # written atomically, nothing left behind
 
 
 def test_deadline_stops_the_running_step(tmp_path):

@@ -263,19 +263,13 @@ def _train(cfg: Config, resume: bool, log, ctx: DistContext) -> dict:
         st = raw["training"]
         if ema is not None:  # checkpoints hold EMA weights; the raw ones are in training state
             ema.shadow = [p.detach().clone() for p in potential.parameters()]
-            for p, q in zip(potential.parameters(), st.get("raw_params", ()), strict=False):
+            for p, q in zip(potential.parameters(), st["raw_params"], strict=False):
                 p.data.copy_(q)
-        if "optimizer" in st:
-            # a state saved by the unfused optimizer (fused None) would switch the kernel off,
-            # and torch places each saved `step` by the saved flag: set it before loading
-            for g in st["optimizer"]["param_groups"]:
-                g["fused"] = fused
-            optimizer.load_state_dict(st["optimizer"])
-        else:  # a finished run's slim state (experiments/campaign_store.py): weights and progress
-            log(
-                f"{last_path} holds no optimizer state (a slim state of a finished run): "
-                "the optimizer starts afresh from the saved weights"
-            )
+        # a state saved by the unfused optimizer (fused None) would switch the kernel off, and
+        # torch places each saved `step` by the saved flag: set it before loading
+        for g in st["optimizer"]["param_groups"]:
+            g["fused"] = fused
+        optimizer.load_state_dict(st["optimizer"])
         run_lr = saved_lr(raw, t_cfg.lr)
         if run_lr != t_cfg.lr:
             log(

@@ -51,7 +51,7 @@ def main(argv=None) -> int:
 
     from equimol import keys as K
     from equimol.data.formats import read_structures
-    from equimol.io import load
+    from equimol.io import load, write_text
     from equimol.md.model_forces import ModelForceFn
     from equimol.reference.xtb_forces import XTBForceFn
     from equimol.spectra.trajectory import write_csv
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     cfg = DemoSettings(dt_fs=0.5, temperature_k=300.0, stride=4, seed=0, progress=not a.no_progress)
     RUNS.mkdir(parents=True, exist_ok=True)
     ref_traj = ROOT / "runs" / "spectra_ethanol" / "md_xtb.h5"
-    if not Path(f"{ref_traj}.time.json").exists():
+    if not same_protocol(ref_traj, a.xtb_steps, cfg):
         ref_traj = RUNS / "md_xtb.h5"
         print(f"GFN2-xTB MD: 1 replica × {a.xtb_steps} steps -> {ref_traj}", flush=True)
         fn_xtb = XTBForceFn(start[K.ATOMIC_NUMBERS], polarizability_every=cfg.stride)
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
         "reference_trajectory": str(ref_traj.relative_to(ROOT)),
         "replicas": a.replicas,
         "steps": a.steps,
-        "xtb_steps": a.xtb_steps,
+        "xtb_steps": json.loads(Path(f"{ref_traj}.time.json").read_text())["steps"],
         "wall_time_s": round(wall, 1),
         "reference_ir_overlap_vs_committed": round(overlap(ref["ir"], committed), 3),
     }
@@ -99,9 +99,20 @@ def main(argv=None) -> int:
                 for b in c_ref
             },
         }
-    (HERE / "classical.json").write_text(json.dumps(out, indent=1) + "\n")
+    write_text(HERE / "classical.json", json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     return 0
+
+
+def same_protocol(traj: Path, steps: int, cfg) -> bool:
+    """Whether ``traj`` is a finished trajectory of ``steps`` steps at ``cfg``'s protocol (its
+    ``.time.json`` stamp, as ``equimol.workflows.demo.run_md`` writes it)."""
+    stamp = Path(f"{traj}.time.json")
+    if not traj.exists() or not stamp.exists():
+        return False
+    done = json.loads(stamp.read_text())
+    want = {"steps": steps, "beads": 1, "dt_fs": cfg.dt_fs, "stride": cfg.stride}
+    return all(done.get(k) == v for k, v in want.items()) and done.get("thermostat", "nhc") == "nhc"
 
 
 def read_json_or_none(path: Path) -> dict | None:
