@@ -127,6 +127,10 @@ def config(variant: str, n_features: int, epochs: int, lay: Layout, n_train: int
             "early_stopping_patience": 300,
             "ema_decay": 0.99,
             "seed": 1,
+            # the compiled training step (equimol.train.compiled): every aspirin batch has the same
+            # shape; all five variants' loss gradients equal eager ones to 6e-7 (relative), and a
+            # step of 10 frames took 36 vs 100 ms (full) to 19 vs 28 ms (no_vectors), one thread
+            "compile": not lay.smoke,
             "progress": False,
         },
         "output_dir": lay.path_in_config(lay.runs / variant),
