@@ -7,14 +7,19 @@ the active-learning rounds) with the GFN2-xTB RPMD reference; the classical comp
 ``experiments/spectra/report.json`` still uses the spectra model before active learning. This
 script runs the classical half with the final model, at the protocol of ``run.py``: PaiNN MD,
 4 replicas × 40 000 steps of 0.5 fs (20 ps) from the xTB minimum, NHC at 300 K (chain 3,
-τ = 100 fs), μ and α every 4 steps; GFN2-xTB MD, 1 replica × 40 000 steps, same protocol. Spectra:
-1 ps discarded, 1 000 fs correlation depth, Hann window, IR and unpolarised Raman, compared by
-overlap and band centroids (fingerprint, C–H and O–H stretch), as ``rpmd16.py`` compares them.
+τ = 100 fs), μ and α every 4 steps. Spectra: 1 ps discarded, 1 000 fs correlation depth, Hann
+window, IR and unpolarised Raman, compared by overlap and band centroids (fingerprint, C–H and
+O–H stretch), as ``rpmd16.py`` compares them.
 
-The xTB trajectory is ``run.py``'s ``runs/spectra_ethanol/md_xtb.h5`` when it exists, else it is
-run here into ``runs/spectra_active_learning/md_xtb.h5`` (≈ 5 min; its IR is checked against the
-committed ``spectrum_xtb.csv``: ``reference_ir_overlap_vs_committed``). Writes ``classical.json``
-and ``spectrum_classical_al.csv`` here; trajectories stay in ``runs/spectra_active_learning``.
+The reference is GFN2-xTB MD at the same protocol and the same statistics, 4 replicas × 20 ps
+(``--xtb-replicas``; ``run.py``'s reference is one replica): two single-replica xTB runs of 20 ps
+agree only to an IR overlap of 0.90 (this script's first run against the committed
+``spectrum_xtb.csv``), the very threshold of the comparison. The noise floor is reported too:
+the overlap between the spectra of replicas 1–2 and 3–4 of each trajectory (``half_overlap``).
+The spectra model before active learning (its committed 4 × 20 ps ``spectrum_classical.csv``)
+is compared with the same reference (IR only: the CSV's Raman columns are normalised apart).
+Writes ``classical.json`` and ``spectrum_classical_al.csv`` here; trajectories stay in
+``runs/spectra_active_learning`` (the xTB one ≈ 25 min, the PaiNN one ≈ 10 min on one core).
 """
 
 from __future__ import annotations
@@ -31,6 +36,25 @@ ROOT = HERE.parents[2]
 RUNS = ROOT / "runs" / "spectra_active_learning"
 
 
+def half_overlap(traj: Path, kind: str) -> float:
+    """Overlap of the ``kind`` spectra of the first and second half of the replicas of ``traj``
+    (the protocol of ``rpmd16.spectra``)."""
+    from equimol.spectra.trajectory import load_trajectory, spectra_from_trajectory
+    from equimol.workflows.compare import overlap
+
+    data = load_trajectory(traj)
+    n = data["dipole"].shape[1]
+    per_replica = ("positions", "velocities", "dipole", "polarizability")
+    halves = []
+    for part in (slice(0, n // 2), slice(n // 2, n)):
+        sub = {k: v[:, part] if k in per_replica else v for k, v in data.items()}
+        sp = spectra_from_trajectory(
+            sub, power=False, depth_fs=1000.0, discard_fs=1000.0, temperature_k=300.0, unpolarized=True
+        )
+        halves.append(sp[kind])
+    return overlap(*halves)
+
+
 def committed_ir(path: Path):
     """The IR column of a committed spectrum CSV (``write_csv``: frequency_cm1, ir, …)."""
     from equimol.spectra.spectrum import Spectrum
@@ -44,6 +68,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=40_000, help="ML MD steps per replica (default 20 ps)")
     p.add_argument("--replicas", type=int, default=4)
     p.add_argument("--xtb-steps", type=int, default=40_000)
+    p.add_argument("--xtb-replicas", type=int, default=4, help="replicas of the GFN2-xTB MD (default 4)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
 
@@ -62,12 +87,10 @@ def main(argv=None) -> int:
     start = read_structures(SPECTRA / "ethanol_xtb_min.xyz")[0]
     cfg = DemoSettings(dt_fs=0.5, temperature_k=300.0, stride=4, seed=0, progress=not a.no_progress)
     RUNS.mkdir(parents=True, exist_ok=True)
-    ref_traj = ROOT / "runs" / "spectra_ethanol" / "md_xtb.h5"
-    if not same_protocol(ref_traj, a.xtb_steps, cfg):
-        ref_traj = RUNS / "md_xtb.h5"
-        print(f"GFN2-xTB MD: 1 replica × {a.xtb_steps} steps -> {ref_traj}", flush=True)
-        fn_xtb = XTBForceFn(start[K.ATOMIC_NUMBERS], polarizability_every=cfg.stride)
-        run_md(fn_xtb, start, ref_traj, cfg, a.xtb_steps, 1, 1)
+    ref_traj = RUNS / f"md_xtb_r{a.xtb_replicas}.h5"
+    print(f"GFN2-xTB MD: {a.xtb_replicas} replicas × {a.xtb_steps} steps -> {ref_traj}", flush=True)
+    fn_xtb = XTBForceFn(start[K.ATOMIC_NUMBERS], polarizability_every=cfg.stride)
+    run_md(fn_xtb, start, ref_traj, cfg, a.xtb_steps, 1, a.xtb_replicas)
     traj = RUNS / "md_classical_al.h5"
     print(f"PaiNN MD ({ckpt.name}): {a.replicas} replicas × {a.steps} steps -> {traj}", flush=True)
     fn = ModelForceFn(load(ckpt), start[K.ATOMIC_NUMBERS])
@@ -82,23 +105,29 @@ def main(argv=None) -> int:
         "reference_trajectory": str(ref_traj.relative_to(ROOT)),
         "replicas": a.replicas,
         "steps": a.steps,
-        "xtb_steps": json.loads(Path(f"{ref_traj}.time.json").read_text())["steps"],
+        "xtb_steps": a.xtb_steps,
+        "xtb_replicas": a.xtb_replicas,
         "wall_time_s": round(wall, 1),
-        "reference_ir_overlap_vs_committed": round(overlap(ref["ir"], committed), 3),
+        "reference_ir_overlap_vs_committed_single_replica": round(overlap(ref["ir"], committed), 3),
     }
-    report = read_json_or_none(SPECTRA / "report.json")
-    before = (report or {}).get("spectra", {})
+    before_ir = committed_ir(SPECTRA / "spectrum_classical.csv")
+
+    def shifts(c, c_ref):
+        return {b: None if c[b] is None or c_ref[b] is None else round(c[b] - c_ref[b], 1) for b in c_ref}
+
     for kind in ("ir", "raman"):
         c_ref, c_al = band_centroids(ref[kind]), band_centroids(al[kind])
         out[kind] = {
             "overlap_al_vs_xtb_md": round(overlap(al[kind], ref[kind]), 3),
-            "overlap_before_vs_xtb_md": before.get(f"{kind}_overlap_ml_md_vs_xtb_md"),
+            "half_overlap_xtb_md": round(half_overlap(ref_traj, kind), 3),
+            "half_overlap_al": round(half_overlap(traj, kind), 3),
             "centroids_xtb_md": c_ref,
-            "centroid_shift_al_minus_xtb": {
-                b: None if c_al[b] is None or c_ref[b] is None else round(c_al[b] - c_ref[b], 1)
-                for b in c_ref
-            },
+            "centroid_shift_al_minus_xtb": shifts(c_al, c_ref),
         }
+    out["ir"]["overlap_before_vs_xtb_md"] = round(overlap(before_ir, ref["ir"]), 3)
+    out["ir"]["centroid_shift_before_minus_xtb"] = shifts(
+        band_centroids(before_ir), band_centroids(ref["ir"])
+    )
     write_text(HERE / "classical.json", json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     return 0
@@ -113,10 +142,6 @@ def same_protocol(traj: Path, steps: int, cfg) -> bool:
     done = json.loads(stamp.read_text())
     want = {"steps": steps, "beads": 1, "dt_fs": cfg.dt_fs, "stride": cfg.stride}
     return all(done.get(k) == v for k, v in want.items()) and done.get("thermostat", "nhc") == "nhc"
-
-
-def read_json_or_none(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 if __name__ == "__main__":
