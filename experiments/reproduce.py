@@ -1450,13 +1450,22 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                 if cen
                 else ""
             )
+            floor = {k: cl[k].get("half_overlap_xtb_md") for k in ("ir", "raman")}
+            if all(v is not None for v in floor.values()):
+                span += (
+                    f"; noise floor (GFN2-xTB replicas 1–2 vs 3–4): IR {floor['ir']:.3f}, "
+                    f"Raman {floor['raman']:.3f}"
+                )
+            before = cl["ir"].get("overlap_before_vs_xtb_md")
+            if before is not None:
+                span += f"; the spectra model before active learning: IR overlap {before:.3f}"
             rows.append(
                 Row(
                     claim_md.replace("ML-MD", "ML-MD after active learning"),
                     paper_md,
                     ", ".join(f"{k} overlap {v:.3f}" for k, v in ov_cl.items()) + span,
-                    f"the model of the row above (active learning); ML MD {cl['replicas']} × {ps:g} ps, "
-                    f"GFN2-xTB MD 1 × {cl['xtb_steps'] * 0.5 / 1000.0:g} ps",
+                    f"the model of the ML-RPMD active-learning row; ML MD {cl['replicas']} × {ps:g} ps, "
+                    f"GFN2-xTB MD {cl.get('xtb_replicas', 1)} × {cl['xtb_steps'] * 0.5 / 1000.0:g} ps",
                     v_cl,
                     why_cl,
                     [rel(sp / "active_learning" / "classical.json", root)],
