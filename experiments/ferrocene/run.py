@@ -186,6 +186,7 @@ def main() -> None:
     ref = np.array([float(s["energy"]) for s in scan])
     ref -= ref.min()
     results, profiles = {}, {"reference": ref.tolist()}
+    earlier = {} if a.smoke else read_earlier(lay.results / "results.json")
     for m, rc in names:
         name = f"{m}_rc{rc}"
         cfg_path = lay.configs / f"{name}.yaml"
@@ -203,6 +204,15 @@ def main() -> None:
         elif not a.report_only:
             print(f"[{name}] {state['status']}: skipping training")
         ev = evaluate_run(run_dir, lay.scan, scan)
+        if ev is None and name in earlier.get("results", {}) and not run_dir.exists():
+            # a run of an earlier checkout (runs/ is not in git): its committed results stay
+            results[name] = {**earlier["results"][name], "run_folder_here": False}
+            if not results[name]["status"].endswith("(earlier checkout)"):
+                results[name]["status"] += " (earlier checkout)"
+            if name in earlier.get("profiles_eV", {}):
+                profiles[name] = earlier["profiles_eV"][name]
+            print(f"[{name}] no run folder here: its results from {lay.results / 'results.json'} are kept")
+            continue
         if ev is None:
             print(f"[{name}] no best.pt yet: left out")
             continue
@@ -237,6 +247,14 @@ def main() -> None:
     plot(angles, profiles, lay.results / "profile.png")
     print(md)
     print(f"wrote {lay.results / 'results.json'}, results.md and profile.png")
+
+
+def read_earlier(path: Path) -> dict:
+    """The committed results.json (empty when missing or unreadable)."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
 
 
 def evaluate_run(run_dir: Path, scan_path: Path, scan: list) -> dict | None:
