@@ -1086,13 +1086,16 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         r, ref = d["results"], d["reference_range_meV"]
         verdict, why = verdict_ferrocene(r, ref)
         keys = [k for k in ("painn_rc2.5", "painn_rc3.0", "schnet_rc2.5", "schnet_rc3.0") if k in r]
-        equi = ", ".join(f"{k} {r[k]['profile_range_meV']:.2f}" for k in keys)
+        equi = ", ".join(
+            f"{k} {r[k]['profile_range_meV']:.2f} (MAE {r[k]['profile_mae_meV']:.2f})" for k in keys
+        )
         budget = ", ".join(f"{k} {r[k]['epochs_run']} ep / {r[k]['train_minutes']:.0f} min" for k in keys)
         return [
             Row(
                 claim,
                 paper,
-                f"profile range (meV) of the rigid scan: {equi}; GFN2-xTB reference {ref:.1f} meV",
+                f"profile range (and MAE against the reference profile), meV, of the rigid scan: {equi}; "
+                f"GFN2-xTB reference {ref:.1f} meV",
                 budget_text(None, None, extra=budget),
                 verdict,
                 why,
