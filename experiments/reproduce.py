@@ -1755,7 +1755,7 @@ def entry_status(
     started". A recorded "done" entry with steps added since (labels not in the record's
     ``steps_done`` and not done) is "in progress". ``restart``: ignore the record."""
     rec = None if restart else recorded(state, entry)
-    if rec is None or runs_here(entry, rec, root):
+    if rec is None or rec["status"] == "not started" or runs_here(entry, rec, root):
         return (*entry.status(), None)
     where = "its run folders are not all in this checkout"
     detail = f"{rec['detail']}; recorded {rec['at']}, {where}".lstrip("; ")
