@@ -1659,6 +1659,19 @@ def run_step(cmd: list[str], log: Path, deadline: float, env: dict, grace: float
 # ----------------------------------------------------------------------------- bookkeeping
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` (> 0) exists (one of another user counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 class Campaign:
     """Paths of one campaign (the repository's, or a test's tmp folder): logs and the lock in
     runs/campaign (local), the state and run snapshots in experiments/campaign (committed)."""
@@ -1688,15 +1701,7 @@ class Campaign:
             pid = int((self.dir / "lock").read_text().strip() or 0)
         except (FileNotFoundError, ValueError):
             return None
-        if pid <= 0 or pid == os.getpid():
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return pid
+        return pid if pid != os.getpid() and pid_alive(pid) else None
 
     @contextlib.contextmanager
     def lock(self):
@@ -1709,15 +1714,7 @@ class Campaign:
                 break
             except FileExistsError:
                 pid = int(path.read_text().strip() or 0)
-                alive = pid > 0
-                if alive:
-                    try:
-                        os.kill(pid, 0)
-                    except ProcessLookupError:
-                        alive = False
-                    except PermissionError:
-                        pass
-                if alive:
+                if pid_alive(pid):
                     raise SystemExit(f"another campaign call is running (pid {pid}, {path})") from None
                 path.unlink(missing_ok=True)
         else:
