@@ -286,7 +286,7 @@ class ActiveLearning:
     def md(self, k: int, committee: Path) -> dict:
         """Run (or resume) the round's trajectory; returns its statistics."""
         from equimol.io import load
-        from equimol.md.config import MDConfig
+        from equimol.md.config import MDConfig, free_molecule
         from equimol.md.hooks import DisagreementHook
         from equimol.md.model_forces import ModelForceFn
         from equimol.md.simulate import run_simulation
@@ -308,6 +308,7 @@ class ActiveLearning:
             seed=m.seed + k,
             free_ring_polymer_start=m.free_ring_polymer_start,
             progress=self.cfg.progress,
+            **free_molecule(m.beads),
         )
         fn = ModelForceFn(load(committee), start[K.ATOMIC_NUMBERS])
         hook = DisagreementHook(m.stop_factor * self.cfg.threshold, stop=True)

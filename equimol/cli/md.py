@@ -3,6 +3,10 @@
 Presets: ``--preset painn-spectra`` = the PaiNN paper's spectra settings (0.2 fs, 300 K, 50 ps,
 first 10 ps to be discarded by ``equimol spectrum --discard-fs 10000``, Nose–Hoover chain of 3
 with τ = 100 fs, 64 beads: the ring-polymer NHC); explicit options override preset values.
+
+The molecule's centre-of-mass motion (and, for classical MD, its rotation) is removed at the
+start and kept at zero, so that a global thermostat samples the vibrations at the temperature
+asked for (``MDConfig.remove_rotation``; ``--keep-rigid-motion`` keeps them).
 """
 
 from __future__ import annotations
@@ -70,13 +74,20 @@ def add_arguments(p) -> None:
         help="stop the run instead of warning when --max-force-disagreement is exceeded (the "
         "trajectory up to that step is kept)",
     )
+    p.add_argument(
+        "--keep-rigid-motion",
+        action="store_true",
+        help="keep the start's centre-of-mass motion and (classical MD) rotation; by default both "
+        "are removed, as a global thermostat (nhc, csvr) cannot thermalise them and would run the "
+        "vibrations of a free molecule at another temperature",
+    )
     p.add_argument("--no-progress", action="store_true")
     add_malloc_option(p)
     add_threads_option(p)
 
 
 def md_config_from_args(args):
-    from equimol.md.config import MDConfig
+    from equimol.md.config import MDConfig, free_molecule
     from equimol.md.presets import painn_spectra
 
     opts = {
@@ -93,10 +104,12 @@ def md_config_from_args(args):
     }
     opts = {k: v for k, v in opts.items() if v is not None}
     opts["progress"] = not args.no_progress
+    n_beads = opts.pop("n_beads", 64 if args.preset == "painn-spectra" else 1)
+    rigid = free_molecule(n_beads)
+    opts.update({k: False for k in rigid} if getattr(args, "keep_rigid_motion", False) else rigid)
     if args.preset == "painn-spectra":
-        n_beads = opts.pop("n_beads", 64)
         return painn_spectra(n_beads=n_beads, **opts).md
-    return MDConfig(**opts)
+    return MDConfig(n_beads=n_beads, **opts)
 
 
 def run(args) -> int:

@@ -56,6 +56,14 @@ def thermostat_spelling(name: str) -> str:
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
+
+def free_molecule(n_beads: int) -> dict[str, bool]:
+    """MDConfig options for a free (gas-phase) molecule: the centre-of-mass motion removed and,
+    for classical MD, the rotation too, so that a global thermostat samples the vibrations at T
+    (see :class:`MDConfig`; ring polymers thermalise their rotation through their internal modes)."""
+    return {"remove_com": True, "remove_rotation": n_beads == 1}
+
+
 #: fields that may change when a run is restarted (everything else must match)
 RESTART_MUTABLE = frozenset({"n_steps", "progress", "log_every", "checkpoint_every", "flush_every"})
 
@@ -77,6 +85,12 @@ class MDConfig:
     initial_temperature_k: temperature of the Maxwell–Boltzmann start (None: temperature_k;
     0: zero velocities). Frames are written every ``stride`` steps (step 0 included),
     a checkpoint every ``checkpoint_every`` steps and a log line every ``log_every`` steps.
+    remove_com: start with zero centre-of-mass velocity (of the centroid) and keep it there
+    (N_f = 3N − 3). remove_rotation (needs remove_com; classical MD only): also zero angular
+    momentum, N_f = 3N − 6 (3N − 5 linear). A free molecule under a global thermostat ("nhc",
+    "csvr") needs both: such thermostats scale all velocities, so the centre-of-mass and
+    rotational energy of the random start never thermalise and the vibrations run at another
+    temperature (:func:`~equimol.md.state.remove_angular_velocity`).
     """
 
     dt_fs: float = 0.5
@@ -95,6 +109,7 @@ class MDConfig:
     initial_temperature_k: float | None = None
     free_ring_polymer_start: bool = True
     remove_com: bool = False
+    remove_rotation: bool = False
     stride: int = 10
     log_every: int = 100
     checkpoint_every: int = 1000
@@ -137,6 +152,14 @@ class MDConfig:
             raise ValueError(f"pile_lambda must be > 0 or None, got {self.pile_lambda}")
         if self.initial_temperature_k is not None and self.initial_temperature_k < 0:
             raise ValueError("initial_temperature_k must be >= 0")
+        if self.remove_rotation and not self.remove_com:
+            raise ValueError("remove_rotation needs remove_com: rotation is taken about the centre of mass")
+        if self.remove_rotation and self.n_beads > 1:
+            raise ValueError(
+                "remove_rotation is for classical MD (n_beads 1): a ring polymer's thermostatted internal "
+                "modes exchange angular momentum with its centroid, which thermalises its rotation; "
+                "use remove_com"
+            )
         for key in ("dtype", "trajectory_dtype"):
             if getattr(self, key) not in _DTYPES:
                 raise ValueError(f"{key} must be one of {sorted(_DTYPES)}, got {getattr(self, key)!r}")

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from equimol.md.config import MDConfig
+from equimol.md.config import MDConfig, free_molecule
 
 PAINN_DT_FS = 0.2
 PAINN_TEMPERATURE_K = 300.0
@@ -67,7 +67,7 @@ def painn_spectra(n_beads: int = PAINN_N_BEADS, **overrides: Any) -> SpectraPres
         "tau_fs": PAINN_TAU_FS,
         "n_beads": n_beads,
         "stride": 10,
-        "remove_com": True,
+        **free_molecule(n_beads),
         "checkpoint_every": 10_000,
     }
     base.update(overrides)

@@ -32,11 +32,17 @@ from equimol.md.state import (
     MDState,
     broadcast_positions,
     evaluate,
+    kinetic_energy,
     maxwell_boltzmann,
+    remove_angular_velocity,
     remove_com_velocity,
 )
 from equimol.md.trajectory import TrajectoryHook
 from equimol.units import MD_UNITS
+
+#: with ``remove_rotation`` and a deterministic thermostat, the round-off drift of the
+#: centre-of-mass velocity and angular momentum is removed every this many steps
+ROTATION_CHECK_EVERY = 100
 
 
 class Simulation:
@@ -76,7 +82,12 @@ class Simulation:
         self.generator = generator
         self.thermostat = build_thermostat(config)
         if self.thermostat is not None:
-            self.thermostat.setup(state, generator=generator, remove_com=config.remove_com)
+            self.thermostat.setup(
+                state,
+                generator=generator,
+                remove_com=config.remove_com,
+                remove_rotation=config.remove_rotation,
+            )
         if state.forces is None or state.energy is None:
             evaluate(force_fn, state)
         self.error: BaseException | None = None
@@ -91,7 +102,11 @@ class Simulation:
         (see observables.py); cached for the current step."""
         if self._observables is None or self._observables[0] != self.state.step:
             obs = compute_observables(
-                self.state, self.config.temperature_k, self.thermostat, remove_com=self.config.remove_com
+                self.state,
+                self.config.temperature_k,
+                self.thermostat,
+                remove_com=self.config.remove_com,
+                remove_rotation=self.config.remove_rotation,
             )
             self._observables = (self.state.step, obs)
         return self._observables[1]
@@ -99,6 +114,24 @@ class Simulation:
     def step(self) -> None:
         """One integration step of config.dt_fs."""
         md_step(self.state, self.force_fn, self.config.dt_fs, self.ring, self.thermostat)
+        if self.config.remove_rotation and (
+            self.state.step % ROTATION_CHECK_EVERY == 0
+            or getattr(self.thermostat, "centroid_langevin", False)
+        ):
+            self._remove_rigid_motion()
+
+    def _remove_rigid_motion(self) -> None:
+        """Zero the centre-of-mass velocity and angular momentum again (config.remove_rotation):
+        a global thermostat and the integrator keep both at zero up to round-off, a Langevin
+        thermostat's noise does not. The kinetic energy removed counts as heat of the thermostat,
+        so the conserved quantity stays conserved."""
+        s = self.state
+        k0 = kinetic_energy(s.velocities, s.masses).sum(1)
+        s.velocities = remove_angular_velocity(
+            s.positions, remove_com_velocity(s.velocities, s.masses), s.masses
+        )
+        if self.thermostat is not None:
+            self.thermostat.energy_change += kinetic_energy(s.velocities, s.masses).sum(1) - k0
 
     def run(self, n_steps: int | None = None) -> MDState:
         """Run until step config.n_steps (or ``n_steps`` more steps), calling the hooks."""
@@ -192,6 +225,8 @@ def initial_state(
         v = maxwell_boltzmann(m, p * t0, (r, p), generator=generator) if t0 > 0 else torch.zeros_like(x)
     if config.remove_com:
         v = remove_com_velocity(v, m)
+    if config.remove_rotation:
+        v = remove_angular_velocity(x, v, m)
     return MDState(positions=x, velocities=v, masses=m, atomic_numbers=z)
 
 

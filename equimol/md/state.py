@@ -180,6 +180,56 @@ def remove_com_velocity(velocities: Tensor, masses: Tensor, *, normal_modes: boo
     return velocities - v_com[:, None, None, :]
 
 
+def _centroid_frame(positions: Tensor, velocities: Tensor, masses: Tensor) -> tuple[Tensor, Tensor]:
+    """(d, u): centroid positions relative to the centre of mass and centroid velocities relative
+    to the centre-of-mass velocity, (R, N, 3) each."""
+    m = masses[:, None]
+    r, v = positions.mean(1), velocities.mean(1)
+    d = r - (m * r).sum(1, keepdim=True) / masses.sum()
+    u = v - (m * v).sum(1, keepdim=True) / masses.sum()
+    return d, u
+
+
+def _inertia(d: Tensor, masses: Tensor) -> Tensor:
+    """Inertia tensors I = Σ m (|d|² 1 − d dᵀ), (R, 3, 3) amu·Å², of positions d (R, N, 3) about the COM."""
+    eye = torch.eye(3, dtype=d.dtype, device=d.device)
+    d2 = (masses[:, None] * d.square()).sum((-1, -2))  # (R,)
+    return d2[:, None, None] * eye - torch.einsum("n,rni,rnj->rij", masses, d, d)
+
+
+def rotational_degrees_of_freedom(positions: Tensor, masses: Tensor, rtol: float = 1e-6) -> int:
+    """Rotational degrees of freedom of the centroid of replica 0 of ``positions`` (R, P, N, 3)
+    Å: the rank of its inertia tensor about the centre of mass, i.e. 3, 2 for a linear molecule,
+    0 for a single atom."""
+    d, _ = _centroid_frame(positions[:1], positions[:1], masses)
+    eig = torch.linalg.eigvalsh(_inertia(d, masses)[0])
+    return int((eig > rtol * max(float(eig.max()), 1e-300)).sum())
+
+
+def angular_momentum(positions: Tensor, velocities: Tensor, masses: Tensor) -> Tensor:
+    """Angular momentum L = Σ m (r̄ − R) × (v̄ − V) of the centroid of each replica about its
+    centre of mass, (R, 3) amu·Å²/fs (r̄, v̄: bead averages; R, V: centre of mass)."""
+    d, u = _centroid_frame(positions, velocities, masses)
+    return (masses[:, None] * torch.linalg.cross(d, u)).sum(1)
+
+
+def remove_angular_velocity(positions: Tensor, velocities: Tensor, masses: Tensor) -> Tensor:
+    """Subtract the rigid rotation ω × (r̄ − R) of the centroid of each replica, ω = I⁺ L
+    (I⁺: pseudo-inverse, so a linear molecule loses only its two rotations), from every bead:
+    afterwards L = 0 (:func:`angular_momentum`). The centre-of-mass velocity is unchanged.
+    Positions and velocities (R, P, N, 3) Å and Å/fs, masses (N,) amu.
+
+    For a free molecule under a global thermostat (one that scales all velocities, such as a
+    Nosé–Hoover chain), L is conserved up to the scaling: rotation, like centre-of-mass
+    motion, never reaches the temperature of the vibrations, and its kinetic energy (fixed by
+    the random start) is taken from them ("flying ice cube"). Removing both at the start, and
+    counting 3N − 6 degrees of freedom, samples the vibrations at T."""
+    d, u = _centroid_frame(positions, velocities, masses)
+    ang = (masses[:, None] * torch.linalg.cross(d, u)).sum(1)  # (R, 3)
+    omega = (torch.linalg.pinv(_inertia(d, masses), hermitian=True, rtol=1e-6) @ ang[..., None])[..., 0]
+    return velocities - torch.linalg.cross(omega[:, None, :].expand_as(d), d)[:, None]
+
+
 #: a force above this (eV/Å) on any atom or bead means the run is blowing up: bonded forces in
 #: molecules stay below ~50 eV/Å even for 64-bead ring polymers at 300 K (bead temperature 64·T)
 RUNAWAY_FORCE_EV_A = 1000.0

@@ -36,7 +36,13 @@ from torch import Tensor
 
 from equimol import units
 from equimol.md.ring_polymer import FreeRingPolymer, normal_mode_frequencies
-from equimol.md.state import MDState, kinetic_energy, remove_com_velocity, thermal_velocity_scale
+from equimol.md.state import (
+    MDState,
+    kinetic_energy,
+    remove_com_velocity,
+    rotational_degrees_of_freedom,
+    thermal_velocity_scale,
+)
 
 
 def centroid_kinetic_energy(velocities: Tensor, masses: Tensor) -> Tensor:
@@ -52,6 +58,13 @@ def scale_centroid(velocities: Tensor, factor: Tensor) -> Tensor:
     if velocities.shape[1] == 1:
         return velocities * f
     return velocities + (f - 1.0) * velocities.mean(1, keepdim=True)
+
+
+def n_degrees_of_freedom_centroid(state: MDState, remove_com: bool, remove_rotation: bool = False) -> int:
+    """Degrees of freedom of the centroid: 3N, minus 3 with ``remove_com``, minus the
+    rotations (3, 2 for a linear molecule) with ``remove_rotation``."""
+    n_rot = rotational_degrees_of_freedom(state.positions, state.masses) if remove_rotation else 0
+    return 3 * state.n_atoms - (3 if remove_com else 0) - n_rot
 
 
 class Thermostat:
@@ -79,18 +92,28 @@ class Thermostat:
         self.pile_lambda = pile_lambda
         self._ready = False
 
-    def setup(self, state: MDState, *, generator: torch.Generator, remove_com: bool = False) -> None:
-        """Allocate per-replica variables for ``state``; ``generator`` supplies all noise."""
-        r, p, n = state.n_replicas, state.n_beads, state.n_atoms
+    def setup(
+        self,
+        state: MDState,
+        *,
+        generator: torch.Generator,
+        remove_com: bool = False,
+        remove_rotation: bool = False,
+    ) -> None:
+        """Allocate per-replica variables for ``state``; ``generator`` supplies all noise.
+        ``remove_com`` / ``remove_rotation``: the run keeps the centroid's centre-of-mass
+        velocity / angular momentum at zero, so the thermostat counts 3 / 3 (2 for a linear
+        molecule) fewer degrees of freedom."""
+        r, p = state.n_replicas, state.n_beads
         dtype, device = state.dtype, state.device
         self.generator = generator
         self.remove_com = remove_com
         self.n_beads = p
         self.masses = state.masses
         self.kt = units.KB_EV_PER_K * self.temperature_k * p  # bead temperature T_P, eV
-        self.n_dof = 3 * n - (3 if remove_com else 0)  # degrees of freedom of the centroid
+        self.n_dof = n_degrees_of_freedom_centroid(state, remove_com, remove_rotation)
         if self.n_dof < 1:
-            raise ValueError("remove_com leaves no degrees of freedom for a single atom")
+            raise ValueError("remove_com leaves no degrees of freedom (a single atom)")
         self.dtype, self.device = dtype, device
         self.sigma = thermal_velocity_scale(state.masses, self.kt)  # (N, 1) Å/fs
         gamma = torch.zeros(p, dtype=torch.float64)

@@ -223,7 +223,7 @@ def pimd_sampling(
     """
     import torch
 
-    from equimol.md.config import MDConfig
+    from equimol.md.config import MDConfig, free_molecule
     from equimol.md.hooks import Hook
     from equimol.md.simulate import run_simulation
     from equimol.reference.xtb_forces import XTBForceFn
@@ -250,6 +250,7 @@ def pimd_sampling(
         seed=seed,
         progress=progress,
         dtype="float64",
+        **free_molecule(beads),
     )
     run_simulation(
         XTBForceFn(z, settings),

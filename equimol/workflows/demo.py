@@ -254,7 +254,7 @@ def run_md(
     the protocol of ``cfg`` (dt, temperature, stride, seed; NHC chain 3, τ 100 fs) into ``path``;
     returns its wall time in s. A ``.restart.pt`` beside ``path`` holds the state of an
     interrupted run; a ``.time.json`` stamp marks a finished one with its settings."""
-    from equimol.md.config import MDConfig
+    from equimol.md.config import MDConfig, free_molecule
     from equimol.md.simulate import run_simulation
 
     config = MDConfig(
@@ -270,6 +270,7 @@ def run_md(
         seed=cfg.seed,
         progress=cfg.progress,
         checkpoint_every=max(cfg.stride, 1000 // cfg.stride * cfg.stride),
+        **free_molecule(beads),
     )
     restart = Path(f"{path}.restart.pt")
     stamp = Path(f"{path}.time.json")
@@ -280,6 +281,8 @@ def run_md(
         "dt_fs": cfg.dt_fs,
         "stride": cfg.stride,
         "thermostat": thermostat,
+        "remove_com": config.remove_com,
+        "remove_rotation": config.remove_rotation,
     }
     if path.exists() and not restart.exists() and stamp.exists():
         done = json.loads(stamp.read_text())

@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 SPECTRA = HERE.parent
 ROOT = HERE.parents[2]
 RUNS = ROOT / "runs" / "spectra_active_learning"
+BEFORE = SPECTRA / "painn_spectra.pt"  # the spectra model before active learning
 
 
 def half_overlap(traj: Path, kind: str) -> float:
@@ -95,22 +96,37 @@ def main(argv=None) -> int:
     print(f"PaiNN MD ({ckpt.name}): {a.replicas} replicas × {a.steps} steps -> {traj}", flush=True)
     fn = ModelForceFn(load(ckpt), start[K.ATOMIC_NUMBERS])
     wall = run_md(fn, start, traj, cfg, a.steps, 1, a.replicas)
+    before_traj = RUNS / "md_classical_before.h5"
+    print(f"PaiNN MD ({BEFORE.name}): {a.replicas} replicas × {a.steps} steps -> {before_traj}", flush=True)
+    run_md(
+        ModelForceFn(load(BEFORE), start[K.ATOMIC_NUMBERS]), start, before_traj, cfg, a.steps, 1, a.replicas
+    )
     al = spectra(traj, "PaiNN after active learning, classical MD")
     ref = spectra(ref_traj, "GFN2-xTB MD")
+    before = spectra(before_traj, "PaiNN before active learning, classical MD")
     write_csv(HERE / "spectrum_classical_al.csv", al["all"])
     committed = committed_ir(SPECTRA / "spectrum_xtb.csv")
     out = {
         "model": str(ckpt.relative_to(ROOT)),
         "trajectory": str(traj.relative_to(ROOT)),
         "reference_trajectory": str(ref_traj.relative_to(ROOT)),
+        "model_before": str(BEFORE.relative_to(ROOT)),
+        "trajectory_before": str(before_traj.relative_to(ROOT)),
         "replicas": a.replicas,
         "steps": a.steps,
         "xtb_steps": a.xtb_steps,
         "xtb_replicas": a.xtb_replicas,
+        "remove_com": True,
+        "remove_rotation": True,
         "wall_time_s": round(wall, 1),
+        # the committed single replica of run.py (spectrum_xtb.csv) was run with the rigid motion
+        # of its random start kept: this overlap compares the two protocols
         "reference_ir_overlap_vs_committed_single_replica": round(overlap(ref["ir"], committed), 3),
+        "kinetic_temperatures_k": {
+            name: {k: [round(float(x), 1) for x in v] for k, v in temperatures(t).items()}
+            for name, t in (("xtb_md", ref_traj), ("al", traj), ("before", before_traj))
+        },
     }
-    before_ir = committed_ir(SPECTRA / "spectrum_classical.csv")
 
     def shifts(c, c_ref):
         return {b: None if c[b] is None or c_ref[b] is None else round(c[b] - c_ref[b], 1) for b in c_ref}
@@ -124,13 +140,30 @@ def main(argv=None) -> int:
             "centroids_xtb_md": c_ref,
             "centroid_shift_al_minus_xtb": shifts(c_al, c_ref),
         }
-    out["ir"]["overlap_before_vs_xtb_md"] = round(overlap(before_ir, ref["ir"]), 3)
-    out["ir"]["centroid_shift_before_minus_xtb"] = shifts(
-        band_centroids(before_ir), band_centroids(ref["ir"])
-    )
+        out[kind]["overlap_before_vs_xtb_md"] = round(overlap(before[kind], ref[kind]), 3)
+        out[kind]["half_overlap_before"] = round(half_overlap(before_traj, kind), 3)
+        out[kind]["centroid_shift_before_minus_xtb"] = shifts(band_centroids(before[kind]), c_ref)
     write_text(HERE / "classical.json", json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     return 0
+
+
+def temperatures(traj: Path) -> dict:
+    """Kinetic temperatures of translation, rotation and vibrations per replica after the 1 ps
+    discarded (:func:`equimol.md.observables.rigid_and_vibrational_temperatures`)."""
+    import torch
+
+    from equimol.md.observables import rigid_and_vibrational_temperatures
+    from equimol.spectra.trajectory import load_trajectory
+
+    data = load_trajectory(traj)
+    skip = int(round(1000.0 / float(data["frame_dt_fs"])))
+    x, v = (
+        torch.as_tensor(np.asarray(data[k][skip:]), dtype=torch.float64) for k in ("positions", "velocities")
+    )
+    return rigid_and_vibrational_temperatures(
+        x, v, torch.as_tensor(np.asarray(data["masses"]), dtype=torch.float64)
+    )
 
 
 def same_protocol(traj: Path, steps: int, cfg) -> bool:
@@ -140,7 +173,14 @@ def same_protocol(traj: Path, steps: int, cfg) -> bool:
     if not traj.exists() or not stamp.exists():
         return False
     done = json.loads(stamp.read_text())
-    want = {"steps": steps, "beads": 1, "dt_fs": cfg.dt_fs, "stride": cfg.stride}
+    want = {
+        "steps": steps,
+        "beads": 1,
+        "dt_fs": cfg.dt_fs,
+        "stride": cfg.stride,
+        "remove_com": True,
+        "remove_rotation": True,
+    }
     return all(done.get(k) == v for k, v in want.items()) and done.get("thermostat", "nhc") == "nhc"
 
 

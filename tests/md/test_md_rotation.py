@@ -1,0 +1,165 @@
+"""A free molecule under a global thermostat: centre-of-mass motion and rotation (``remove_com``,
+``remove_rotation``), their degrees of freedom, and the vibrational temperature they decide."""
+
+import math
+
+import pytest
+import torch
+
+from equimol import units
+from equimol.md import MDConfig, Simulation, initial_state, potentials
+from equimol.md.hooks import Hook
+from equimol.md.observables import n_degrees_of_freedom, rigid_and_vibrational_temperatures
+from equimol.md.state import (
+    MDState,
+    angular_momentum,
+    kinetic_energy,
+    remove_angular_velocity,
+    remove_com_velocity,
+    rotational_degrees_of_freedom,
+)
+
+F64 = torch.float64
+T = 300.0
+R_E = 1.5
+# a tetrahedron of Morse bonds at their minimum: a free, non-linear "molecule" of 4 atoms
+TETRA = R_E * torch.tensor(
+    [[0, 0, 0], [1, 0, 0], [0.5, math.sqrt(3) / 2, 0], [0.5, math.sqrt(3) / 6, math.sqrt(2 / 3)]], dtype=F64
+)
+MASSES = torch.tensor([12.0, 1.0, 16.0, 4.0], dtype=F64)
+
+
+def vibrational_kinetic_energy(positions, velocities, masses):
+    """Kinetic energy left after removing the centre-of-mass and rigid-rotation velocities, (R,)."""
+    v = remove_angular_velocity(positions, remove_com_velocity(velocities, masses), masses)
+    return kinetic_energy(v, masses).sum(1)
+
+
+def random_state(n_replicas=3, n_beads=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = TETRA + 0.1 * torch.randn((n_replicas, n_beads, 4, 3), generator=g, dtype=F64)
+    v = torch.randn((n_replicas, n_beads, 4, 3), generator=g, dtype=F64)
+    return x, v
+
+
+def test_remove_angular_velocity_zeroes_l_and_keeps_the_com_velocity():
+    x, v = random_state()
+    w = remove_angular_velocity(x, v, MASSES)
+    assert float(angular_momentum(x, v, MASSES).abs().max()) > 1.0
+    assert float(angular_momentum(x, w, MASSES).abs().max()) < 1e-12
+    com = lambda u: (MASSES[:, None] * u).sum(-2) / MASSES.sum()  # noqa: E731
+    torch.testing.assert_close(com(w), com(v), rtol=0, atol=1e-12)
+    # idempotent, and a pure rigid rotation is removed completely
+    torch.testing.assert_close(remove_angular_velocity(x, w, MASSES), w, rtol=0, atol=1e-12)
+    omega = torch.tensor([0.3, -0.2, 0.5], dtype=F64)
+    d = x - (MASSES[:, None] * x).sum(-2, keepdim=True) / MASSES.sum()
+    rigid = torch.linalg.cross(omega.expand_as(d), d)
+    assert float(remove_angular_velocity(x, rigid, MASSES).abs().max()) < 1e-12
+
+
+def test_rotational_degrees_of_freedom():
+    x, _ = random_state(1)
+    assert rotational_degrees_of_freedom(x, MASSES) == 3
+    line = torch.tensor([[[0, 0, 0], [1.2, 0, 0], [2.5, 0, 0]]], dtype=F64)[:, None]
+    m3 = torch.tensor([12.0, 16.0, 16.0], dtype=F64)
+    assert rotational_degrees_of_freedom(line, m3) == 2
+    assert rotational_degrees_of_freedom(torch.zeros(1, 1, 1, 3, dtype=F64), m3[:1]) == 0
+    # a linear molecule keeps its velocity along the axis and loses the two rotations
+    v = torch.tensor([[[0, 1.0, 0], [0, 0, 0], [0, -1.0, 0]]], dtype=F64)[:, None]
+    w = remove_angular_velocity(line, v, m3)
+    assert float(angular_momentum(line, w, m3).abs().max()) < 1e-12
+    state = MDState(positions=line, velocities=w, masses=m3, atomic_numbers=torch.tensor([6, 8, 8]))
+    assert n_degrees_of_freedom(state, remove_com=True, remove_rotation=True) == 3 * 3 - 5
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="remove_rotation needs remove_com"):
+        MDConfig(remove_rotation=True)
+    with pytest.raises(ValueError, match="classical MD"):
+        MDConfig(remove_com=True, remove_rotation=True, n_beads=4)
+
+
+class _Vibrations(Hook):
+    def __init__(self, skip):
+        self.skip = skip
+        self.k_vib, self.k_all, self.ang, self.temperature = [], [], [], []
+        self.x, self.v = [], []
+
+    def on_step(self, sim):
+        s = sim.state
+        if s.step > self.skip and s.step % 2 == 0:
+            self.k_vib.append(vibrational_kinetic_energy(s.positions, s.velocities, s.masses))
+            self.k_all.append(kinetic_energy(s.velocities, s.masses).sum(1))
+            self.ang.append(angular_momentum(s.positions, s.velocities, s.masses).norm(dim=-1))
+            self.temperature.append(sim.observables()["temperature_k"])
+            self.x.append(s.positions.clone())
+            self.v.append(s.velocities.clone())
+
+    def temperatures(self):
+        return rigid_and_vibrational_temperatures(torch.stack(self.x), torch.stack(self.v), MASSES)
+
+
+def run_tetrahedron(remove: bool, velocities=None, n_steps=4000, replicas=32):
+    cfg = MDConfig(
+        dt_fs=1.0,
+        n_steps=n_steps,
+        temperature_k=T,
+        thermostat="nhc",
+        tau_fs=50.0,
+        n_replicas=replicas,
+        seed=3,
+        remove_com=remove,
+        remove_rotation=remove,
+        progress=False,
+    )
+    g = torch.Generator().manual_seed(cfg.seed)
+    state = initial_state([6, 1, 8, 2], TETRA, cfg, masses=MASSES, velocities=velocities, generator=g)
+    rec = _Vibrations(skip=1000)
+    Simulation(potentials.morse(1.0, 1.5, R_E), state, cfg, hooks=[rec], generator=g).run()
+    return rec
+
+
+def test_global_nhc_samples_the_vibrations_at_t_with_com_and_rotation_removed():
+    """⟨K_vib⟩ = (3N − 6) kT/2 for a free molecule, L stays 0, and the logged temperature
+    (N_f = 3N − 6) is T; errors from the spread over independent replicas."""
+    rec = run_tetrahedron(remove=True)
+    kt = units.KB_EV_PER_K * T
+    k_vib = torch.stack(rec.k_vib).mean(0) / ((3 * 4 - 6) * kt / 2)  # (R,)
+    se = float(k_vib.std()) / math.sqrt(len(k_vib))
+    assert abs(float(k_vib.mean()) - 1.0) < max(4 * se, 0.02), (float(k_vib.mean()), se)
+    # all the kinetic energy is vibrational, and the angular momentum stays at round-off
+    torch.testing.assert_close(torch.stack(rec.k_vib), torch.stack(rec.k_all), rtol=1e-9, atol=1e-12)
+    assert float(torch.stack(rec.ang).max()) < 1e-9
+    t_log = torch.stack(rec.temperature).mean(0)
+    assert abs(float(t_log.mean()) / T - 1.0) < max(4 * float(t_log.std()) / T / math.sqrt(len(t_log)), 0.02)
+    temps = rec.temperatures()
+    torch.testing.assert_close(temps["vibration"], t_log, rtol=1e-9, atol=0)  # the same N_f = 3N − 6
+    assert float(temps["translation"].max()) < 1e-9 and float(temps["rotation"].max()) < 1e-9
+
+
+def test_without_removal_rigid_motion_keeps_its_energy_from_the_vibrations():
+    """The flying ice cube: a start whose kinetic energy is all rigid translation and rotation
+    gives it to the vibrations only through centrifugal coupling, as a global thermostat scales
+    every velocity alike. The vibrations stay far below T; with remove_com/remove_rotation
+    (which remove that start's rigid motion) the same run samples them at T."""
+    replicas = 8
+    omega = torch.tensor([0.004, -0.003, 0.005], dtype=F64)  # rad/fs
+    d = TETRA - (MASSES[:, None] * TETRA).sum(0) / MASSES.sum()
+    rigid = torch.linalg.cross(omega.expand_as(d), d) + torch.tensor([0.01, 0.0, 0.0], dtype=F64)
+    g = torch.Generator().manual_seed(5)
+    noise = 1e-4 * torch.randn((replicas, 1, 4, 3), generator=g, dtype=F64)  # a seed of vibration
+    v0 = rigid + noise
+    kt = units.KB_EV_PER_K * T
+    free = run_tetrahedron(remove=False, velocities=v0, n_steps=3000, replicas=replicas)
+    k_vib = float(torch.stack(free.k_vib).mean()) / ((3 * 4 - 6) * kt / 2)
+    assert k_vib < 0.05, k_vib
+    temps = free.temperatures()
+    torch.testing.assert_close(
+        temps["vibration"].mean(), torch.tensor(k_vib * T, dtype=F64), rtol=1e-6, atol=0
+    )
+    # measured: vibrations 1-2 K, translation 930-990 K, rotation 240-260 K, T of all 3N at 300 K
+    assert float(temps["vibration"].max()) < 0.05 * T
+    assert float(temps["rotation"].min()) > 0.5 * T and float(temps["translation"].min()) > 0.5 * T
+    fixed = run_tetrahedron(remove=True, velocities=v0, n_steps=3000, replicas=replicas)
+    k_vib = float(torch.stack(fixed.k_vib).mean()) / ((3 * 4 - 6) * kt / 2)
+    assert abs(k_vib - 1.0) < 0.15, k_vib
