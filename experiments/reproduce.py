@@ -481,6 +481,7 @@ def runs_compare_row(rc: dict, claim_q: str, paper_q: str, files: list[str]) -> 
         )
         + ")"
     )
+    why += rigid_note(rc)
     n_ref, n_mod = len(ref["runs"]), len(mod["runs"])
     ps = lambda g: sum(r["production_ps"] for r in g["runs"].values())  # noqa: E731
     return Row(
@@ -1364,7 +1365,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             if p.get("shift_cm1") is not None
         ]
         v_md, why_md = verdict_spectra(ov, shifts)
-        why_md += earlier
+        why_md += earlier + rigid_note(d)
         rows = [
             Row(
                 claim_md,
@@ -1385,7 +1386,16 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                 f"IR overlap {s.get('ir_overlap_ml_rpmd_vs_xtb_md')}, Raman {s.get('raman_overlap_ml_rpmd_vs_xtb_md')}"
             )
             rows.append(
-                Row(claim_q, paper_q, "—", budget, "not yet", why + earlier, [rel(sp_json, root)], plots)
+                Row(
+                    claim_q,
+                    paper_q,
+                    "—",
+                    budget,
+                    "not yet",
+                    why + earlier + rigid_note(d),
+                    [rel(sp_json, root)],
+                    plots,
+                )
             )
             return rows
         ovq = {k.split("_overlap")[0]: v for k, v in q.items()}
@@ -1396,7 +1406,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             if p.get("shift_cm1") is not None
         ]
         v_q, why_q = verdict_spectra(ovq, shq)
-        why_q += earlier
+        why_q += earlier + rigid_note(d)
         rows.append(
             Row(
                 claim_q,
@@ -1423,6 +1433,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             }
             v_al, why_al = verdict_spectra(ov_al, [v for v in cen.values() if v is not None])
             why_al += " (band centroids: " + ", ".join(f"{b} {v:+.0f}" for b, v in cen.items()) + ")"
+            why_al += rigid_note(al)
             rows.append(
                 Row(
                     claim_q.replace("ML-RPMD", "ML-RPMD after active learning"),
@@ -1448,6 +1459,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             }
             v_cl, why_cl = verdict_spectra(ov_cl, list(cen.values()))
             why_cl += " (band centroids: " + ", ".join(f"{b} {v:+.0f}" for b, v in cen.items()) + ")"
+            why_cl += rigid_note(cl)
             ps = cl["steps"] * 0.5 / 1000.0
             span = (
                 f"; band-centroid shifts {min(cen.values()):+.0f} to {max(cen.values()):+.0f} cm⁻¹"
@@ -1569,6 +1581,21 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         )
     )
     return sorted(entries, key=lambda e: e.priority)
+
+
+#: appended to a spectra row whose MD kept the rigid motion of its random start
+RIGID_NOTE = (
+    "; its MD kept the start's centre-of-mass motion (classical MD: and rotation), which a global "
+    "thermostat never thermalises: the vibrations ran off 300 K (GFN2-xTB MD: 203–285 K per replica); "
+    "made before the fix of session 13 (docs/equations.md), to be rerun"
+)
+
+
+def rigid_note(d: dict) -> str:
+    """:data:`RIGID_NOTE` unless the result records that its MD removed the rigid motion
+    (``remove_com`` in it or in its ``settings``, or the spectra workflow's ``remove_rigid_motion``)."""
+    settings = {**d, **(d.get("settings") or {})}
+    return "" if settings.get("remove_com") or settings.get("remove_rigid_motion") else RIGID_NOTE
 
 
 def spectra_settings(script: Path) -> dict:

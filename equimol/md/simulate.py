@@ -3,8 +3,10 @@
 Example (classical NVT of a Morse diatomic, 1000 steps of 0.5 fs)::
 
     from equimol.md import MDConfig, run_simulation, potentials
+    from equimol.md.config import free_molecule
     fn = potentials.morse(d_e=4.7, a=1.9, r_e=0.74)
-    cfg = MDConfig(dt_fs=0.5, n_steps=1000, temperature_k=300, thermostat="nhc", tau_fs=100)
+    # a free molecule: no centre-of-mass motion or rotation, which the global NHC cannot thermalise
+    cfg = MDConfig(dt_fs=0.5, n_steps=1000, temperature_k=300, thermostat="nhc", tau_fs=100, **free_molecule(1))
     sim = run_simulation(fn, [1, 1], [[0, 0, 0], [0, 0, 0.74]], config=cfg, output="traj.h5")
     print(sim.observables()["temperature_k"])
 """

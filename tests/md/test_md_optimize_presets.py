@@ -52,3 +52,28 @@ def test_painn_spectra_preset():
     assert PAINN_SPECTRA_RPMD.discard_frames * cfg.stride * cfg.dt_fs == pytest.approx(10_000.0)
     assert PAINN_SPECTRA_CLASSICAL.md.n_beads == 1
     assert painn_spectra(n_replicas=4, stride=5).md.n_replicas == 4
+    # a free molecule: no centre-of-mass motion; classical MD also no rotation
+    assert (cfg.remove_com, cfg.remove_rotation) == (True, False)
+    assert (PAINN_SPECTRA_CLASSICAL.md.remove_com, PAINN_SPECTRA_CLASSICAL.md.remove_rotation) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], (1, True, True)),
+        (["--beads", "8"], (8, True, False)),
+        (["--preset", "painn-spectra"], (64, True, False)),
+        (["--preset", "painn-spectra", "--beads", "1"], (1, True, True)),
+        (["--keep-rigid-motion"], (1, False, False)),
+        (["--preset", "painn-spectra", "--keep-rigid-motion"], (64, False, False)),
+    ],
+)
+def test_equimol_md_removes_the_rigid_motion_of_a_free_molecule(argv, expected):
+    import argparse
+
+    from equimol.cli import md
+
+    p = argparse.ArgumentParser()
+    md.add_arguments(p)
+    cfg = md.md_config_from_args(p.parse_args(["model.pt", "mol.xyz", "-o", "t.h5", *argv]))
+    assert (cfg.n_beads, cfg.remove_com, cfg.remove_rotation) == expected

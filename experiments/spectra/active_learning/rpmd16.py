@@ -101,6 +101,7 @@ def main(argv=None) -> int:
         "beads": a.beads,
         "seed": a.seed,
         "steps": a.steps,
+        "remove_com": cfg.remove_rigid_motion,  # the centroid's centre-of-mass motion (session 13)
         "wall_time_s": round(wall, 1),
     }
     for kind in ("ir", "raman"):
