@@ -4,7 +4,7 @@ Presets: ``--preset painn-spectra`` = the PaiNN paper's spectra settings (0.2 fs
 first 10 ps to be discarded by ``equimol spectrum --discard-fs 10000``, Nose–Hoover chain of 3
 with τ = 100 fs, 64 beads: the ring-polymer NHC); explicit options override preset values.
 
-The molecule's centre-of-mass motion (and, for classical MD, its rotation) is removed at the
+The molecule's centre-of-mass motion and rotation (a ring polymer's: its centroid's) are removed at the
 start and kept at zero, so that a global thermostat samples the vibrations at the temperature
 asked for (``MDConfig.remove_rotation``; ``--keep-rigid-motion`` keeps them).
 """
@@ -77,7 +77,7 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--keep-rigid-motion",
         action="store_true",
-        help="keep the start's centre-of-mass motion and (classical MD) rotation; by default both "
+        help="keep the start's centre-of-mass motion and rotation (of the centroid); by default both "
         "are removed, as a global thermostat (nhc, csvr) cannot thermalise them and would run the "
         "vibrations of a free molecule at another temperature",
     )

@@ -57,11 +57,13 @@ def thermostat_spelling(name: str) -> str:
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-def free_molecule(n_beads: int) -> dict[str, bool]:
-    """MDConfig options for a free (gas-phase) molecule: the centre-of-mass motion removed and,
-    for classical MD, the rotation too, so that a global thermostat samples the vibrations at T
-    (see :class:`MDConfig`; ring polymers thermalise their rotation through their internal modes)."""
-    return {"remove_com": True, "remove_rotation": n_beads == 1}
+def free_molecule(n_beads: int = 1) -> dict[str, bool]:
+    """MDConfig options for a free (gas-phase) molecule: the centre-of-mass motion and the
+    rotation (of the centroid, for a ring polymer) removed, so that a global thermostat samples
+    the vibrations at T (see :class:`MDConfig`). The same for every ``n_beads``: the centroid of
+    a ring polymer exchanges angular momentum with its internal modes too slowly to thermalise
+    its rotation (docs/equations.md)."""
+    return {"remove_com": True, "remove_rotation": True}
 
 
 #: fields that may change when a run is restarted (everything else must match)
@@ -86,7 +88,7 @@ class MDConfig:
     0: zero velocities). Frames are written every ``stride`` steps (step 0 included),
     a checkpoint every ``checkpoint_every`` steps and a log line every ``log_every`` steps.
     remove_com: start with zero centre-of-mass velocity (of the centroid) and keep it there
-    (N_f = 3N − 3). remove_rotation (needs remove_com; classical MD only): also zero angular
+    (N_f = 3N − 3). remove_rotation (needs remove_com): also zero the (centroid's) angular
     momentum, N_f = 3N − 6 (3N − 5 linear). A free molecule under a global thermostat ("nhc",
     "csvr") needs both: such thermostats scale all velocities, so the centre-of-mass and
     rotational energy of the random start never thermalise and the vibrations run at another
@@ -154,12 +156,6 @@ class MDConfig:
             raise ValueError("initial_temperature_k must be >= 0")
         if self.remove_rotation and not self.remove_com:
             raise ValueError("remove_rotation needs remove_com: rotation is taken about the centre of mass")
-        if self.remove_rotation and self.n_beads > 1:
-            raise ValueError(
-                "remove_rotation is for classical MD (n_beads 1): a ring polymer's thermostatted internal "
-                "modes exchange angular momentum with its centroid, which thermalises its rotation; "
-                "use remove_com"
-            )
         for key in ("dtype", "trajectory_dtype"):
             if getattr(self, key) not in _DTYPES:
                 raise ValueError(f"{key} must be one of {sorted(_DTYPES)}, got {getattr(self, key)!r}")

@@ -66,7 +66,7 @@ class DemoSettings:
     depth_fs: float = 1000.0
     discard_fs: float = 500.0
     temperature_k: float = 300.0
-    # remove the start's centre-of-mass motion (and, classical MD, rotation), which a global
+    # remove the start's centre-of-mass motion and rotation (of the centroid), which a global
     # thermostat never thermalises (equimol.md.config.free_molecule); False reproduces the runs
     # made before (their vibrations were off T by up to 30 %, docs/equations.md)
     remove_rigid_motion: bool = True

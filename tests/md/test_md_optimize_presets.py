@@ -52,8 +52,8 @@ def test_painn_spectra_preset():
     assert PAINN_SPECTRA_RPMD.discard_frames * cfg.stride * cfg.dt_fs == pytest.approx(10_000.0)
     assert PAINN_SPECTRA_CLASSICAL.md.n_beads == 1
     assert painn_spectra(n_replicas=4, stride=5).md.n_replicas == 4
-    # a free molecule: no centre-of-mass motion; classical MD also no rotation
-    assert (cfg.remove_com, cfg.remove_rotation) == (True, False)
+    # a free molecule: no centre-of-mass motion or rotation (of the centroid)
+    assert (cfg.remove_com, cfg.remove_rotation) == (True, True)
     assert (PAINN_SPECTRA_CLASSICAL.md.remove_com, PAINN_SPECTRA_CLASSICAL.md.remove_rotation) == (True, True)
 
 
@@ -61,8 +61,8 @@ def test_painn_spectra_preset():
     ("argv", "expected"),
     [
         ([], (1, True, True)),
-        (["--beads", "8"], (8, True, False)),
-        (["--preset", "painn-spectra"], (64, True, False)),
+        (["--beads", "8"], (8, True, True)),
+        (["--preset", "painn-spectra"], (64, True, True)),
         (["--preset", "painn-spectra", "--beads", "1"], (1, True, True)),
         (["--keep-rigid-motion"], (1, False, False)),
         (["--preset", "painn-spectra", "--keep-rigid-motion"], (64, False, False)),
