@@ -308,7 +308,7 @@ class ActiveLearning:
             seed=m.seed + k,
             free_ring_polymer_start=m.free_ring_polymer_start,
             progress=self.cfg.progress,
-            **free_molecule(m.beads),
+            **free_molecule(),
         )
         fn = ModelForceFn(load(committee), start[K.ATOMIC_NUMBERS])
         hook = DisagreementHook(m.stop_factor * self.cfg.threshold, stop=True)

@@ -1585,7 +1585,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
 
 #: appended to a spectra row whose MD kept the rigid motion of its random start
 RIGID_NOTE = (
-    "; its MD kept the start's centre-of-mass motion (classical MD: and rotation), which a global "
+    "; its MD kept the start's centre-of-mass motion and rotation (of the centroid), which a global "
     "thermostat never thermalises: the vibrations ran off 300 K (GFN2-xTB MD: 203–285 K per replica); "
     "made before the fix of session 13 (docs/equations.md), to be rerun"
 )
@@ -1593,9 +1593,13 @@ RIGID_NOTE = (
 
 def rigid_note(d: dict) -> str:
     """:data:`RIGID_NOTE` unless the result records that its MD removed the rigid motion
-    (``remove_com`` in it or in its ``settings``, or the spectra workflow's ``remove_rigid_motion``)."""
+    (``remove_com`` and ``remove_rotation`` in it or in its ``settings``, or the spectra
+    workflow's ``remove_rigid_motion``)."""
     settings = {**d, **(d.get("settings") or {})}
-    return "" if settings.get("remove_com") or settings.get("remove_rigid_motion") else RIGID_NOTE
+    removed = settings.get("remove_rigid_motion") or (
+        settings.get("remove_com") and settings.get("remove_rotation")
+    )
+    return "" if removed else RIGID_NOTE
 
 
 def spectra_settings(script: Path) -> dict:

@@ -105,7 +105,7 @@ def md_config_from_args(args):
     opts = {k: v for k, v in opts.items() if v is not None}
     opts["progress"] = not args.no_progress
     n_beads = opts.pop("n_beads", 64 if args.preset == "painn-spectra" else 1)
-    rigid = free_molecule(n_beads)
+    rigid = free_molecule()
     opts.update({k: False for k in rigid} if getattr(args, "keep_rigid_motion", False) else rigid)
     if args.preset == "painn-spectra":
         return painn_spectra(n_beads=n_beads, **opts).md

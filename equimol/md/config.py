@@ -57,12 +57,12 @@ def thermostat_spelling(name: str) -> str:
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-def free_molecule(n_beads: int = 1) -> dict[str, bool]:
+def free_molecule() -> dict[str, bool]:
     """MDConfig options for a free (gas-phase) molecule: the centre-of-mass motion and the
     rotation (of the centroid, for a ring polymer) removed, so that a global thermostat samples
-    the vibrations at T (see :class:`MDConfig`). The same for every ``n_beads``: the centroid of
-    a ring polymer exchanges angular momentum with its internal modes too slowly to thermalise
-    its rotation (docs/equations.md)."""
+    the vibrations at T (see :class:`MDConfig`). Ring polymers too: their centroid exchanges
+    angular momentum with the internal modes too slowly to thermalise its rotation
+    (docs/equations.md)."""
     return {"remove_com": True, "remove_rotation": True}
 
 
@@ -89,7 +89,7 @@ class MDConfig:
     a checkpoint every ``checkpoint_every`` steps and a log line every ``log_every`` steps.
     remove_com: start with zero centre-of-mass velocity (of the centroid) and keep it there
     (N_f = 3N − 3). remove_rotation (needs remove_com): also zero the (centroid's) angular
-    momentum, N_f = 3N − 6 (3N − 5 linear). A free molecule under a global thermostat ("nhc",
+    momentum, N_f = 3N − 6 (3N − 5 for a diatomic). A free molecule under a global thermostat ("nhc",
     "csvr") needs both: such thermostats scale all velocities, so the centre-of-mass and
     rotational energy of the random start never thermalise and the vibrations run at another
     temperature (:func:`~equimol.md.state.remove_angular_velocity`).

@@ -212,7 +212,7 @@ class RingPolymerNoseHooverChain(NoseHooverChain):
     Sampled at the bead temperature T_P = P·T (CPMM2010; kT below is k_B T_P):
 
     * centroid (k = 0): one global chain of length M on the centroid kinetic energy
-      K_0 = ½ Σ_i m_i |ṽ_0i|², N_f = 3N (3N − 3 with centre-of-mass removal),
+      K_0 = ½ Σ_i m_i |ṽ_0i|², N_f = 3N (3N − 3 with centre-of-mass removal, 3N − 6 with rotation removal too),
       Q_1 = N_f kT/ω_0², Q_j = kT/ω_0², ω_0 = 1/(2τ) (SchNetPack's NHCRingPolymerThermostat;
       with τ = 100 fs the centroid chain is as slow as the paper's). Integrated by
       ``outer`` at both ends of the step with Suzuki–Yoshida weights and n_respa
@@ -357,11 +357,13 @@ class RingPolymerNoseHooverChain(NoseHooverChain):
         return out_q, out_v
 
     def conserved(self) -> Tensor:
-        """Centroid chain energy + Σ over internal chains [Σ_j p_ηj²/2Q + kT Σ_j η_j] (MKT1992)."""
+        """Centroid chain energy + Σ over internal chains [Σ_j p_ηj²/2Q + kT Σ_j η_j] (MKT1992)
+        − the kinetic energy removed with the rigid motion (``energy_change``)."""
         internal = (0.5 * self.p_eta_internal**2 / self.q_internal + self.kt * self.eta_internal).sum(
             (0, 2, 3, 4)
         )
-        return torch.as_tensor(self._centroid_chain_energy() + internal).to(self.energy_change)
+        chains = torch.as_tensor(self._centroid_chain_energy() + internal).to(self.energy_change)
+        return chains - self.energy_change
 
     def describe(self) -> str:
         sub = "auto" if self.n_substeps is None else str(self.n_substeps)

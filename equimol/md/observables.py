@@ -6,7 +6,7 @@ All outputs are (R,) tensors. For P beads sampled at T_P = P·T:
 * ``energy_kinetic``: the classical kinetic energy for P = 1; the centroid-virial quantum
   estimator for P > 1 (:func:`~equimol.md.ring_polymer.kinetic_energy_centroid_virial`), eV.
 * ``temperature_k``: 2 K_RP / (n_dof k_B P) with K_RP the kinetic energy of all beads and
-  n_dof = 3NP (− 3 with centre-of-mass removal, − 3 more, 2 for a linear molecule, with
+  n_dof = 3NP (− 3 with centre-of-mass removal, − 3 more, 2 for a diatomic, with
   rotation removal): the physical temperature T on average.
 * ``conserved``: (K_RP + Σ_j V(q_j) + springs + thermostat term) / P, eV per bead as in
   i-PI; for P = 1 it is E_kin + E_pot + thermostat term.
@@ -33,8 +33,9 @@ OBSERVABLES = ("energy_potential", "energy_kinetic", "conserved", "temperature_k
 
 def n_degrees_of_freedom(state: MDState, remove_com: bool, remove_rotation: bool = False) -> int:
     """Degrees of freedom of all beads: 3NP, minus 3 if the centroid momentum is removed, minus
-    the rotations (3, 2 for a linear molecule) if its angular momentum is."""
-    n_rot = rotational_degrees_of_freedom(state.positions, state.masses) if remove_rotation else 0
+    the rotations (:func:`~equimol.md.state.rotational_degrees_of_freedom`) if its angular
+    momentum is."""
+    n_rot = rotational_degrees_of_freedom(state.n_atoms) if remove_rotation else 0
     return 3 * state.n_atoms * state.n_beads - (3 if remove_com else 0) - n_rot
 
 
@@ -70,7 +71,7 @@ def rigid_and_vibrational_temperatures(
     positions: Tensor, velocities: Tensor, masses: Tensor
 ) -> dict[str, Tensor]:
     """Kinetic temperatures (K) of the centre-of-mass motion (3 degrees of freedom), the rigid
-    rotation (3, 2 for a linear molecule) and the vibrations (3N − 6) of the centroid of each
+    rotation (3, 2 for a diatomic) and the vibrations (3N − 6) of the centroid of each
     replica, averaged over the frames: positions and velocities (T, R, P, N, 3) Å and Å/fs (or
     (R, P, N, 3) for one frame), masses (N,) amu. Equipartition makes all three T in a canonical
     run; a free molecule under a global thermostat started with rigid motion shows otherwise
@@ -84,7 +85,7 @@ def rigid_and_vibrational_temperatures(
     v_vib = remove_angular_velocity(x_c, v_int, masses)
     k_vib = kinetic_energy(v_vib, masses)[:, 0]
     k_rot = k_all - k_trans - k_vib
-    n_rot = rotational_degrees_of_freedom(x_c[:1], masses)
+    n_rot = rotational_degrees_of_freedom(masses.shape[0])
     n_vib = 3 * masses.shape[0] - 3 - n_rot
     r = positions.shape[-4]
     kb = units.KB_EV_PER_K

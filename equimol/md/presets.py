@@ -67,7 +67,7 @@ def painn_spectra(n_beads: int = PAINN_N_BEADS, **overrides: Any) -> SpectraPres
         "tau_fs": PAINN_TAU_FS,
         "n_beads": n_beads,
         "stride": 10,
-        **free_molecule(n_beads),
+        **free_molecule(),
         "checkpoint_every": 10_000,
     }
     base.update(overrides)

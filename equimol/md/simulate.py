@@ -6,7 +6,7 @@ Example (classical NVT of a Morse diatomic, 1000 steps of 0.5 fs)::
     from equimol.md.config import free_molecule
     fn = potentials.morse(d_e=4.7, a=1.9, r_e=0.74)
     # a free molecule: no centre-of-mass motion or rotation, which the global NHC cannot thermalise
-    cfg = MDConfig(dt_fs=0.5, n_steps=1000, temperature_k=300, thermostat="nhc", tau_fs=100, **free_molecule(1))
+    cfg = MDConfig(dt_fs=0.5, n_steps=1000, temperature_k=300, thermostat="nhc", tau_fs=100, **free_molecule())
     sim = run_simulation(fn, [1, 1], [[0, 0, 0], [0, 0, 0.74]], config=cfg, output="traj.h5")
     print(sim.observables()["temperature_k"])
 """
@@ -42,8 +42,9 @@ from equimol.md.state import (
 from equimol.md.trajectory import TrajectoryHook
 from equimol.units import MD_UNITS
 
-#: with ``remove_rotation`` and a deterministic thermostat, the round-off drift of the
-#: centre-of-mass velocity and angular momentum is removed every this many steps
+#: with ``remove_rotation`` and a deterministic thermostat, the drift of the (centroid's)
+#: centre-of-mass velocity and angular momentum is removed every this many steps: round-off in
+#: classical MD, the exchange with the internal modes for a ring polymer
 ROTATION_CHECK_EVERY = 100
 
 
@@ -116,17 +117,21 @@ class Simulation:
     def step(self) -> None:
         """One integration step of config.dt_fs."""
         md_step(self.state, self.force_fn, self.config.dt_fs, self.ring, self.thermostat)
-        if self.config.remove_rotation and (
-            self.state.step % ROTATION_CHECK_EVERY == 0
-            or getattr(self.thermostat, "centroid_langevin", False)
+        if (
+            self.config.remove_rotation
+            and self.thermostat is not None
+            and (self.state.step % ROTATION_CHECK_EVERY == 0 or self.thermostat.centroid_langevin)
         ):
             self._remove_rigid_motion()
 
     def _remove_rigid_motion(self) -> None:
-        """Zero the centre-of-mass velocity and angular momentum again (config.remove_rotation):
-        a global thermostat and the integrator keep both at zero up to round-off, a Langevin
-        thermostat's noise does not. The kinetic energy removed counts as heat of the thermostat,
-        so the conserved quantity stays conserved."""
+        """Zero the centre-of-mass velocity and angular momentum again (config.remove_rotation,
+        with a thermostat): in classical MD a global thermostat and the integrator keep both at
+        zero up to round-off, a Langevin thermostat's noise does not, and a ring polymer's
+        centroid exchanges angular momentum with its internal modes. The kinetic energy removed
+        counts as heat of the thermostat, so the conserved quantity stays conserved. Without a
+        thermostat (NVE, plain RPMD) the rigid motion is removed only at the start: the total
+        angular momentum is then conserved."""
         s = self.state
         k0 = kinetic_energy(s.velocities, s.masses).sum(1)
         s.velocities = remove_angular_velocity(
@@ -239,7 +244,14 @@ def _check_restart_config(saved: MDConfig, config: MDConfig) -> None:
         if f.name not in RESTART_MUTABLE and getattr(saved, f.name) != getattr(config, f.name)
     ]
     if diffs:
-        raise ValueError("restart config does not match the checkpoint: " + "; ".join(diffs))
+        hint = (
+            " (a run started before equimol removed a free molecule's rigid motion by default: "
+            "equimol md --keep-rigid-motion, or MDConfig(remove_com=False, remove_rotation=False), "
+            "continues it)"
+            if any(d.startswith(("remove_com", "remove_rotation")) for d in diffs)
+            else ""
+        )
+        raise ValueError("restart config does not match the checkpoint: " + "; ".join(diffs) + hint)
 
 
 def run_simulation(

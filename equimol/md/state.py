@@ -197,13 +197,12 @@ def _inertia(d: Tensor, masses: Tensor) -> Tensor:
     return d2[:, None, None] * eye - torch.einsum("n,rni,rnj->rij", masses, d, d)
 
 
-def rotational_degrees_of_freedom(positions: Tensor, masses: Tensor, rtol: float = 1e-6) -> int:
-    """Rotational degrees of freedom of the centroid of replica 0 of ``positions`` (R, P, N, 3)
-    Å: the rank of its inertia tensor about the centre of mass, i.e. 3, 2 for a linear molecule,
-    0 for a single atom."""
-    d, _ = _centroid_frame(positions[:1], positions[:1], masses)
-    eig = torch.linalg.eigvalsh(_inertia(d, masses)[0])
-    return int((eig > rtol * max(float(eig.max()), 1e-300)).sum())
+def rotational_degrees_of_freedom(n_atoms: int) -> int:
+    """Components of the angular momentum that :func:`remove_angular_velocity` keeps at zero:
+    0 for one atom, 2 for a diatomic (always linear), else 3. A molecule of three or more atoms
+    that starts linear (CO₂) bends at once; its angular momentum along the axis is zero at the
+    start and conserved, so it too loses three degrees of freedom (3N − 6)."""
+    return 0 if n_atoms < 2 else (2 if n_atoms == 2 else 3)
 
 
 def angular_momentum(positions: Tensor, velocities: Tensor, masses: Tensor) -> Tensor:
@@ -215,7 +214,7 @@ def angular_momentum(positions: Tensor, velocities: Tensor, masses: Tensor) -> T
 
 def remove_angular_velocity(positions: Tensor, velocities: Tensor, masses: Tensor) -> Tensor:
     """Subtract the rigid rotation ω × (r̄ − R) of the centroid of each replica, ω = I⁺ L
-    (I⁺: pseudo-inverse, so a linear molecule loses only its two rotations), from every bead:
+    (I⁺: pseudo-inverse, so an exactly linear geometry loses only its two rotations), from every bead:
     afterwards L = 0 (:func:`angular_momentum`). The centre-of-mass velocity is unchanged.
     Positions and velocities (R, P, N, 3) Å and Å/fs, masses (N,) amu.
 

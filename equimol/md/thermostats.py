@@ -62,8 +62,8 @@ def scale_centroid(velocities: Tensor, factor: Tensor) -> Tensor:
 
 def n_degrees_of_freedom_centroid(state: MDState, remove_com: bool, remove_rotation: bool = False) -> int:
     """Degrees of freedom of the centroid: 3N, minus 3 with ``remove_com``, minus the
-    rotations (3, 2 for a linear molecule) with ``remove_rotation``."""
-    n_rot = rotational_degrees_of_freedom(state.positions, state.masses) if remove_rotation else 0
+    rotations (3, 2 for a diatomic) with ``remove_rotation``."""
+    n_rot = rotational_degrees_of_freedom(state.n_atoms) if remove_rotation else 0
     return 3 * state.n_atoms - (3 if remove_com else 0) - n_rot
 
 
@@ -102,8 +102,8 @@ class Thermostat:
     ) -> None:
         """Allocate per-replica variables for ``state``; ``generator`` supplies all noise.
         ``remove_com`` / ``remove_rotation``: the run keeps the centroid's centre-of-mass
-        velocity / angular momentum at zero, so the thermostat counts 3 / 3 (2 for a linear
-        molecule) fewer degrees of freedom."""
+        velocity / angular momentum at zero, so the thermostat counts 3 / 3 (2 for a
+        diatomic) fewer degrees of freedom."""
         r, p = state.n_replicas, state.n_beads
         dtype, device = state.dtype, state.device
         self.generator = generator

@@ -250,7 +250,7 @@ def pimd_sampling(
         seed=seed,
         progress=progress,
         dtype="float64",
-        **free_molecule(beads),
+        **free_molecule(),
     )
     run_simulation(
         XTBForceFn(z, settings),

@@ -274,7 +274,7 @@ def run_md(
         seed=cfg.seed,
         progress=cfg.progress,
         checkpoint_every=max(cfg.stride, 1000 // cfg.stride * cfg.stride),
-        **(free_molecule(beads) if cfg.remove_rigid_motion else {}),
+        **(free_molecule() if cfg.remove_rigid_motion else {}),
     )
     restart = Path(f"{path}.restart.pt")
     stamp = Path(f"{path}.time.json")
@@ -291,6 +291,8 @@ def run_md(
     if path.exists() and not restart.exists() and stamp.exists():
         done = json.loads(stamp.read_text())
         done.setdefault("thermostat", "nhc")  # stamps written before the thermostat was recorded
+        done.setdefault("remove_com", False)  # and before the rigid motion was removed (session 13)
+        done.setdefault("remove_rotation", False)
         if all(done.get(k) == v for k, v in key.items()):
             return done["wall_time_s"]
     t0 = time.perf_counter()

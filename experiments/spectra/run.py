@@ -73,7 +73,7 @@ SETTINGS = dict(
     depth_fs=1000.0,
     discard_fs=1000.0,
     temperature_k=300.0,
-    remove_rigid_motion=True,  # centre-of-mass motion (and classical rotation) removed, session 13
+    remove_rigid_motion=True,  # the (centroid's) centre-of-mass motion and rotation removed, session 13
     seed=0,
 )
 

@@ -108,6 +108,7 @@ def main() -> None:
         "stride": a.stride,
         "thermostat": "nhc (ring-polymer Nose-Hoover chains, chain 3, tau 100 fs)",
         "remove_com": cfg.remove_rigid_motion,  # the centroid's centre-of-mass motion (session 13)
+        "remove_rotation": cfg.remove_rigid_motion,  # and its rotation
         "discard_fs": a.discard_fs,
         "depth_fs": depth,
         "wall_time_s": round(wall, 1),

@@ -58,18 +58,25 @@ def test_remove_angular_velocity_zeroes_l_and_keeps_the_com_velocity():
 
 
 def test_rotational_degrees_of_freedom():
-    x, _ = random_state(1)
-    assert rotational_degrees_of_freedom(x, MASSES) == 3
+    assert [rotational_degrees_of_freedom(n) for n in (1, 2, 3, 9)] == [0, 2, 3, 3]
+    # an exactly linear geometry keeps its velocities along the axis and loses its two rotations
     line = torch.tensor([[[0, 0, 0], [1.2, 0, 0], [2.5, 0, 0]]], dtype=F64)[:, None]
     m3 = torch.tensor([12.0, 16.0, 16.0], dtype=F64)
-    assert rotational_degrees_of_freedom(line, m3) == 2
-    assert rotational_degrees_of_freedom(torch.zeros(1, 1, 1, 3, dtype=F64), m3[:1]) == 0
-    # a linear molecule keeps its velocity along the axis and loses the two rotations
-    v = torch.tensor([[[0, 1.0, 0], [0, 0, 0], [0, -1.0, 0]]], dtype=F64)[:, None]
+    v = torch.tensor([[[0.3, 1.0, 0], [0.1, 0, 0.2], [-0.2, -1.0, 0.5]]], dtype=F64)[:, None]
     w = remove_angular_velocity(line, v, m3)
     assert float(angular_momentum(line, w, m3).abs().max()) < 1e-12
+    torch.testing.assert_close(w[..., 0], v[..., 0], rtol=0, atol=1e-12)  # axial components
+    # CO2-like: L along the axis is zero at the start and conserved once it bends (3N - 6);
+    # a diatomic stays linear (3N - 5)
     state = MDState(positions=line, velocities=w, masses=m3, atomic_numbers=torch.tensor([6, 8, 8]))
-    assert n_degrees_of_freedom(state, remove_com=True, remove_rotation=True) == 3 * 3 - 5
+    assert n_degrees_of_freedom(state, remove_com=True, remove_rotation=True) == 3 * 3 - 6
+    pair = MDState(
+        positions=line[..., :2, :],
+        velocities=w[..., :2, :],
+        masses=m3[:2],
+        atomic_numbers=torch.tensor([6, 8]),
+    )
+    assert n_degrees_of_freedom(pair, remove_com=True, remove_rotation=True) == 3 * 2 - 5
 
 
 def test_config_validation():
@@ -89,7 +96,7 @@ class _Vibrations(Hook):
     def __init__(self, skip):
         self.skip = skip
         self.k_vib, self.k_all, self.ang, self.temperature = [], [], [], []
-        self.x, self.v = [], []
+        self.x, self.v, self.conserved, self.total = [], [], [], []
 
     def on_step(self, sim):
         s = sim.state
@@ -97,7 +104,10 @@ class _Vibrations(Hook):
             self.k_vib.append(vibrational_kinetic_energy(s.positions, s.velocities, s.masses))
             self.k_all.append(kinetic_energy(s.velocities, s.masses).sum(1))
             self.ang.append(angular_momentum(s.positions, s.velocities, s.masses).norm(dim=-1))
-            self.temperature.append(sim.observables()["temperature_k"])
+            obs = sim.observables()
+            self.temperature.append(obs["temperature_k"])
+            self.conserved.append(obs["conserved"])
+            self.total.append(obs["energy_potential"] + obs["energy_kinetic"])
             self.x.append(s.positions.clone())
             self.v.append(s.velocities.clone())
 
@@ -200,3 +210,31 @@ def test_ring_polymer_nhc_samples_the_centroid_vibrations_at_t():
     # the centroid's L drifts between the removals (every 100 steps) through its coupling to the
     # internal modes: measured 3 K here
     assert float(temps["translation"].max()) < 1e-6 and float(temps["rotation"].max()) < 0.05 * T
+
+
+@pytest.mark.parametrize(
+    ("thermostat", "beads"), [("nhc", 1), ("nhc", 4), ("langevin", 1), ("csvr", 4), ("nhc_pile", 4)]
+)
+def test_removed_kinetic_energy_counts_as_heat(thermostat, beads):
+    """Removing the (centroid's) rigid motion during a run takes kinetic energy out; the
+    thermostat books it as heat, so the conserved quantity is unchanged by the removal."""
+    cfg = MDConfig(
+        n_steps=10,
+        thermostat=thermostat,
+        n_beads=beads,
+        n_replicas=2,
+        remove_com=True,
+        remove_rotation=True,
+        progress=False,
+    )
+    g = torch.Generator().manual_seed(0)
+    x, v = random_state(n_replicas=2, n_beads=beads, seed=1)
+    state = initial_state([6, 1, 8, 2], x, cfg, masses=MASSES, velocities=0.01 * v, generator=g)
+    state.velocities = 0.01 * v  # with rigid motion, as a drift would leave it
+    sim = Simulation(potentials.morse(1.0, 1.5, R_E), state, cfg, generator=g)
+    before = sim.observables()["conserved"].clone()
+    k0 = kinetic_energy(state.velocities, MASSES).sum(1)
+    sim._remove_rigid_motion()
+    state.step += 1  # observables are cached per step
+    assert float((k0 - kinetic_energy(state.velocities, MASSES).sum(1)).min()) > 1e-4  # energy was removed
+    torch.testing.assert_close(sim.observables()["conserved"], before, rtol=0, atol=1e-12)

@@ -102,6 +102,7 @@ def main(argv=None) -> int:
         "seed": a.seed,
         "steps": a.steps,
         "remove_com": cfg.remove_rigid_motion,  # the centroid's centre-of-mass motion (session 13)
+        "remove_rotation": cfg.remove_rigid_motion,  # and its rotation
         "wall_time_s": round(wall, 1),
     }
     for kind in ("ir", "raman"):
