@@ -113,7 +113,10 @@ class Thermostat:
         self.kt = units.KB_EV_PER_K * self.temperature_k * p  # bead temperature T_P, eV
         self.n_dof = n_degrees_of_freedom_centroid(state, remove_com, remove_rotation)
         if self.n_dof < 1:
-            raise ValueError("remove_com leaves no degrees of freedom (a single atom)")
+            raise ValueError(
+                "removing the centre-of-mass motion leaves no degrees of freedom (a single atom): "
+                "use remove_com=False (equimol md --keep-rigid-motion)"
+            )
         self.dtype, self.device = dtype, device
         self.sigma = thermal_velocity_scale(state.masses, self.kt)  # (N, 1) Å/fs
         gamma = torch.zeros(p, dtype=torch.float64)
