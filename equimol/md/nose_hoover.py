@@ -144,15 +144,9 @@ class NoseHooverChain(Thermostat):
         """Frequency ω of the centroid chain in rad/fs: Q_1 = N_f k_B T_P/ω², Q_j = k_B T_P/ω²."""
         return 1.0 / self.tau_fs
 
-    def setup(
-        self,
-        state: MDState,
-        *,
-        generator: torch.Generator,
-        remove_com: bool = False,
-        remove_rotation: bool = False,
-    ) -> None:
-        super().setup(state, generator=generator, remove_com=remove_com, remove_rotation=remove_rotation)
+    def setup(self, state: MDState, **options) -> None:
+        """:meth:`Thermostat.setup` (``generator``, ``remove_com``, ``remove_rotation``), then the chains."""
+        super().setup(state, **options)
         r, m = state.n_replicas, self.chain_length
         # The chain is a tiny sequential ODE per replica; NumPy float64 on the host costs a
         # fraction of the many small torch kernels it would otherwise take.
@@ -291,15 +285,9 @@ class RingPolymerNoseHooverChain(NoseHooverChain):
         """ω_0 = 1/(2τ) rad/fs (SchNetPack's NHCRingPolymerThermostat)."""
         return 0.5 / self.tau_fs
 
-    def setup(
-        self,
-        state: MDState,
-        *,
-        generator: torch.Generator,
-        remove_com: bool = False,
-        remove_rotation: bool = False,
-    ) -> None:
-        super().setup(state, generator=generator, remove_com=remove_com, remove_rotation=remove_rotation)
+    def setup(self, state: MDState, **options) -> None:
+        """:meth:`Thermostat.setup` (``generator``, ``remove_com``, ``remove_rotation``), then the chains."""
+        super().setup(state, **options)
         r, p, n, m = state.n_replicas, state.n_beads, state.n_atoms, self.chain_length
         ring = FreeRingPolymer(p, self.temperature_k)
         self.omega = ring.omega[1:].numpy().copy()  # (P − 1,) rad/fs

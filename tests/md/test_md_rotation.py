@@ -115,22 +115,24 @@ class _Vibrations(Hook):
         return rigid_and_vibrational_temperatures(torch.stack(self.x), torch.stack(self.v), MASSES)
 
 
-def run_tetrahedron(remove: bool, velocities=None, n_steps=4000, replicas=32):
+def run_tetrahedron(remove: bool, velocities=None, n_steps=4000, replicas=32, beads=1, skip=1000, seed=3):
+    """Global NHC (the ring-polymer NHC for ``beads`` > 1) MD of the Morse tetrahedron."""
     cfg = MDConfig(
         dt_fs=1.0,
         n_steps=n_steps,
         temperature_k=T,
         thermostat="nhc",
         tau_fs=50.0,
+        n_beads=beads,
         n_replicas=replicas,
-        seed=3,
+        seed=seed,
         remove_com=remove,
         remove_rotation=remove,
         progress=False,
     )
     g = torch.Generator().manual_seed(cfg.seed)
     state = initial_state([6, 1, 8, 2], TETRA, cfg, masses=MASSES, velocities=velocities, generator=g)
-    rec = _Vibrations(skip=1000)
+    rec = _Vibrations(skip=skip)
     Simulation(potentials.morse(1.0, 1.5, R_E), state, cfg, hooks=[rec], generator=g).run()
     return rec
 
@@ -185,24 +187,8 @@ def test_ring_polymer_nhc_samples_the_centroid_vibrations_at_t():
     """The PaiNN paper's ring-polymer NHC with the centroid's rigid motion removed: the centroid
     velocities are classical at T (each normal mode at P·T), so its vibrational kinetic
     temperature is T, and its translation and rotation stay at zero."""
-    replicas, beads = 16, 4
-    cfg = MDConfig(
-        dt_fs=1.0,
-        n_steps=2000,
-        temperature_k=T,
-        thermostat="nhc",
-        tau_fs=50.0,
-        n_beads=beads,
-        n_replicas=replicas,
-        seed=4,
-        remove_com=True,
-        remove_rotation=True,
-        progress=False,
-    )
-    g = torch.Generator().manual_seed(cfg.seed)
-    state = initial_state([6, 1, 8, 2], TETRA, cfg, masses=MASSES, generator=g)
-    rec = _Vibrations(skip=500)
-    Simulation(potentials.morse(1.0, 1.5, R_E), state, cfg, hooks=[rec], generator=g).run()
+    replicas = 16
+    rec = run_tetrahedron(remove=True, n_steps=2000, replicas=replicas, beads=4, skip=500, seed=4)
     temps = rec.temperatures()
     t_vib = temps["vibration"] / T
     se = float(t_vib.std()) / math.sqrt(replicas)
