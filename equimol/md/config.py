@@ -92,7 +92,11 @@ class MDConfig:
     momentum, N_f = 3N − 6 (3N − 5 for a diatomic). A free molecule under a global thermostat ("nhc",
     "csvr") needs both: such thermostats scale all velocities, so the centre-of-mass and
     rotational energy of the random start never thermalise and the vibrations run at another
-    temperature (:func:`~equimol.md.state.remove_angular_velocity`).
+    temperature (:func:`~equimol.md.state.remove_angular_velocity`). rotation_resample_fs
+    (needs remove_com, excludes remove_rotation; not the default, an option under test): keep the
+    rotation but redraw it from its Maxwell–Boltzmann distribution at T every this many fs (an
+    Andersen thermostat on the three rotations, :func:`~equimol.md.state.resample_rotation`),
+    which thermalises it beside a global thermostat (N_f = 3N − 3).
     """
 
     dt_fs: float = 0.5
@@ -112,6 +116,7 @@ class MDConfig:
     free_ring_polymer_start: bool = True
     remove_com: bool = False
     remove_rotation: bool = False
+    rotation_resample_fs: float | None = None
     stride: int = 10
     log_every: int = 100
     checkpoint_every: int = 1000
@@ -156,6 +161,16 @@ class MDConfig:
             raise ValueError("initial_temperature_k must be >= 0")
         if self.remove_rotation and not self.remove_com:
             raise ValueError("remove_rotation needs remove_com: rotation is taken about the centre of mass")
+        if self.rotation_resample_fs is not None:
+            if not self.rotation_resample_fs > 0:
+                raise ValueError(f"rotation_resample_fs must be > 0 or None, got {self.rotation_resample_fs}")
+            if not self.remove_com or self.remove_rotation:
+                raise ValueError(
+                    "rotation_resample_fs thermalises the rotation about the centre of mass: it needs "
+                    "remove_com and excludes remove_rotation"
+                )
+            if self.thermostat == "nve":
+                raise ValueError("rotation_resample_fs is a thermostat; it makes no sense with nve")
         for key in ("dtype", "trajectory_dtype"):
             if getattr(self, key) not in _DTYPES:
                 raise ValueError(f"{key} must be one of {sorted(_DTYPES)}, got {getattr(self, key)!r}")

@@ -23,6 +23,7 @@ import torch
 from ase.data import atomic_masses
 from torch import Tensor
 
+from equimol import units
 from equimol.md.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointHook, load_checkpoint
 from equimol.md.config import RESTART_MUTABLE, MDConfig, build_thermostat
 from equimol.md.hooks import Hook, LogHook, ProgressHook
@@ -38,6 +39,7 @@ from equimol.md.state import (
     maxwell_boltzmann,
     remove_angular_velocity,
     remove_com_velocity,
+    resample_rotation,
 )
 from equimol.md.trajectory import TrajectoryHook
 from equimol.units import MD_UNITS
@@ -123,6 +125,20 @@ class Simulation:
             and (self.state.step % ROTATION_CHECK_EVERY == 0 or self.thermostat.centroid_langevin)
         ):
             self._remove_rigid_motion()
+        if self.config.rotation_resample_fs is not None:
+            every = max(1, round(self.config.rotation_resample_fs / self.config.dt_fs))
+            if self.state.step % every == 0:
+                self._resample_rotation()
+
+    def _resample_rotation(self) -> None:
+        """Redraw the (centroid's) rotation at T (config.rotation_resample_fs); the kinetic
+        energy it changes counts as heat of the thermostat."""
+        s = self.state
+        k0 = kinetic_energy(s.velocities, s.masses).sum(1)
+        kt = units.KB_EV_PER_K * self.config.temperature_k
+        s.velocities = resample_rotation(s.positions, s.velocities, s.masses, kt, generator=self.generator)
+        if self.thermostat is not None:
+            self.thermostat.energy_change += kinetic_energy(s.velocities, s.masses).sum(1) - k0
 
     def _remove_rigid_motion(self) -> None:
         """Zero the centre-of-mass velocity and angular momentum again (config.remove_rotation,

@@ -229,6 +229,28 @@ def remove_angular_velocity(positions: Tensor, velocities: Tensor, masses: Tenso
     return velocities - torch.linalg.cross(omega[:, None, :].expand_as(d), d)[:, None]
 
 
+def resample_rotation(
+    positions: Tensor, velocities: Tensor, masses: Tensor, kt_ev: float, *, generator: torch.Generator
+) -> Tensor:
+    """Replace the rigid rotation of the centroid of each replica by one drawn from its canonical
+    distribution at kT (an Andersen step on the three rotations): ω ~ N(0, kT I⁻¹), so that
+    ⟨½ ωᵀIω⟩ = 3/2 kT (2 rotations for a diatomic). The change ω_new × (r̄ − R) − ω_old ×
+    (r̄ − R) is added to every bead; the centre-of-mass velocity and the internal ring-polymer
+    modes are unchanged. kT of the centroid, i.e. the physical temperature, in eV."""
+    d, u = _centroid_frame(positions, velocities, masses)
+    inertia = _inertia(d, masses)
+    ang = (masses[:, None] * torch.linalg.cross(d, u)).sum(1)
+    omega_old = (torch.linalg.pinv(inertia, hermitian=True, rtol=1e-6) @ ang[..., None])[..., 0]
+    lam, vec = torch.linalg.eigh(inertia)  # (R, 3), (R, 3, 3)
+    keep = lam > 1e-6 * lam.amax(-1, keepdim=True)
+    xi = torch.randn(lam.shape, generator=generator, dtype=lam.dtype, device=lam.device)
+    kt = kt_ev * units.ACCEL_TO_A_PER_FS2  # amu·Å²/fs²
+    scale = torch.where(keep, torch.sqrt(kt / lam.clamp_min(1e-300)), torch.zeros_like(lam))
+    omega_new = (vec @ (xi * scale)[..., None])[..., 0]
+    delta = torch.linalg.cross((omega_new - omega_old)[:, None, :].expand_as(d), d)
+    return velocities + delta[:, None]
+
+
 #: a force above this (eV/Å) on any atom or bead means the run is blowing up: bonded forces in
 #: molecules stay below ~50 eV/Å even for 64-bead ring polymers at 300 K (bead temperature 64·T)
 RUNAWAY_FORCE_EV_A = 1000.0

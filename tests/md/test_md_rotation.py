@@ -16,6 +16,7 @@ from equimol.md.state import (
     kinetic_energy,
     remove_angular_velocity,
     remove_com_velocity,
+    resample_rotation,
     rotational_degrees_of_freedom,
 )
 
@@ -82,6 +83,12 @@ def test_rotational_degrees_of_freedom():
 def test_config_validation():
     with pytest.raises(ValueError, match="remove_rotation needs remove_com"):
         MDConfig(remove_rotation=True)
+    with pytest.raises(ValueError, match="needs remove_com and excludes remove_rotation"):
+        MDConfig(rotation_resample_fs=100.0)
+    with pytest.raises(ValueError, match="needs remove_com and excludes remove_rotation"):
+        MDConfig(rotation_resample_fs=100.0, remove_com=True, remove_rotation=True)
+    with pytest.raises(ValueError, match="nve"):
+        MDConfig(rotation_resample_fs=100.0, remove_com=True, thermostat="nve")
 
 
 def test_ring_polymer_loses_only_its_centroid_rotation():
@@ -115,8 +122,11 @@ class _Vibrations(Hook):
         return rigid_and_vibrational_temperatures(torch.stack(self.x), torch.stack(self.v), MASSES)
 
 
-def run_tetrahedron(remove: bool, velocities=None, n_steps=4000, replicas=32, beads=1, skip=1000, seed=3):
-    """Global NHC (the ring-polymer NHC for ``beads`` > 1) MD of the Morse tetrahedron."""
+def run_tetrahedron(
+    remove: bool, velocities=None, n_steps=4000, replicas=32, beads=1, skip=1000, seed=3, resample_fs=None
+):
+    """Global NHC (the ring-polymer NHC for ``beads`` > 1) MD of the Morse tetrahedron;
+    ``resample_fs``: keep the rotation and redraw it at T (remove_com only)."""
     cfg = MDConfig(
         dt_fs=1.0,
         n_steps=n_steps,
@@ -126,8 +136,9 @@ def run_tetrahedron(remove: bool, velocities=None, n_steps=4000, replicas=32, be
         n_beads=beads,
         n_replicas=replicas,
         seed=seed,
-        remove_com=remove,
-        remove_rotation=remove,
+        remove_com=remove or resample_fs is not None,
+        remove_rotation=remove and resample_fs is None,
+        rotation_resample_fs=resample_fs,
         progress=False,
     )
     g = torch.Generator().manual_seed(cfg.seed)
@@ -224,3 +235,39 @@ def test_removed_kinetic_energy_counts_as_heat(thermostat, beads):
     state.step += 1  # observables are cached per step
     assert float((k0 - kinetic_energy(state.velocities, MASSES).sum(1)).min()) > 1e-4  # energy was removed
     torch.testing.assert_close(sim.observables()["conserved"], before, rtol=0, atol=1e-12)
+
+
+def test_resampled_rotation_is_canonical():
+    """resample_rotation draws ω ~ N(0, kT I⁻¹): ⟨½ωᵀIω⟩ = 3/2 kT, and only the rigid rotation of
+    the centroid changes."""
+    x, v = random_state(n_replicas=4000, n_beads=2, seed=2)
+    g = torch.Generator().manual_seed(0)
+    kt = units.KB_EV_PER_K * T
+    w = remove_com_velocity(resample_rotation(x, v, MASSES, kt, generator=g), MASSES)
+    k_rot = kinetic_energy(w.mean(1, keepdim=True), MASSES)[:, 0] - vibrational_kinetic_energy(
+        x.mean(1, keepdim=True), w.mean(1, keepdim=True), MASSES
+    )
+    mean, se = float(k_rot.mean()) / (1.5 * kt), float(k_rot.std()) / (1.5 * kt) / math.sqrt(len(k_rot))
+    assert abs(mean - 1.0) < 4 * se, (mean, se)
+    # velocities without the rigid rotation, and the internal modes, are those of before
+    torch.testing.assert_close(
+        remove_angular_velocity(x, w, MASSES),
+        remove_angular_velocity(x, remove_com_velocity(v, MASSES), MASSES),
+    )
+    torch.testing.assert_close(w - w.mean(1, keepdim=True), v - v.mean(1, keepdim=True), rtol=0, atol=1e-12)
+
+
+def test_global_nhc_with_resampled_rotation_thermalises_rotation_and_vibrations():
+    """From the flying-ice-cube start (all kinetic energy in rigid motion), a global NHC with the
+    rotation redrawn at T every 100 fs brings rotation and vibrations to T (N_f = 3N − 3)."""
+    replicas = 16
+    omega = torch.tensor([0.004, -0.003, 0.005], dtype=F64)
+    d = TETRA - (MASSES[:, None] * TETRA).sum(0) / MASSES.sum()
+    v0 = torch.linalg.cross(omega.expand_as(d), d) + torch.tensor([0.01, 0.0, 0.0], dtype=F64)
+    rec = run_tetrahedron(remove=False, velocities=v0, n_steps=4000, replicas=replicas, resample_fs=100.0)
+    temps = rec.temperatures()
+    assert float(temps["translation"].max()) < 1e-9
+    for part in ("rotation", "vibration"):
+        t = temps[part] / T
+        se = float(t.std()) / math.sqrt(replicas)
+        assert abs(float(t.mean()) - 1.0) < max(4 * se, 0.05), (part, float(t.mean()), se)
