@@ -1475,6 +1475,12 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             before = cl["ir"].get("overlap_before_vs_xtb_md")
             if before is not None:
                 span += f"; the spectra model before active learning: IR overlap {before:.3f}"
+            temps = [t for run in cl.get("kinetic_temperatures_k", {}).values() for t in run["vibration"]]
+            if temps:
+                span += (
+                    f"; centre-of-mass motion and rotation removed, vibrations at {min(temps):.0f}–"
+                    f"{max(temps):.0f} K in every run (experiments/spectra/README.md)"
+                )
             rows.append(
                 Row(
                     claim_md.replace("ML-MD", "ML-MD after active learning"),
