@@ -106,7 +106,7 @@ def md_config_from_args(args):
     opts["progress"] = not args.no_progress
     n_beads = opts.pop("n_beads", 64 if args.preset == "painn-spectra" else 1)
     rigid = free_molecule()
-    opts.update({k: False for k in rigid} if getattr(args, "keep_rigid_motion", False) else rigid)
+    opts.update({k: False for k in rigid} if args.keep_rigid_motion else rigid)
     if args.preset == "painn-spectra":
         return painn_spectra(n_beads=n_beads, **opts).md
     return MDConfig(n_beads=n_beads, **opts)

@@ -26,7 +26,7 @@ from equimol.md.state import (
     remove_com_velocity,
     rotational_degrees_of_freedom,
 )
-from equimol.md.thermostats import Thermostat
+from equimol.md.thermostats import Thermostat, n_degrees_of_freedom_centroid
 
 OBSERVABLES = ("energy_potential", "energy_kinetic", "conserved", "temperature_k")
 
@@ -35,8 +35,8 @@ def n_degrees_of_freedom(state: MDState, remove_com: bool, remove_rotation: bool
     """Degrees of freedom of all beads: 3NP, minus 3 if the centroid momentum is removed, minus
     the rotations (:func:`~equimol.md.state.rotational_degrees_of_freedom`) if its angular
     momentum is."""
-    n_rot = rotational_degrees_of_freedom(state.n_atoms) if remove_rotation else 0
-    return 3 * state.n_atoms * state.n_beads - (3 if remove_com else 0) - n_rot
+    internal = 3 * state.n_atoms * (state.n_beads - 1)  # the ring polymer's internal modes
+    return internal + n_degrees_of_freedom_centroid(state, remove_com, remove_rotation)
 
 
 def compute_observables(

@@ -134,11 +134,10 @@ class Simulation:
         """Redraw the (centroid's) rotation at T (config.rotation_resample_fs); the kinetic
         energy it changes counts as heat of the thermostat."""
         s = self.state
-        k0 = kinetic_energy(s.velocities, s.masses).sum(1)
         kt = units.KB_EV_PER_K * self.config.temperature_k
-        s.velocities = resample_rotation(s.positions, s.velocities, s.masses, kt, generator=self.generator)
-        if self.thermostat is not None:
-            self.thermostat.energy_change += kinetic_energy(s.velocities, s.masses).sum(1) - k0
+        self._set_velocities_as_heat(
+            resample_rotation(s.positions, s.velocities, s.masses, kt, generator=self.generator)
+        )
 
     def _remove_rigid_motion(self) -> None:
         """Zero the centre-of-mass velocity and angular momentum again (config.remove_rotation,
@@ -149,12 +148,18 @@ class Simulation:
         thermostat (NVE, plain RPMD) the rigid motion is removed only at the start: the total
         angular momentum is then conserved."""
         s = self.state
-        k0 = kinetic_energy(s.velocities, s.masses).sum(1)
-        s.velocities = remove_angular_velocity(
-            s.positions, remove_com_velocity(s.velocities, s.masses), s.masses
+        self._set_velocities_as_heat(
+            remove_angular_velocity(s.positions, remove_com_velocity(s.velocities, s.masses), s.masses)
         )
+
+    def _set_velocities_as_heat(self, velocities: Tensor) -> None:
+        """Replace the state's velocities, booking the change of kinetic energy as heat of the
+        thermostat (its ``energy_change``), so that the conserved quantity stays conserved."""
+        s = self.state
+        k0 = kinetic_energy(s.velocities, s.masses).sum(1)
+        s.velocities = velocities
         if self.thermostat is not None:
-            self.thermostat.energy_change += kinetic_energy(s.velocities, s.masses).sum(1) - k0
+            self.thermostat.energy_change += kinetic_energy(velocities, s.masses).sum(1) - k0
 
     def run(self, n_steps: int | None = None) -> MDState:
         """Run until step config.n_steps (or ``n_steps`` more steps), calling the hooks."""

@@ -197,6 +197,20 @@ def _inertia(d: Tensor, masses: Tensor) -> Tensor:
     return d2[:, None, None] * eye - torch.einsum("n,rni,rnj->rij", masses, d, d)
 
 
+def _angular_velocity(d: Tensor, u: Tensor, masses: Tensor) -> tuple[Tensor, Tensor]:
+    """(ω, I): the angular velocity ω = I⁺ L of the rigid rotation (I⁺: pseudo-inverse, so an
+    exactly linear geometry has only two) and the inertia tensors I, (R, 3) and (R, 3, 3), of
+    the centre-of-mass frame (d, u) of :func:`_centroid_frame`."""
+    inertia = _inertia(d, masses)
+    omega = torch.linalg.pinv(inertia, hermitian=True, rtol=1e-6) @ _angular_momentum(d, u, masses)[..., None]
+    return omega[..., 0], inertia
+
+
+def _angular_momentum(d: Tensor, u: Tensor, masses: Tensor) -> Tensor:
+    """L = Σ m d × u, (R, 3), of the centre-of-mass frame (d, u) of :func:`_centroid_frame`."""
+    return (masses[:, None] * torch.linalg.cross(d, u)).sum(1)
+
+
 def rotational_degrees_of_freedom(n_atoms: int) -> int:
     """Components of the angular momentum that :func:`remove_angular_velocity` keeps at zero:
     0 for one atom, 2 for a diatomic (always linear), else 3. A molecule of three or more atoms
@@ -208,8 +222,7 @@ def rotational_degrees_of_freedom(n_atoms: int) -> int:
 def angular_momentum(positions: Tensor, velocities: Tensor, masses: Tensor) -> Tensor:
     """Angular momentum L = Σ m (r̄ − R) × (v̄ − V) of the centroid of each replica about its
     centre of mass, (R, 3) amu·Å²/fs (r̄, v̄: bead averages; R, V: centre of mass)."""
-    d, u = _centroid_frame(positions, velocities, masses)
-    return (masses[:, None] * torch.linalg.cross(d, u)).sum(1)
+    return _angular_momentum(*_centroid_frame(positions, velocities, masses), masses)
 
 
 def remove_angular_velocity(positions: Tensor, velocities: Tensor, masses: Tensor) -> Tensor:
@@ -224,8 +237,7 @@ def remove_angular_velocity(positions: Tensor, velocities: Tensor, masses: Tenso
     the random start) is taken from them ("flying ice cube"). Removing both at the start, and
     counting 3N − 6 degrees of freedom, samples the vibrations at T."""
     d, u = _centroid_frame(positions, velocities, masses)
-    ang = (masses[:, None] * torch.linalg.cross(d, u)).sum(1)  # (R, 3)
-    omega = (torch.linalg.pinv(_inertia(d, masses), hermitian=True, rtol=1e-6) @ ang[..., None])[..., 0]
+    omega, _ = _angular_velocity(d, u, masses)
     return velocities - torch.linalg.cross(omega[:, None, :].expand_as(d), d)[:, None]
 
 
@@ -238,9 +250,7 @@ def resample_rotation(
     (r̄ − R) is added to every bead; the centre-of-mass velocity and the internal ring-polymer
     modes are unchanged. kT of the centroid, i.e. the physical temperature, in eV."""
     d, u = _centroid_frame(positions, velocities, masses)
-    inertia = _inertia(d, masses)
-    ang = (masses[:, None] * torch.linalg.cross(d, u)).sum(1)
-    omega_old = (torch.linalg.pinv(inertia, hermitian=True, rtol=1e-6) @ ang[..., None])[..., 0]
+    omega_old, inertia = _angular_velocity(d, u, masses)
     lam, vec = torch.linalg.eigh(inertia)  # (R, 3), (R, 3, 3)
     keep = lam > 1e-6 * lam.amax(-1, keepdim=True)
     xi = torch.randn(lam.shape, generator=generator, dtype=lam.dtype, device=lam.device)

@@ -123,6 +123,46 @@ def load_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
     return traj
 
 
+def _frames_to_discard(data: Mapping[str, Any], discard_fs: float) -> tuple[float, int]:
+    """(frame interval in fs, number of leading frames in ``discard_fs``) of a trajectory dict;
+    ValueError when that leaves no frame."""
+    source = data.get("source", "trajectory")
+    if "frame_dt_fs" not in data and "dt_fs" not in data:
+        raise ValueError(f"{source}: the trajectory dict needs 'frame_dt_fs' or 'dt_fs' (and 'stride')")
+    frame_dt = (
+        float(data["frame_dt_fs"]) if "frame_dt_fs" in data else float(data["dt_fs"]) * data.get("stride", 1)
+    )
+    n_discard = int(np.rint(discard_fs / frame_dt))
+    n_frames = min(
+        len(data[k]) for k in ("time_fs", "velocities", "dipole", "polarizability") if data.get(k) is not None
+    )
+    if discard_fs < 0 or n_discard >= n_frames:
+        raise ValueError(f"{source}: discard_fs={discard_fs} must be ≥ 0 and shorter than the trajectory")
+    return frame_dt, n_discard
+
+
+def trajectory_temperatures(
+    traj: Mapping[str, Any] | str | os.PathLike[str], discard_fs: float = 0.0
+) -> dict[str, np.ndarray]:
+    """Per-replica kinetic temperatures (K) of the centroid's translation, rotation and
+    vibrations after the first ``discard_fs`` fs of a trajectory (dict from
+    :func:`load_trajectory` or a path): :func:`equimol.md.observables.rigid_and_vibrational_temperatures`.
+    In a canonical run all three are T; a free molecule whose rigid motion a global thermostat
+    never thermalised shows otherwise (``MDConfig.remove_rotation``)."""
+    import torch
+
+    from equimol.md.observables import rigid_and_vibrational_temperatures
+
+    data = load_trajectory(traj) if isinstance(traj, (str, os.PathLike)) else traj
+    _, n_discard = _frames_to_discard(data, discard_fs)
+    x, v = (
+        torch.as_tensor(np.asarray(data[k][n_discard:]), dtype=torch.float64)
+        for k in ("positions", "velocities")
+    )
+    masses = torch.as_tensor(_masses_amu(data), dtype=torch.float64)
+    return {k: t.numpy() for k, t in rigid_and_vibrational_temperatures(x, v, masses).items()}
+
+
 def spectra_from_trajectory(
     traj: Mapping[str, Any] | str | os.PathLike[str],
     ir: bool = True,
@@ -160,17 +200,7 @@ def spectra_from_trajectory(
                 f"{source}: {what} spectrum requested ({flag}) but the trajectory has no {key!r} dataset;"
                 f" pass {name}=False (omit {flag})"
             )
-    if "frame_dt_fs" not in data and "dt_fs" not in data:
-        raise ValueError(f"{source}: the trajectory dict needs 'frame_dt_fs' or 'dt_fs' (and 'stride')")
-    frame_dt = (
-        float(data["frame_dt_fs"]) if "frame_dt_fs" in data else float(data["dt_fs"]) * data.get("stride", 1)
-    )
-    n_discard = int(np.rint(discard_fs / frame_dt))
-    n_frames = min(
-        len(data[k]) for k in ("time_fs", "velocities", "dipole", "polarizability") if data.get(k) is not None
-    )
-    if discard_fs < 0 or n_discard >= n_frames:
-        raise ValueError(f"{source}: discard_fs={discard_fs} must be ≥ 0 and shorter than the trajectory")
+    frame_dt, n_discard = _frames_to_discard(data, discard_fs)
     kwargs: dict[str, Any] = {
         "depth_fs": depth_fs,
         "rpmd_average": rpmd_average,

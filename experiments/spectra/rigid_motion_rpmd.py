@@ -7,8 +7,8 @@ motion kept, only the centre of mass removed, or both removed (session 13, docs/
 
 The model after active learning (``active_learning/painn_al.pt``), the xTB minimum, ring-polymer
 NHC (chain 3, τ = 100 fs), 0.5 fs, 300 K, 4 replicas, 8 000 steps (4 ps), frames every 4 steps;
-the first quarter of the frames discarded. Prints the per-replica temperatures of the centroid's
-translation, rotation and vibrations (``equimol.md.observables.rigid_and_vibrational_temperatures``)
+the first ps discarded. Prints the per-replica temperatures of the centroid's translation,
+rotation and vibrations (``equimol.spectra.trajectory.trajectory_temperatures``)
 and writes them to ``runs/spectra_rigid_motion/<mode>.json`` beside the trajectory.
 """
 
@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -32,16 +30,13 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=8000)
     a = p.parse_args(argv)
 
-    import torch
-
     from equimol import keys as K
     from equimol.data.formats import read_structures
     from equimol.io import load
     from equimol.md.config import MDConfig
     from equimol.md.model_forces import ModelForceFn
-    from equimol.md.observables import rigid_and_vibrational_temperatures
     from equimol.md.simulate import run_simulation
-    from equimol.spectra.trajectory import load_trajectory
+    from equimol.spectra.trajectory import trajectory_temperatures
 
     remove_com, remove_rotation = MODES[a.mode]
     s = read_structures(HERE / "ethanol_xtb_min.xyz")[0]
@@ -64,10 +59,7 @@ def main(argv=None) -> int:
     traj = OUT / f"{a.mode}.h5"
     fn = ModelForceFn(load(HERE / "active_learning" / "painn_al.pt"), s[K.ATOMIC_NUMBERS])
     run_simulation(fn, s[K.ATOMIC_NUMBERS], s[K.POSITIONS], config=cfg, output=traj, overwrite=True)
-    d = load_trajectory(traj)
-    skip = len(d["positions"]) // 4
-    x, v = (torch.as_tensor(np.asarray(d[k][skip:])) for k in ("positions", "velocities"))
-    temps = rigid_and_vibrational_temperatures(x, v, torch.as_tensor(np.asarray(d["masses"])))
+    temps = trajectory_temperatures(traj, discard_fs=1000.0)
     out = {
         "mode": a.mode,
         "steps": a.steps,

@@ -271,3 +271,30 @@ def test_global_nhc_with_resampled_rotation_thermalises_rotation_and_vibrations(
         t = temps[part] / T
         se = float(t.std()) / math.sqrt(replicas)
         assert abs(float(t.mean()) - 1.0) < max(4 * se, 0.05), (part, float(t.mean()), se)
+
+
+def test_trajectory_temperatures_of_a_written_run(tmp_path):
+    """equimol.spectra.trajectory.trajectory_temperatures reads a trajectory file and drops its
+    first discard_fs: a run with the rigid motion removed has no translation or rotation."""
+    from equimol.md import run_simulation
+    from equimol.spectra.trajectory import trajectory_temperatures
+
+    cfg = MDConfig(
+        dt_fs=1.0,
+        n_steps=200,
+        thermostat="nhc",
+        tau_fs=50.0,
+        n_replicas=2,
+        stride=2,
+        progress=False,
+        remove_com=True,
+        remove_rotation=True,
+    )
+    path = tmp_path / "t.h5"
+    run_simulation(potentials.morse(1.0, 1.5, R_E), [6, 1, 8, 2], TETRA, MASSES, cfg, output=path)
+    temps = trajectory_temperatures(path, discard_fs=100.0)
+    assert set(temps) == {"translation", "rotation", "vibration"} and temps["vibration"].shape == (2,)
+    assert abs(temps["translation"]).max() < 1e-9 and abs(temps["rotation"]).max() < 1e-6
+    assert (temps["vibration"] > 0).all()
+    with pytest.raises(ValueError, match="shorter than the trajectory"):
+        trajectory_temperatures(path, discard_fs=1000.0)

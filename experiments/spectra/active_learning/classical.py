@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     from equimol.io import load, write_text
     from equimol.md.model_forces import ModelForceFn
     from equimol.reference.xtb_forces import XTBForceFn
-    from equimol.spectra.trajectory import write_csv
+    from equimol.spectra.trajectory import trajectory_temperatures, write_csv
     from equimol.workflows.compare import band_centroids, overlap
     from equimol.workflows.demo import DemoSettings, run_md
 
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
         # of its random start kept: this overlap compares the two protocols
         "reference_ir_overlap_vs_committed_single_replica": round(overlap(ref["ir"], committed), 3),
         "kinetic_temperatures_k": {
-            name: {k: [round(float(x), 1) for x in v] for k, v in temperatures(t).items()}
+            name: {k: [round(float(x), 1) for x in v] for k, v in trajectory_temperatures(t, 1000.0).items()}
             for name, t in (("xtb_md", ref_traj), ("al", traj), ("before", before_traj))
         },
     }
@@ -146,24 +146,6 @@ def main(argv=None) -> int:
     write_text(HERE / "classical.json", json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     return 0
-
-
-def temperatures(traj: Path) -> dict:
-    """Kinetic temperatures of translation, rotation and vibrations per replica after the 1 ps
-    discarded (:func:`equimol.md.observables.rigid_and_vibrational_temperatures`)."""
-    import torch
-
-    from equimol.md.observables import rigid_and_vibrational_temperatures
-    from equimol.spectra.trajectory import load_trajectory
-
-    data = load_trajectory(traj)
-    skip = int(round(1000.0 / float(data["frame_dt_fs"])))
-    x, v = (
-        torch.as_tensor(np.asarray(data[k][skip:]), dtype=torch.float64) for k in ("positions", "velocities")
-    )
-    return rigid_and_vibrational_temperatures(
-        x, v, torch.as_tensor(np.asarray(data["masses"]), dtype=torch.float64)
-    )
 
 
 def same_protocol(traj: Path, steps: int, cfg) -> bool:
