@@ -70,6 +70,10 @@ class DemoSettings:
     # thermostat never thermalises (equimol.md.config.free_molecule); False reproduces the runs
     # made before (their vibrations were off T by up to 30 %, docs/equations.md)
     remove_rigid_motion: bool = True
+    # instead of removing the rotation, keep it and redraw it at T every this many fs (an Andersen
+    # step on the three rotations, MDConfig.rotation_resample_fs; an option under test, needs
+    # remove_rigid_motion, whose centre-of-mass removal it keeps). None: the rotation is removed
+    rotation_resample_fs: float | None = None
     seed: int = 0
     progress: bool = True
 
@@ -244,6 +248,21 @@ def stage_evaluate(out: Path, test: list[dict], ckpt: Path) -> dict:
     return result
 
 
+def rigid_motion_options(cfg: DemoSettings) -> dict:
+    """The MDConfig options of ``cfg``'s treatment of a free molecule's rigid motion: both the
+    centre-of-mass motion and the rotation removed (``remove_rigid_motion``), or the rotation kept
+    and redrawn at T every ``rotation_resample_fs`` fs, or (``remove_rigid_motion`` False) kept."""
+    from equimol.md.config import free_molecule
+
+    if not cfg.remove_rigid_motion:
+        if cfg.rotation_resample_fs is not None:
+            raise ValueError("rotation_resample_fs needs remove_rigid_motion (the centre of mass removed)")
+        return {}
+    if cfg.rotation_resample_fs is None:
+        return free_molecule()
+    return {"remove_com": True, "remove_rotation": False, "rotation_resample_fs": cfg.rotation_resample_fs}
+
+
 def run_md(
     force_fn,
     start: dict,
@@ -258,7 +277,7 @@ def run_md(
     the protocol of ``cfg`` (dt, temperature, stride, seed; NHC chain 3, τ 100 fs) into ``path``;
     returns its wall time in s. A ``.restart.pt`` beside ``path`` holds the state of an
     interrupted run; a ``.time.json`` stamp marks a finished one with its settings."""
-    from equimol.md.config import MDConfig, free_molecule
+    from equimol.md.config import MDConfig
     from equimol.md.simulate import run_simulation
 
     config = MDConfig(
@@ -274,7 +293,7 @@ def run_md(
         seed=cfg.seed,
         progress=cfg.progress,
         checkpoint_every=max(cfg.stride, 1000 // cfg.stride * cfg.stride),
-        **(free_molecule() if cfg.remove_rigid_motion else {}),
+        **rigid_motion_options(cfg),
     )
     restart = Path(f"{path}.restart.pt")
     stamp = Path(f"{path}.time.json")
@@ -287,12 +306,14 @@ def run_md(
         "thermostat": thermostat,
         "remove_com": config.remove_com,
         "remove_rotation": config.remove_rotation,
+        "rotation_resample_fs": config.rotation_resample_fs,
     }
     if path.exists() and not restart.exists() and stamp.exists():
         done = json.loads(stamp.read_text())
         done.setdefault("thermostat", "nhc")  # stamps written before the thermostat was recorded
         done.setdefault("remove_com", False)  # and before the rigid motion was removed (session 13)
         done.setdefault("remove_rotation", False)
+        done.setdefault("rotation_resample_fs", None)  # and before the rotation could be resampled
         if all(done.get(k) == v for k, v in key.items()):
             return done["wall_time_s"]
     t0 = time.perf_counter()

@@ -298,3 +298,37 @@ def test_trajectory_temperatures_of_a_written_run(tmp_path):
     assert (temps["vibration"] > 0).all()
     with pytest.raises(ValueError, match="shorter than the trajectory"):
         trajectory_temperatures(path, discard_fs=1000.0)
+
+
+def test_demo_rigid_motion_options_and_stamps(tmp_path):
+    """The workflow's run_md removes both motions by default, or keeps the rotation and resamples
+    it (rotation_resample_fs), and its finished-run stamp tells the two apart: a finished run is
+    skipped only at the same treatment."""
+    import json
+
+    from equimol import keys as K
+    from equimol.workflows.demo import DemoSettings, rigid_motion_options, run_md
+
+    assert rigid_motion_options(DemoSettings()) == {"remove_com": True, "remove_rotation": True}
+    assert rigid_motion_options(DemoSettings(remove_rigid_motion=False)) == {}
+    resample = DemoSettings(rotation_resample_fs=50.0, stride=2, dt_fs=1.0, progress=False)
+    assert rigid_motion_options(resample) == {
+        "remove_com": True,
+        "remove_rotation": False,
+        "rotation_resample_fs": 50.0,
+    }
+    with pytest.raises(ValueError, match="needs remove_rigid_motion"):
+        rigid_motion_options(DemoSettings(remove_rigid_motion=False, rotation_resample_fs=50.0))
+
+    start = {K.ATOMIC_NUMBERS: torch.tensor([6, 1, 8, 2]), K.POSITIONS: TETRA.clone()}
+    path = tmp_path / "md.h5"
+    run_md(potentials.morse(1.0, 1.5, R_E), start, path, resample, 20, 1, 1)
+    stamp = json.loads(path.with_name("md.h5.time.json").read_text())
+    assert stamp["rotation_resample_fs"] == 50.0 and stamp["remove_rotation"] is False
+    mtime = path.stat().st_mtime_ns
+    run_md(potentials.morse(1.0, 1.5, R_E), start, path, resample, 20, 1, 1)  # finished: skipped
+    assert path.stat().st_mtime_ns == mtime
+    removed = DemoSettings(stride=2, dt_fs=1.0, progress=False)
+    run_md(potentials.morse(1.0, 1.5, R_E), start, path, removed, 20, 1, 1)  # another treatment: rerun
+    stamp = json.loads(path.with_name("md.h5.time.json").read_text())
+    assert stamp["rotation_resample_fs"] is None and stamp["remove_rotation"] is True

@@ -20,6 +20,11 @@ The spectra model before active learning (its committed 4 × 20 ps ``spectrum_cl
 is compared with the same reference (IR only: the CSV's Raman columns are normalised apart).
 Writes ``classical.json`` and ``spectrum_classical_al.csv`` here; trajectories stay in
 ``runs/spectra_active_learning`` (the xTB one ≈ 25 min, the PaiNN one ≈ 10 min on one core).
+
+The MD removes the centre-of-mass motion and the rotation (``equimol.md.config.free_molecule``).
+``--rotation-resample-fs FS`` keeps the rotation instead and redraws it at 300 K every FS fs
+(``MDConfig.rotation_resample_fs``), writing ``classical_rotFS.json``: the comparison of the two
+treatments of a free molecule's rotation (``experiments/spectra/README.md``).
 """
 
 from __future__ import annotations
@@ -70,6 +75,14 @@ def main(argv=None) -> int:
     p.add_argument("--replicas", type=int, default=4)
     p.add_argument("--xtb-steps", type=int, default=40_000)
     p.add_argument("--xtb-replicas", type=int, default=4, help="replicas of the GFN2-xTB MD (default 4)")
+    p.add_argument(
+        "--rotation-resample-fs",
+        type=float,
+        default=None,
+        metavar="FS",
+        help="keep the rotation and redraw it at T every FS fs (MDConfig.rotation_resample_fs) instead "
+        "of removing it; trajectories and the JSON get the suffix _rotFS (classical_rotFS.json)",
+    )
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
 
@@ -86,17 +99,25 @@ def main(argv=None) -> int:
 
     ckpt = HERE / "painn_al.pt"
     start = read_structures(SPECTRA / "ethanol_xtb_min.xyz")[0]
-    cfg = DemoSettings(dt_fs=0.5, temperature_k=300.0, stride=4, seed=0, progress=not a.no_progress)
+    cfg = DemoSettings(
+        dt_fs=0.5,
+        temperature_k=300.0,
+        stride=4,
+        seed=0,
+        progress=not a.no_progress,
+        rotation_resample_fs=a.rotation_resample_fs,
+    )
+    tag = "" if a.rotation_resample_fs is None else f"_rot{a.rotation_resample_fs:g}"
     RUNS.mkdir(parents=True, exist_ok=True)
-    ref_traj = RUNS / f"md_xtb_r{a.xtb_replicas}.h5"
+    ref_traj = RUNS / f"md_xtb_r{a.xtb_replicas}{tag}.h5"
     print(f"GFN2-xTB MD: {a.xtb_replicas} replicas × {a.xtb_steps} steps -> {ref_traj}", flush=True)
     fn_xtb = XTBForceFn(start[K.ATOMIC_NUMBERS], polarizability_every=cfg.stride)
     run_md(fn_xtb, start, ref_traj, cfg, a.xtb_steps, 1, a.xtb_replicas)
-    traj = RUNS / "md_classical_al.h5"
+    traj = RUNS / f"md_classical_al{tag}.h5"
     print(f"PaiNN MD ({ckpt.name}): {a.replicas} replicas × {a.steps} steps -> {traj}", flush=True)
     fn = ModelForceFn(load(ckpt), start[K.ATOMIC_NUMBERS])
     wall = run_md(fn, start, traj, cfg, a.steps, 1, a.replicas)
-    before_traj = RUNS / "md_classical_before.h5"
+    before_traj = RUNS / f"md_classical_before{tag}.h5"
     print(f"PaiNN MD ({BEFORE.name}): {a.replicas} replicas × {a.steps} steps -> {before_traj}", flush=True)
     run_md(
         ModelForceFn(load(BEFORE), start[K.ATOMIC_NUMBERS]), start, before_traj, cfg, a.steps, 1, a.replicas
@@ -104,7 +125,7 @@ def main(argv=None) -> int:
     al = spectra(traj, "PaiNN after active learning, classical MD")
     ref = spectra(ref_traj, "GFN2-xTB MD")
     before = spectra(before_traj, "PaiNN before active learning, classical MD")
-    write_csv(HERE / "spectrum_classical_al.csv", al["all"])
+    write_csv(HERE / f"spectrum_classical_al{tag}.csv", al["all"])
     committed = committed_ir(SPECTRA / "spectrum_xtb.csv")
     out = {
         "model": str(ckpt.relative_to(ROOT)),
@@ -117,7 +138,8 @@ def main(argv=None) -> int:
         "xtb_steps": a.xtb_steps,
         "xtb_replicas": a.xtb_replicas,
         "remove_com": True,
-        "remove_rotation": True,
+        "remove_rotation": a.rotation_resample_fs is None,
+        "rotation_resample_fs": a.rotation_resample_fs,
         "wall_time_s": round(wall, 1),
         # the committed single replica of run.py (spectrum_xtb.csv) was run with the rigid motion
         # of its random start kept: this overlap compares the two protocols
@@ -143,27 +165,9 @@ def main(argv=None) -> int:
         out[kind]["overlap_before_vs_xtb_md"] = round(overlap(before[kind], ref[kind]), 3)
         out[kind]["half_overlap_before"] = round(half_overlap(before_traj, kind), 3)
         out[kind]["centroid_shift_before_minus_xtb"] = shifts(band_centroids(before[kind]), c_ref)
-    write_text(HERE / "classical.json", json.dumps(out, indent=1) + "\n")
+    write_text(HERE / f"classical{tag}.json", json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     return 0
-
-
-def same_protocol(traj: Path, steps: int, cfg) -> bool:
-    """Whether ``traj`` is a finished trajectory of ``steps`` steps at ``cfg``'s protocol (its
-    ``.time.json`` stamp, as ``equimol.workflows.demo.run_md`` writes it)."""
-    stamp = Path(f"{traj}.time.json")
-    if not traj.exists() or not stamp.exists():
-        return False
-    done = json.loads(stamp.read_text())
-    want = {
-        "steps": steps,
-        "beads": 1,
-        "dt_fs": cfg.dt_fs,
-        "stride": cfg.stride,
-        "remove_com": True,
-        "remove_rotation": True,
-    }
-    return all(done.get(k) == v for k, v in want.items()) and done.get("thermostat", "nhc") == "nhc"
 
 
 if __name__ == "__main__":
