@@ -61,6 +61,28 @@ def half_overlap(traj: Path, kind: str) -> float:
     return overlap(*halves)
 
 
+def conformers(traj: Path, discard_fs: float = 1000.0) -> dict:
+    """Per replica of ``traj``, after ``discard_fs``: the fraction of frames in the trans
+    conformer (hydroxyl torsion beyond 120°) and the number of conformer changes
+    (``fingerprint.conformer_states``): how well each replica samples the torsion."""
+    import sys
+
+    sys.path.insert(0, str(SPECTRA))
+    from fingerprint import conformer_states, dihedral_deg, torsion_atoms
+
+    from equimol.spectra.trajectory import load_trajectory
+
+    data = load_trajectory(traj)
+    t = np.asarray(data["time_fs"])
+    pos = np.asarray(data["positions"]).mean(axis=2)[t >= discard_fs]  # centroid, (T, R, N, 3)
+    idx = torsion_atoms(np.asarray(data["atomic_numbers"]), pos[0, 0])
+    states = conformer_states(dihedral_deg(*(pos[:, :, i] for i in idx)))  # (T, R)
+    return {
+        "trans_fraction": [round(float(x), 3) for x in (states == 0).mean(axis=0)],
+        "conformer_changes": [int(x) for x in (np.diff(states, axis=0) != 0).sum(axis=0)],
+    }
+
+
 def committed_ir(path: Path):
     """The IR column of a committed spectrum CSV (``write_csv``: frequency_cm1, ir, …)."""
     from equimol.spectra.spectrum import Spectrum
@@ -147,6 +169,9 @@ def main(argv=None) -> int:
         "kinetic_temperatures_k": {
             name: {k: [round(float(x), 1) for x in v] for k, v in trajectory_temperatures(t, 1000.0).items()}
             for name, t in (("xtb_md", ref_traj), ("al", traj), ("before", before_traj))
+        },
+        "conformers_per_replica": {
+            name: conformers(t) for name, t in (("xtb_md", ref_traj), ("al", traj), ("before", before_traj))
         },
     }
 
