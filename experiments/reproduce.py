@@ -1598,12 +1598,13 @@ RIGID_NOTE = (
 
 
 def rigid_note(d: dict) -> str:
-    """:data:`RIGID_NOTE` unless the result records that its MD removed the rigid motion
-    (``remove_com`` and ``remove_rotation`` in it or in its ``settings``, or the spectra
-    workflow's ``remove_rigid_motion``)."""
+    """:data:`RIGID_NOTE` unless the result records that its MD treated the rigid motion
+    (``remove_com`` with ``remove_rotation`` or ``rotation_resample_fs`` in it or in its
+    ``settings``, or the spectra workflow's ``remove_rigid_motion``)."""
     settings = {**d, **(d.get("settings") or {})}
     removed = settings.get("remove_rigid_motion") or (
-        settings.get("remove_com") and settings.get("remove_rotation")
+        settings.get("remove_com")
+        and (settings.get("remove_rotation") or settings.get("rotation_resample_fs"))
     )
     return "" if removed else RIGID_NOTE
 

@@ -271,3 +271,15 @@ def test_verdicts():
     assert R.verdict_ferrocene(fe, 28.7)[0] == "reproduced"
     assert R.verdict_spectra({"ir": 0.95, "raman": 0.97}, [5.0, -41.0])[0] == "partly"
     assert R.verdict_spectra({"ir": 0.95, "raman": 0.97}, [5.0, -12.0])[0] == "reproduced"
+
+
+def test_rigid_note_marks_spectra_rows_whose_md_kept_the_rigid_motion():
+    """A spectra result is noted as to be rerun unless its MD removed the centre-of-mass motion
+    and removed or resampled the rotation (recorded in it, its settings, or as the workflow's
+    remove_rigid_motion)."""
+    assert R.rigid_note({}) == R.RIGID_NOTE
+    assert R.rigid_note({"remove_com": True}) == R.RIGID_NOTE
+    assert R.rigid_note({"remove_com": True, "remove_rotation": True}) == ""
+    assert R.rigid_note({"remove_com": True, "remove_rotation": False, "rotation_resample_fs": 1000.0}) == ""
+    assert R.rigid_note({"settings": {"remove_rigid_motion": True}}) == ""
+    assert R.rigid_note({"settings": {"remove_rigid_motion": False}}) == R.RIGID_NOTE
