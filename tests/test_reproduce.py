@@ -271,6 +271,47 @@ def test_verdicts():
     assert R.verdict_ferrocene(fe, 28.7)[0] == "reproduced"
     assert R.verdict_spectra({"ir": 0.95, "raman": 0.97}, [5.0, -41.0])[0] == "partly"
     assert R.verdict_spectra({"ir": 0.95, "raman": 0.97}, [5.0, -12.0])[0] == "reproduced"
+    # a match inside the reference's own noise (its replica halves overlap < 0.9) is only partly
+    v, why = R.verdict_spectra({"ir": 0.95, "raman": 0.97}, [5.0, -12.0], {"ir": 0.57, "raman": 0.95})
+    assert v == "partly" and "ir 0.570 (< 0.9)" in why and "raman 0.95" not in why
+    assert (
+        R.verdict_spectra({"ir": 0.95, "raman": 0.97}, [5.0], {"ir": 0.93, "raman": 0.95})[0] == "reproduced"
+    )
+
+
+def test_classical_row_reads_either_model_of_classical_json():
+    """The classical-MD rows come from active_learning/classical.py's JSON: the model after active
+    learning or the spectra model before it, with the reference's noise floor and the treatment
+    of the rotation."""
+    side = {
+        "overlap_al_vs_xtb_md": 0.88,
+        "overlap_before_vs_xtb_md": 0.93,
+        "half_overlap_xtb_md": 0.95,
+        "centroid_shift_al_minus_xtb": {"C-H stretch": 29.0, "O-H stretch": None},
+        "centroid_shift_before_minus_xtb": {"C-H stretch": 11.0, "O-H stretch": -4.0},
+    }
+    cl = {
+        "ir": side,
+        "raman": {**side, "overlap_before_vs_xtb_md": 0.96},
+        "steps": 40000,
+        "replicas": 4,
+        "xtb_steps": 40000,
+        "xtb_replicas": 4,
+        "remove_com": True,
+        "remove_rotation": False,
+        "rotation_resample_fs": 1000.0,
+        "kinetic_temperatures_k": {"xtb_md": {"vibration": [290.0, 305.0]}},
+    }
+    al = R.classical_row(cl, "al", "claim", "paper", "what", ["f.json"])
+    assert (
+        al.verdict == "not yet"
+        and "+29" in al.equimol
+        and "before active learning: IR overlap 0.930" in al.equimol
+    )
+    before = R.classical_row(cl, "before", "claim", "paper", "what", ["f.json"])
+    assert before.verdict == "reproduced" and "ir overlap 0.930, raman overlap 0.960" in before.equimol
+    assert "rotation redrawn at 300 K every 1000 fs" in before.equimol and "290–305 K" in before.equimol
+    assert "GFN2-xTB MD 4 × 20 ps" in before.budget and R.RIGID_NOTE not in before.why
 
 
 def test_rigid_note_marks_spectra_rows_whose_md_kept_the_rigid_motion():
