@@ -263,6 +263,25 @@ def rigid_motion_options(cfg: DemoSettings) -> dict:
     return {"remove_com": True, "remove_rotation": False, "rotation_resample_fs": cfg.rotation_resample_fs}
 
 
+def rigid_motion_record(cfg: DemoSettings) -> dict:
+    """What a result records of ``cfg``'s treatment of the rigid motion: ``remove_com``,
+    ``remove_rotation``, ``rotation_resample_fs`` (the finished-run stamp's keys)."""
+    opts = rigid_motion_options(cfg)
+    return {
+        "remove_com": opts.get("remove_com", False),
+        "remove_rotation": opts.get("remove_rotation", False),
+        "rotation_resample_fs": opts.get("rotation_resample_fs"),
+    }
+
+
+def same_rigid_motion(stamp: Path, cfg: DemoSettings) -> bool:
+    """Whether the finished-run stamp ``stamp`` (``<trajectory>.time.json``) was made with
+    ``cfg``'s treatment of the rigid motion (stamps written before it was recorded: kept)."""
+    done = json.loads(Path(stamp).read_text())
+    old = {"remove_com": False, "remove_rotation": False, "rotation_resample_fs": None}
+    return all(done.get(k, old[k]) == v for k, v in rigid_motion_record(cfg).items())
+
+
 def run_md(
     force_fn,
     start: dict,
@@ -304,9 +323,7 @@ def run_md(
         "dt_fs": cfg.dt_fs,
         "stride": cfg.stride,
         "thermostat": thermostat,
-        "remove_com": config.remove_com,
-        "remove_rotation": config.remove_rotation,
-        "rotation_resample_fs": config.rotation_resample_fs,
+        **rigid_motion_record(cfg),
     }
     if path.exists() and not restart.exists() and stamp.exists():
         done = json.loads(stamp.read_text())

@@ -67,7 +67,7 @@ def main() -> None:
     from equimol.spectra.raman import combine_raman
     from equimol.spectra.trajectory import spectra_from_trajectory, write_csv
     from equimol.workflows.compare import band_centroids, band_positions, main_peaks, match_peaks, overlap
-    from equimol.workflows.demo import DemoSettings, run_md
+    from equimol.workflows.demo import DemoSettings, rigid_motion_record, run_md
 
     out = Path(a.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -107,8 +107,7 @@ def main() -> None:
         "dt_fs": a.dt_fs,
         "stride": a.stride,
         "thermostat": "nhc (ring-polymer Nose-Hoover chains, chain 3, tau 100 fs)",
-        "remove_com": cfg.remove_rigid_motion,  # the centroid's centre-of-mass motion (session 13)
-        "remove_rotation": cfg.remove_rigid_motion,  # and its rotation
+        **rigid_motion_record(cfg),  # the centroid's centre-of-mass motion and rotation (session 13)
         "discard_fs": a.discard_fs,
         "depth_fs": depth,
         "wall_time_s": round(wall, 1),

@@ -307,7 +307,7 @@ def test_demo_rigid_motion_options_and_stamps(tmp_path):
     import json
 
     from equimol import keys as K
-    from equimol.workflows.demo import DemoSettings, rigid_motion_options, run_md
+    from equimol.workflows.demo import DemoSettings, rigid_motion_options, run_md, same_rigid_motion
 
     assert rigid_motion_options(DemoSettings()) == {"remove_com": True, "remove_rotation": True}
     assert rigid_motion_options(DemoSettings(remove_rigid_motion=False)) == {}
@@ -332,3 +332,10 @@ def test_demo_rigid_motion_options_and_stamps(tmp_path):
     run_md(potentials.morse(1.0, 1.5, R_E), start, path, removed, 20, 1, 1)  # another treatment: rerun
     stamp = json.loads(path.with_name("md.h5.time.json").read_text())
     assert stamp["rotation_resample_fs"] is None and stamp["remove_rotation"] is True
+    stamp_path = path.with_name("md.h5.time.json")
+    assert same_rigid_motion(stamp_path, removed) and not same_rigid_motion(stamp_path, resample)
+    old = tmp_path / "old.time.json"  # a stamp from before the rigid motion was recorded: kept
+    old.write_text(json.dumps({"wall_time_s": 1.0, "steps": 20}))
+    assert same_rigid_motion(old, DemoSettings(remove_rigid_motion=False)) and not same_rigid_motion(
+        old, removed
+    )

@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     from equimol.reference.xtb_forces import XTBForceFn
     from equimol.spectra.trajectory import trajectory_temperatures, write_csv
     from equimol.workflows.compare import band_centroids, overlap
-    from equimol.workflows.demo import DemoSettings, run_md
+    from equimol.workflows.demo import DemoSettings, rigid_motion_record, run_md
 
     ckpt = HERE / "painn_al.pt"
     start = read_structures(SPECTRA / "ethanol_xtb_min.xyz")[0]
@@ -159,9 +159,7 @@ def main(argv=None) -> int:
         "steps": a.steps,
         "xtb_steps": a.xtb_steps,
         "xtb_replicas": a.xtb_replicas,
-        "remove_com": True,
-        "remove_rotation": a.rotation_resample_fs is None,
-        "rotation_resample_fs": a.rotation_resample_fs,
+        **rigid_motion_record(cfg),
         "wall_time_s": round(wall, 1),
         # the committed single replica of run.py (spectrum_xtb.csv) was run with the rigid motion
         # of its random start kept: this overlap compares the two protocols

@@ -28,11 +28,12 @@ ROOT = HERE.parents[2]
 RUNS = ROOT / "runs" / "spectra_active_learning"
 
 
-def last_member0() -> Path:
-    """Member 0 of the last round whose committee is complete (its committee.json written)."""
+def last_member0() -> Path | None:
+    """Member 0 of the last round whose committee is complete (its committee.json written), or
+    None where no round is here (a fresh clone: the committed ``painn_al.pt`` is used)."""
     done = sorted(RUNS.glob("round_*/committee/committee.json"), key=lambda p: int(p.parts[-3].split("_")[1]))
     if not done:
-        raise SystemExit(f"no trained round in {RUNS}: run equimol active-learn first")
+        return None
     return done[-1].parent / "member_0" / "best.pt"
 
 
@@ -73,36 +74,57 @@ def main(argv=None) -> int:
     from equimol.md.model_forces import ModelForceFn
     from equimol.spectra.trajectory import write_csv
     from equimol.workflows.compare import band_centroids, overlap
-    from equimol.workflows.demo import DemoSettings, run_md
+    from equimol.workflows.demo import DemoSettings, rigid_motion_record, run_md, same_rigid_motion
 
     best = last_member0()
     ckpt = HERE / "painn_al.pt"
-    export_inference_checkpoint(best, ckpt)
-    print(f"model: {best} -> {ckpt}")
+    if best is not None:
+        export_inference_checkpoint(best, ckpt)
+        print(f"model: {best} -> {ckpt}")
+        model, round_name = str(best.relative_to(ROOT)), best.parts[-4]
+    elif ckpt.exists():
+        print(f"no active-learning round in {RUNS}: the committed {ckpt.relative_to(ROOT)}")
+        model, round_name = str(ckpt.relative_to(ROOT)), "committed"
+    else:
+        raise SystemExit(f"no trained round in {RUNS} and no {ckpt}: run equimol active-learn first")
     start = read_structures(SPECTRA / "ethanol_xtb_min.xyz")[0]
     cfg = DemoSettings(dt_fs=0.5, temperature_k=300.0, stride=4, seed=a.seed, progress=not a.no_progress)
     # one trajectory per round, bead count and seed (run_md resumes or skips by its settings, not
     # by the model)
     suffix = f"_seed{a.seed}" if a.seed else ""
-    traj = RUNS / f"md_rpmd{a.beads}_al_{best.parts[-4]}{suffix}.h5"
+    traj = RUNS / f"md_rpmd{a.beads}_al_{round_name}{suffix}.h5"
     fn = ModelForceFn(load(ckpt), start[K.ATOMIC_NUMBERS])
     wall = run_md(fn, start, traj, cfg, a.steps, a.beads, 1, thermostat="nhc")
     al = spectra(traj, f"PaiNN after active learning, RPMD {a.beads} beads")
     write_csv(HERE / f"spectrum_rpmd{a.beads}_al{suffix}.csv", al["all"])
     # the trajectories of experiments/spectra/run.py (its CSVs are normalised per column, so the
-    # unpolarised Raman is rebuilt from the trajectories)
-    ref = spectra(ROOT / "runs" / "spectra_ethanol" / "md_xtb_rpmd16.h5", "GFN2-xTB RPMD 16 beads")
-    before = spectra(
-        ROOT / "runs" / "spectra_ethanol" / "md_rpmd16.h5", "PaiNN (spectra model), RPMD 16 beads"
-    )
+    # unpolarised Raman is rebuilt from the trajectories): the xTB-RPMD reference of xtb_rpmd.py,
+    # and the spectra model's 16-bead run, made here with the committed painn_spectra.pt where
+    # run.py has not made it (run_md skips a finished run of the same settings)
+    sp_runs = ROOT / "runs" / "spectra_ethanol"
+    ref_traj = sp_runs / "md_xtb_rpmd16.h5"
+    if not Path(f"{ref_traj}.time.json").exists():
+        raise SystemExit(
+            f"{ref_traj} is not finished: run experiments/spectra/xtb_rpmd.py --beads 16 --ps 10 first"
+        )
+    if not same_rigid_motion(Path(f"{ref_traj}.time.json"), cfg):
+        raise SystemExit(
+            f"{ref_traj} treated the rigid motion otherwise than this run ({rigid_motion_record(cfg)}): "
+            "rerun experiments/spectra/xtb_rpmd.py --beads 16 --ps 10"
+        )
+    before_traj = sp_runs / "md_rpmd16.h5"
+    if a.beads == 16 and not a.seed:
+        spectra_model = ModelForceFn(load(SPECTRA / "painn_spectra.pt"), start[K.ATOMIC_NUMBERS])
+        run_md(spectra_model, start, before_traj, cfg, a.steps, 16, 1, thermostat="nhc")
+    ref = spectra(ref_traj, "GFN2-xTB RPMD 16 beads")
+    before = spectra(before_traj, "PaiNN (spectra model), RPMD 16 beads")
     out = {
-        "model": str(best.relative_to(ROOT)),
+        "model": model,
         "trajectory": str(traj.relative_to(ROOT)),
         "beads": a.beads,
         "seed": a.seed,
         "steps": a.steps,
-        "remove_com": cfg.remove_rigid_motion,  # the centroid's centre-of-mass motion (session 13)
-        "remove_rotation": cfg.remove_rigid_motion,  # and its rotation
+        **rigid_motion_record(cfg),  # the centroid's centre-of-mass motion and rotation (session 13)
         "wall_time_s": round(wall, 1),
     }
     for kind in ("ir", "raman"):
