@@ -6,7 +6,9 @@ with τ = 100 fs, 64 beads: the ring-polymer NHC); explicit options override pre
 
 The molecule's centre-of-mass motion and rotation (a ring polymer's: its centroid's) are removed at the
 start and kept at zero, so that a global thermostat samples the vibrations at the temperature
-asked for (``MDConfig.remove_rotation``; ``--keep-rigid-motion`` keeps them).
+asked for (``MDConfig.remove_rotation``; ``--keep-rigid-motion`` keeps them). With
+``--preset painn-spectra`` the rotation is kept instead and redrawn at the temperature every
+1 000 fs (``--rotation-resample-fs``; 0 removes it): the spectra's rotational contour.
 """
 
 from __future__ import annotations
@@ -81,13 +83,22 @@ def add_arguments(p) -> None:
         "are removed, as a global thermostat (nhc, csvr) cannot thermalise them and would run the "
         "vibrations of a free molecule at another temperature",
     )
+    p.add_argument(
+        "--rotation-resample-fs",
+        type=float,
+        default=None,
+        metavar="FS",
+        help="keep the rotation (of the centroid) and redraw it at the temperature every FS fs "
+        "(MDConfig.rotation_resample_fs); 0: remove it. Default: 1000 with --preset painn-spectra, "
+        "else 0",
+    )
     p.add_argument("--no-progress", action="store_true")
     add_malloc_option(p)
     add_threads_option(p)
 
 
 def md_config_from_args(args):
-    from equimol.md.config import MDConfig, free_molecule
+    from equimol.md.config import SPECTRA_ROTATION_RESAMPLE_FS, MDConfig, free_molecule
     from equimol.md.presets import painn_spectra
 
     opts = {
@@ -105,8 +116,17 @@ def md_config_from_args(args):
     opts = {k: v for k, v in opts.items() if v is not None}
     opts["progress"] = not args.no_progress
     n_beads = opts.pop("n_beads", 64 if args.preset == "painn-spectra" else 1)
-    rigid = free_molecule()
-    opts.update({k: False for k in rigid} if args.keep_rigid_motion else rigid)
+    resample = args.rotation_resample_fs
+    if resample is None:
+        resample = SPECTRA_ROTATION_RESAMPLE_FS if args.preset == "painn-spectra" else 0.0
+    if resample < 0:
+        raise SystemExit(f"--rotation-resample-fs must be >= 0 fs (0: remove the rotation), got {resample:g}")
+    if args.keep_rigid_motion:
+        if args.rotation_resample_fs:
+            raise SystemExit("--rotation-resample-fs and --keep-rigid-motion exclude each other")
+        opts.update(remove_com=False, remove_rotation=False, rotation_resample_fs=None)
+    else:
+        opts.update({"rotation_resample_fs": None, **free_molecule(resample or None)})
     if args.preset == "painn-spectra":
         return painn_spectra(n_beads=n_beads, **opts).md
     return MDConfig(n_beads=n_beads, **opts)

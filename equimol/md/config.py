@@ -57,13 +57,24 @@ def thermostat_spelling(name: str) -> str:
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-def free_molecule() -> dict[str, bool]:
+#: fs between the redraws of a free molecule's rotation at T in the spectra protocols (the
+#: painn-spectra preset, the spectra workflows): longer than the rotational correlation time of
+#: a small molecule at 300 K (≈ 0.5 ps), so that the bands keep their free-rotation contour
+SPECTRA_ROTATION_RESAMPLE_FS = 1000.0
+
+
+def free_molecule(rotation_resample_fs: float | None = None) -> dict:
     """MDConfig options for a free (gas-phase) molecule: the centre-of-mass motion and the
     rotation (of the centroid, for a ring polymer) removed, so that a global thermostat samples
     the vibrations at T (see :class:`MDConfig`). Ring polymers too: their centroid exchanges
     angular momentum with the internal modes too slowly to thermalise its rotation
-    (docs/equations.md)."""
-    return {"remove_com": True, "remove_rotation": True}
+    (docs/equations.md). ``rotation_resample_fs``: keep the rotation instead and redraw it at T
+    every so many fs (what the spectra protocols do, :data:`SPECTRA_ROTATION_RESAMPLE_FS`: the
+    rotational contour of gas-phase bands, and the rotation's coupling that spreads energy
+    between the modes, measured in experiments/spectra/README.md)."""
+    if rotation_resample_fs is None:
+        return {"remove_com": True, "remove_rotation": True}
+    return {"remove_com": True, "remove_rotation": False, "rotation_resample_fs": float(rotation_resample_fs)}
 
 
 #: fields that may change when a run is restarted (everything else must match)

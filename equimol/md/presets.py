@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from equimol.md.config import MDConfig, free_molecule
+from equimol.md.config import SPECTRA_ROTATION_RESAMPLE_FS, MDConfig, free_molecule
 
 PAINN_DT_FS = 0.2
 PAINN_TEMPERATURE_K = 300.0
@@ -67,7 +67,10 @@ def painn_spectra(n_beads: int = PAINN_N_BEADS, **overrides: Any) -> SpectraPres
         "tau_fs": PAINN_TAU_FS,
         "n_beads": n_beads,
         "stride": 10,
-        **free_molecule(),
+        # not in the paper: the centre-of-mass motion removed and the rotation redrawn at T every
+        # ps, so that the global thermostat samples rotation and vibrations at T
+        # (docs/equations.md, "a free molecule under a global thermostat")
+        **free_molecule(SPECTRA_ROTATION_RESAMPLE_FS),
         "checkpoint_every": 10_000,
     }
     base.update(overrides)

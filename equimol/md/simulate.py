@@ -265,13 +265,18 @@ def _check_restart_config(saved: MDConfig, config: MDConfig) -> None:
         if f.name not in RESTART_MUTABLE and getattr(saved, f.name) != getattr(config, f.name)
     ]
     if diffs:
-        hint = (
-            " (a run started before equimol removed a free molecule's rigid motion by default: "
-            "equimol md --keep-rigid-motion, or MDConfig(remove_com=False, remove_rotation=False), "
-            "continues it)"
-            if any(d.startswith(("remove_com", "remove_rotation")) for d in diffs)
-            else ""
-        )
+        hint = ""
+        if not saved.remove_com and any(d.startswith(("remove_com", "remove_rotation")) for d in diffs):
+            hint = (
+                " (a run started before equimol removed a free molecule's rigid motion by default: "
+                "equimol md --keep-rigid-motion, or MDConfig(remove_com=False, remove_rotation=False), "
+                "continues it)"
+            )
+        elif any(d.startswith(("remove_rotation", "rotation_resample_fs")) for d in diffs):
+            hint = (
+                " (the rotation was treated otherwise: equimol md --rotation-resample-fs FS continues "
+                f"it, with FS {saved.rotation_resample_fs or 0:g}; 0 removes the rotation)"
+            )
         raise ValueError("restart config does not match the checkpoint: " + "; ".join(diffs) + hint)
 
 

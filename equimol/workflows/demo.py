@@ -14,6 +14,7 @@ from pathlib import Path
 
 from equimol import keys as K
 from equimol.io import write_text
+from equimol.md.config import SPECTRA_ROTATION_RESAMPLE_FS, free_molecule
 
 
 @dataclass
@@ -70,10 +71,11 @@ class DemoSettings:
     # thermostat never thermalises (equimol.md.config.free_molecule); False reproduces the runs
     # made before (their vibrations were off T by up to 30 %, docs/equations.md)
     remove_rigid_motion: bool = True
-    # instead of removing the rotation, keep it and redraw it at T every this many fs (an Andersen
-    # step on the three rotations, MDConfig.rotation_resample_fs; an option under test, needs
-    # remove_rigid_motion, whose centre-of-mass removal it keeps). None: the rotation is removed
-    rotation_resample_fs: float | None = None
+    # keep the rotation and redraw it at T every this many fs (an Andersen step on the three
+    # rotations, MDConfig.rotation_resample_fs; with remove_rigid_motion, whose centre-of-mass
+    # removal it keeps; ignored without): the bands' rotational contour, and replicas that agree better than with
+    # the rotation removed (experiments/spectra/README.md). None: the rotation is removed
+    rotation_resample_fs: float | None = SPECTRA_ROTATION_RESAMPLE_FS
     seed: int = 0
     progress: bool = True
 
@@ -249,18 +251,13 @@ def stage_evaluate(out: Path, test: list[dict], ckpt: Path) -> dict:
 
 
 def rigid_motion_options(cfg: DemoSettings) -> dict:
-    """The MDConfig options of ``cfg``'s treatment of a free molecule's rigid motion: both the
-    centre-of-mass motion and the rotation removed (``remove_rigid_motion``), or the rotation kept
-    and redrawn at T every ``rotation_resample_fs`` fs, or (``remove_rigid_motion`` False) kept."""
-    from equimol.md.config import free_molecule
-
+    """The MDConfig options of ``cfg``'s treatment of a free molecule's rigid motion: the
+    centre-of-mass motion removed and the rotation redrawn at T every ``rotation_resample_fs`` fs
+    (the default) or removed (``rotation_resample_fs`` None), or (``remove_rigid_motion`` False)
+    both kept."""
     if not cfg.remove_rigid_motion:
-        if cfg.rotation_resample_fs is not None:
-            raise ValueError("rotation_resample_fs needs remove_rigid_motion (the centre of mass removed)")
         return {}
-    if cfg.rotation_resample_fs is None:
-        return free_molecule()
-    return {"remove_com": True, "remove_rotation": False, "rotation_resample_fs": cfg.rotation_resample_fs}
+    return free_molecule(cfg.rotation_resample_fs)
 
 
 def rigid_motion_record(cfg: DemoSettings) -> dict:

@@ -16,7 +16,9 @@ This is the main job (``equimol demo``) at experiment settings:
   energy head's ZBL repulsion (``repulsion="zbl"``, not in the paper: without it the network
   turns attractive below O-H 0.6 / C-H 0.7 Å, which 64-bead ring-polymer beads reach);
 - the same protocol for every trajectory: NHC at 300 K (chain 3, τ = 100 fs; for RPMD the
-  paper's ring-polymer Nose-Hoover chains), 0.5 fs steps, 1 ps discarded, dipoles and
+  paper's ring-polymer Nose-Hoover chains), the (centroid's) centre-of-mass motion removed and
+  its rotation redrawn at 300 K every ps (not in the paper: docs/equations.md, "a free molecule
+  under a global thermostat"), 0.5 fs steps, 1 ps discarded, dipoles and
   polarizabilities every 4 steps, 1 000 fs correlation depth, Hann window. PaiNN classical MD:
   4 replicas × 20 ps; GFN2-xTB MD: 1 replica × 20 ps; PaiNN RPMD: 64 beads × 5 ps and 16 beads ×
   10 ps; GFN2-xTB RPMD (the reference for ML-RPMD): 16 beads × 10 ps.
@@ -73,7 +75,8 @@ SETTINGS = dict(
     depth_fs=1000.0,
     discard_fs=1000.0,
     temperature_k=300.0,
-    remove_rigid_motion=True,  # the (centroid's) centre-of-mass motion and rotation removed, session 13
+    remove_rigid_motion=True,  # the (centroid's) centre-of-mass motion removed (session 13)
+    rotation_resample_fs=1000.0,  # and its rotation redrawn at 300 K every ps (session 14)
     seed=0,
 )
 

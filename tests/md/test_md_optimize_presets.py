@@ -52,23 +52,28 @@ def test_painn_spectra_preset():
     assert PAINN_SPECTRA_RPMD.discard_frames * cfg.stride * cfg.dt_fs == pytest.approx(10_000.0)
     assert PAINN_SPECTRA_CLASSICAL.md.n_beads == 1
     assert painn_spectra(n_replicas=4, stride=5).md.n_replicas == 4
-    # a free molecule: no centre-of-mass motion or rotation (of the centroid)
-    assert (cfg.remove_com, cfg.remove_rotation) == (True, True)
-    assert (PAINN_SPECTRA_CLASSICAL.md.remove_com, PAINN_SPECTRA_CLASSICAL.md.remove_rotation) == (True, True)
+    # a free molecule: no centre-of-mass motion, the rotation (of the centroid) redrawn at T every ps
+    for preset in (PAINN_SPECTRA_RPMD, PAINN_SPECTRA_CLASSICAL):
+        md = preset.md
+        assert (md.remove_com, md.remove_rotation, md.rotation_resample_fs) == (True, False, 1000.0)
 
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ([], (1, True, True)),
-        (["--beads", "8"], (8, True, True)),
-        (["--preset", "painn-spectra"], (64, True, True)),
-        (["--preset", "painn-spectra", "--beads", "1"], (1, True, True)),
-        (["--keep-rigid-motion"], (1, False, False)),
-        (["--preset", "painn-spectra", "--keep-rigid-motion"], (64, False, False)),
+        ([], (1, True, True, None)),
+        (["--beads", "8"], (8, True, True, None)),
+        (["--rotation-resample-fs", "500"], (1, True, False, 500.0)),
+        (["--preset", "painn-spectra"], (64, True, False, 1000.0)),
+        (["--preset", "painn-spectra", "--beads", "1"], (1, True, False, 1000.0)),
+        (["--preset", "painn-spectra", "--rotation-resample-fs", "0"], (64, True, True, None)),
+        (["--keep-rigid-motion"], (1, False, False, None)),
+        (["--preset", "painn-spectra", "--keep-rigid-motion"], (64, False, False, None)),
     ],
 )
-def test_equimol_md_removes_the_rigid_motion_of_a_free_molecule(argv, expected):
+def test_equimol_md_treats_the_rigid_motion_of_a_free_molecule(argv, expected):
+    """By default the rigid motion is removed; the spectra preset keeps the rotation and redraws it
+    at T every ps; --keep-rigid-motion keeps both."""
     import argparse
 
     from equimol.cli import md
@@ -76,4 +81,22 @@ def test_equimol_md_removes_the_rigid_motion_of_a_free_molecule(argv, expected):
     p = argparse.ArgumentParser()
     md.add_arguments(p)
     cfg = md.md_config_from_args(p.parse_args(["model.pt", "mol.xyz", "-o", "t.h5", *argv]))
-    assert (cfg.n_beads, cfg.remove_com, cfg.remove_rotation) == expected
+    assert (cfg.n_beads, cfg.remove_com, cfg.remove_rotation, cfg.rotation_resample_fs) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--rotation-resample-fs", "-5"], "must be >= 0"),
+        (["--keep-rigid-motion", "--rotation-resample-fs", "500"], "exclude each other"),
+    ],
+)
+def test_equimol_md_rejects_contradictory_rotation_options(argv, match):
+    import argparse
+
+    from equimol.cli import md
+
+    p = argparse.ArgumentParser()
+    md.add_arguments(p)
+    with pytest.raises(SystemExit, match=match):
+        md.md_config_from_args(p.parse_args(["model.pt", "mol.xyz", "-o", "t.h5", *argv]))

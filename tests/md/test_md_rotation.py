@@ -209,6 +209,21 @@ def test_ring_polymer_nhc_samples_the_centroid_vibrations_at_t():
     assert float(temps["translation"].max()) < 1e-6 and float(temps["rotation"].max()) < 0.05 * T
 
 
+def test_ring_polymer_nhc_with_resampled_rotation_samples_the_centroid_at_t():
+    """The ring-polymer NHC with the centroid's rotation kept and redrawn at T every 100 fs (the
+    spectra workflows' treatment): the centroid's rotation and vibrations are both at T."""
+    replicas = 16
+    rec = run_tetrahedron(
+        remove=False, n_steps=2000, replicas=replicas, beads=4, skip=500, seed=4, resample_fs=100.0
+    )
+    temps = rec.temperatures()
+    assert float(temps["translation"].max()) < 1e-6
+    for part in ("rotation", "vibration"):
+        t = temps[part] / T
+        se = float(t.std()) / math.sqrt(replicas)
+        assert abs(float(t.mean()) - 1.0) < max(4 * se, 0.05), (part, float(t.mean()), se)
+
+
 @pytest.mark.parametrize(
     ("thermostat", "beads"), [("nhc", 1), ("nhc", 4), ("langevin", 1), ("csvr", 4), ("nhc_pile", 4)]
 )
@@ -307,9 +322,16 @@ def test_demo_rigid_motion_options_and_stamps(tmp_path):
     import json
 
     from equimol import keys as K
+    from equimol.md.config import SPECTRA_ROTATION_RESAMPLE_FS
     from equimol.workflows.demo import DemoSettings, rigid_motion_options, run_md, same_rigid_motion
 
-    assert rigid_motion_options(DemoSettings()) == {"remove_com": True, "remove_rotation": True}
+    assert rigid_motion_options(DemoSettings()) == {
+        "remove_com": True,
+        "remove_rotation": False,
+        "rotation_resample_fs": SPECTRA_ROTATION_RESAMPLE_FS,
+    }
+    no_rotation = DemoSettings(rotation_resample_fs=None)
+    assert rigid_motion_options(no_rotation) == {"remove_com": True, "remove_rotation": True}
     assert rigid_motion_options(DemoSettings(remove_rigid_motion=False)) == {}
     resample = DemoSettings(rotation_resample_fs=50.0, stride=2, dt_fs=1.0, progress=False)
     assert rigid_motion_options(resample) == {
@@ -317,8 +339,6 @@ def test_demo_rigid_motion_options_and_stamps(tmp_path):
         "remove_rotation": False,
         "rotation_resample_fs": 50.0,
     }
-    with pytest.raises(ValueError, match="needs remove_rigid_motion"):
-        rigid_motion_options(DemoSettings(remove_rigid_motion=False, rotation_resample_fs=50.0))
 
     start = {K.ATOMIC_NUMBERS: torch.tensor([6, 1, 8, 2]), K.POSITIONS: TETRA.clone()}
     path = tmp_path / "md.h5"
@@ -328,7 +348,7 @@ def test_demo_rigid_motion_options_and_stamps(tmp_path):
     mtime = path.stat().st_mtime_ns
     run_md(potentials.morse(1.0, 1.5, R_E), start, path, resample, 20, 1, 1)  # finished: skipped
     assert path.stat().st_mtime_ns == mtime
-    removed = DemoSettings(stride=2, dt_fs=1.0, progress=False)
+    removed = DemoSettings(stride=2, dt_fs=1.0, progress=False, rotation_resample_fs=None)
     run_md(potentials.morse(1.0, 1.5, R_E), start, path, removed, 20, 1, 1)  # another treatment: rerun
     stamp = json.loads(path.with_name("md.h5.time.json").read_text())
     assert stamp["rotation_resample_fs"] is None and stamp["remove_rotation"] is True

@@ -200,3 +200,18 @@ def test_a_run_falling_into_a_hole_stops_with_the_bond_that_did_it():
     ) as e:
         run_simulation(fn, Z, [[0.0, 0.0, 0.0], [0.0, 0.0, 0.75]], config=cfg)
     assert "repulsion: zbl" in str(e.value)
+
+
+def test_restart_with_another_rigid_motion_treatment_names_the_option(tmp_path):
+    """A restart whose config treats the rigid motion otherwise than the checkpoint's says which
+    equimol md option continues it."""
+    ckpt = tmp_path / "r.pt"
+    removed = {"remove_com": True, "remove_rotation": True}
+    run_simulation(_force_fn(), Z, X0, config=_config(n_steps=5, **removed), restart=ckpt)
+    resampled = {"remove_com": True, "rotation_resample_fs": 100.0}
+    with pytest.raises(ValueError, match=r"--rotation-resample-fs FS continues it, with FS 0;"):
+        run_simulation(_force_fn(), Z, X0, config=_config(n_steps=10, **resampled), restart=ckpt)
+    kept = tmp_path / "kept.pt"  # a run of before the rigid motion was removed by default
+    run_simulation(_force_fn(), Z, X0, config=_config(n_steps=5), restart=kept)
+    with pytest.raises(ValueError, match="--keep-rigid-motion"):
+        run_simulation(_force_fn(), Z, X0, config=_config(n_steps=10, **removed), restart=kept)

@@ -21,10 +21,10 @@ is compared with the same reference (IR only: the CSV's Raman columns are normal
 Writes ``classical.json`` and ``spectrum_classical_al.csv`` here; trajectories stay in
 ``runs/spectra_active_learning`` (the xTB one ≈ 25 min, the PaiNN one ≈ 10 min on one core).
 
-The MD removes the centre-of-mass motion and the rotation (``equimol.md.config.free_molecule``).
-``--rotation-resample-fs FS`` keeps the rotation instead and redraws it at 300 K every FS fs
-(``MDConfig.rotation_resample_fs``), writing ``classical_rotFS.json``: the comparison of the two
-treatments of a free molecule's rotation (``experiments/spectra/README.md``).
+The MD removes the centre-of-mass motion and redraws the rotation at 300 K every 1 000 fs, as the
+spectra workflows do (``DemoSettings.rotation_resample_fs``); ``--rotation-resample-fs 0`` removes
+the rotation instead and writes ``classical_norot.json`` (the comparison of the two treatments of a
+free molecule's rotation, ``experiments/spectra/README.md``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+from equimol.md.config import SPECTRA_ROTATION_RESAMPLE_FS
 
 HERE = Path(__file__).resolve().parent
 SPECTRA = HERE.parent
@@ -59,6 +61,14 @@ def half_overlap(traj: Path, kind: str) -> float:
         )
         halves.append(sp[kind])
     return overlap(*halves)
+
+
+def rotation_tag(resample_fs: float) -> str:
+    """File-name suffix of a treatment of the rotation: none for the spectra workflows' default,
+    ``_norot`` for the rotation removed (0), ``_rotFS`` for another interval."""
+    if resample_fs == SPECTRA_ROTATION_RESAMPLE_FS:
+        return ""
+    return "_norot" if not resample_fs else f"_rot{resample_fs:g}"
 
 
 def conformers(traj: Path, discard_fs: float = 1000.0) -> dict:
@@ -100,10 +110,11 @@ def main(argv=None) -> int:
     p.add_argument(
         "--rotation-resample-fs",
         type=float,
-        default=None,
+        default=SPECTRA_ROTATION_RESAMPLE_FS,
         metavar="FS",
-        help="keep the rotation and redraw it at T every FS fs (MDConfig.rotation_resample_fs) instead "
-        "of removing it; trajectories and the JSON get the suffix _rotFS (classical_rotFS.json)",
+        help="redraw the rotation at T every FS fs (MDConfig.rotation_resample_fs; default "
+        f"{SPECTRA_ROTATION_RESAMPLE_FS:g}, the spectra workflows'); 0: remove it. Other than the "
+        "default, trajectories and results get the suffix _rotFS, or _norot for 0 (classical_norot.json)",
     )
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
@@ -127,9 +138,9 @@ def main(argv=None) -> int:
         stride=4,
         seed=0,
         progress=not a.no_progress,
-        rotation_resample_fs=a.rotation_resample_fs,
+        rotation_resample_fs=a.rotation_resample_fs or None,
     )
-    tag = "" if a.rotation_resample_fs is None else f"_rot{a.rotation_resample_fs:g}"
+    tag = rotation_tag(a.rotation_resample_fs)
     RUNS.mkdir(parents=True, exist_ok=True)
     ref_traj = RUNS / f"md_xtb_r{a.xtb_replicas}{tag}.h5"
     print(f"GFN2-xTB MD: {a.xtb_replicas} replicas × {a.xtb_steps} steps -> {ref_traj}", flush=True)
