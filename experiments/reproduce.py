@@ -969,7 +969,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         Entry(
             "dipole_eq13_eq12",
             "PaiNN dipoles, Eq. 13 vs Eq. 12",
-            5,
+            6,
             2 * dip_min,
             f"{dip_min:g} min per model (training.max_time_minutes), ≈ 0.5 min per epoch compiled "
             "on one thread (0.75 eager)",
@@ -1161,7 +1161,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         Entry(
             "ferrocene",
             "PaiNN Fig. 4, ferrocene rotation profile",
-            6,
+            7,
             len(fe_names) * fe_min,
             f"{fe_min:g} min per model × {len(fe_names)} (configs' max_time_minutes), ≈ 26 s per PaiNN epoch",
             fe_steps,
@@ -1197,7 +1197,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         Entry(
             "painn_aspirin",
             "PaiNN, rMD17 aspirin",
-            7,
+            8,
             450,
             "3000 epochs at most (early stopping 300), ≈ 8–9 s per epoch compiled on one thread"
             + ("" if asp_own.exists() else " (the ethanol config with the aspirin file)"),
@@ -1305,7 +1305,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         Entry(
             "l0l1",
             "L0Net vs L1Net on QM9",
-            8,
+            9,
             l01_epochs * 2 * (55 + 130) / 60,
             f"{l01_epochs} epochs per run on the configs' {l01_n[0]} molecules, "
             "≈ 55 s (L0Net) and 130 s (L1Net) per epoch",
@@ -1351,6 +1351,56 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                 "the model after active learning in classical MD vs GFN2-xTB MD",
                 py(ctx, "spectra/active_learning/classical.py", "--no-progress"),
                 (sp / "active_learning" / "classical.json").exists,
+            ),
+            # session 14: the RPMD rows again at the spectra protocol of today (the rigid motion
+            # of the start treated: centre of mass removed, rotation redrawn at T every ps)
+            Step(
+                "GFN2-xTB RPMD reference at today's spectra protocol (16 beads, 10 ps)",
+                py(
+                    ctx,
+                    "spectra/xtb_rpmd.py",
+                    "--beads",
+                    "16",
+                    "--ps",
+                    "10",
+                    "--classical-ps",
+                    "0",
+                    "--no-progress",
+                ),
+                lambda: todays_protocol(read_json(sp / "xtb_rpmd.json")),
+            ),
+            Step(
+                "16-bead ML-RPMD of the active-learning and spectra models at today's protocol",
+                py(ctx, "spectra/active_learning/rpmd16.py", "--no-progress"),
+                lambda: todays_protocol(read_json(sp / "active_learning" / "rpmd16.json")),
+            ),
+            Step(
+                "a second, independent GFN2-xTB RPMD run (seed 1)",
+                py(
+                    ctx,
+                    "spectra/xtb_rpmd.py",
+                    *("--beads", "16", "--ps", "10", "--classical-ps", "0", "--seed", "1"),
+                    *("--name", "xtb_rpmd_seed1", "--no-progress"),
+                ),
+                lambda: todays_protocol(read_json(sp / "xtb_rpmd_seed1.json")),
+            ),
+            Step(
+                "a second, independent 16-bead ML-RPMD run (seed 1)",
+                py(ctx, "spectra/active_learning/rpmd16.py", "--seed", "1", "--no-progress"),
+                lambda: todays_protocol(read_json(sp / "active_learning" / "rpmd16_seed1.json")),
+            ),
+            Step(
+                "ML-RPMD against GFN2-xTB RPMD over the independent runs",
+                py(ctx, "spectra/runs_compare.py"),
+                lambda: (
+                    (sp / "runs_compare.json").exists()
+                    and todays_protocol(read_json(sp / "active_learning" / "rpmd16_seed1.json"))
+                    and newer(
+                        sp / "runs_compare.json",
+                        [sp / n for n in ("xtb_rpmd.json", "xtb_rpmd_seed1.json")]
+                        + [sp / "active_learning" / n for n in ("rpmd16.json", "rpmd16_seed1.json")],
+                    )
+                ),
             ),
         ]
 
@@ -1538,7 +1588,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         Entry(
             "spectra",
             "Ethanol IR/Raman: ML-MD and ML-RPMD vs GFN2-xTB",
-            9,
+            5,
             360,
             "xtb_rpmd.py ≈ 2 h (16 beads, 10 ps) + run.py ≈ 4 h on one core (their docstrings)",
             sp_steps,
@@ -1642,6 +1692,19 @@ def rigid_note(d: dict) -> str:
         and (settings.get("remove_rotation") or settings.get("rotation_resample_fs"))
     )
     return "" if removed else RIGID_NOTE
+
+
+def todays_protocol(d: dict | None) -> bool:
+    """Whether a spectra result records today's treatment of the rigid motion: the centre of
+    mass removed and the rotation redrawn at T every ``SPECTRA_ROTATION_RESAMPLE_FS``
+    (``equimol.md.config``; session 14)."""
+    from equimol.md.config import SPECTRA_ROTATION_RESAMPLE_FS
+
+    return (
+        d is not None
+        and bool(d.get("remove_com"))
+        and d.get("rotation_resample_fs") == SPECTRA_ROTATION_RESAMPLE_FS
+    )
 
 
 def spectra_settings(script: Path) -> dict:

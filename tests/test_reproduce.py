@@ -324,3 +324,14 @@ def test_rigid_note_marks_spectra_rows_whose_md_kept_the_rigid_motion():
     assert R.rigid_note({"remove_com": True, "remove_rotation": False, "rotation_resample_fs": 1000.0}) == ""
     assert R.rigid_note({"settings": {"remove_rigid_motion": True}}) == ""
     assert R.rigid_note({"settings": {"remove_rigid_motion": False}}) == R.RIGID_NOTE
+
+
+def test_todays_protocol_tells_the_spectra_results_to_rerun():
+    """The spectra entry's session-14 steps are done only for results made with today's
+    treatment of the rigid motion (rotation redrawn at T every SPECTRA_ROTATION_RESAMPLE_FS)."""
+    from equimol.md.config import SPECTRA_ROTATION_RESAMPLE_FS
+
+    assert not R.todays_protocol(None) and not R.todays_protocol({})
+    assert not R.todays_protocol({"remove_com": True, "remove_rotation": True, "rotation_resample_fs": None})
+    assert R.todays_protocol({"remove_com": True, "rotation_resample_fs": SPECTRA_ROTATION_RESAMPLE_FS})
+    assert not R.todays_protocol({"remove_com": False, "rotation_resample_fs": SPECTRA_ROTATION_RESAMPLE_FS})

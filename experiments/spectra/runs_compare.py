@@ -47,23 +47,37 @@ RUNS = ROOT / "runs"
 CSV_NAMES = ("spectrum_xtb_rpmd_runs.csv", "spectrum_rpmd_ref_beads.csv")
 
 
+def todays(path: Path) -> bool:
+    """Whether ``path`` is a finished trajectory made with today's treatment of the rigid motion
+    (its stamp; ``equimol.workflows.demo.same_rigid_motion``): runs of another protocol are left
+    out of the comparison."""
+    from equimol.workflows.demo import DemoSettings, same_rigid_motion
+
+    stamp = Path(f"{path}.time.json")
+    return path.exists() and stamp.exists() and same_rigid_motion(stamp, DemoSettings())
+
+
 def xtb_runs() -> dict[str, Path]:
     out = {"seed 0": RUNS / "spectra_ethanol" / "md_xtb_rpmd16.h5"}
     for p in sorted((RUNS / "spectra_ethanol").glob("md_xtb_rpmd16_seed*.h5")):
         out[f"seed {p.stem.rsplit('seed', 1)[1]}"] = p
-    return {k: v for k, v in out.items() if v.exists()}
+    return {k: v for k, v in out.items() if todays(v)}
 
 
 def model_runs(round_name: str | None) -> tuple[str, dict[str, Path]]:
-    pattern = re.compile(r"md_rpmd16_al_(round_\d+)(?:_seed(\d+))?$")
+    """The 16-bead runs of ``rpmd16.py`` at today's protocol: of the active-learning round
+    ``round_name``, else of the committed final model (``committed``) or the last round."""
+    pattern = re.compile(r"md_rpmd16_al_(round_\d+|committed)(?:_seed(\d+))?$")
     found: dict[str, dict[str, Path]] = {}
-    for p in (RUNS / "spectra_active_learning").glob("md_rpmd16_al_round_*.h5"):
+    for p in (RUNS / "spectra_active_learning").glob("md_rpmd16_al_*.h5"):
         m = pattern.match(p.stem)
-        if m:
+        if m and todays(p):
             found.setdefault(m[1], {})[f"seed {m[2] or 0}"] = p
     if not found:
-        raise SystemExit("no ML-RPMD run in runs/spectra_active_learning: run active_learning/rpmd16.py")
-    name = round_name or max(found, key=lambda r: int(r.split("_")[1]))
+        raise SystemExit(
+            "no ML-RPMD run at today's protocol in runs/spectra_active_learning: run active_learning/rpmd16.py"
+        )
+    name = round_name or max(found, key=lambda r: float("inf") if r == "committed" else int(r.split("_")[1]))
     return name, dict(sorted(found[name].items()))
 
 
@@ -157,10 +171,11 @@ def main(argv=None) -> int:
 
     from equimol.spectra.trajectory import write_csv
     from equimol.workflows.compare import band_centroids, main_peaks, match_peaks, overlap
+    from equimol.workflows.demo import DemoSettings, rigid_motion_record
 
     round_name, model = model_runs(a.round)
     groups = {"GFN2-xTB RPMD 16": xtb_runs(), f"PaiNN RPMD 16 (active learning {round_name})": model}
-    result: dict = {"groups": {}}
+    result: dict = {"groups": {}, **rigid_motion_record(DemoSettings())}
     means: dict = {}
     for g, runs in groups.items():
         rows, curves, weights = {}, {"ir": [], "raman": [], "raman_iso": [], "raman_aniso": []}, []
@@ -217,6 +232,8 @@ def main(argv=None) -> int:
     plot_averages(ref_mean, mod_mean, g_ref, g_mod, result["groups"])
     # the paper's bead count with the same model: how far 16 beads are from converged
     for path in sorted((RUNS / "spectra_active_learning").glob(f"md_rpmd64_al_{round_name}*.h5")):
+        if not todays(path):
+            continue
         try:
             sp, ps = spectra(path)
         except OSError as e:
