@@ -89,8 +89,8 @@ def add_arguments(p) -> None:
         default=None,
         metavar="FS",
         help="keep the rotation (of the centroid) and redraw it at the temperature every FS fs "
-        "(MDConfig.rotation_resample_fs); 0: remove it. Default: 1000 with --preset painn-spectra, "
-        "else 0",
+        "(MDConfig.rotation_resample_fs); 0: remove it. Default: 1000 with --preset painn-spectra "
+        "and a thermostat, else 0",
     )
     p.add_argument("--no-progress", action="store_true")
     add_malloc_option(p)
@@ -98,7 +98,13 @@ def add_arguments(p) -> None:
 
 
 def md_config_from_args(args):
-    from equimol.md.config import SPECTRA_ROTATION_RESAMPLE_FS, MDConfig, free_molecule
+    from equimol.md.config import (
+        SPECTRA_ROTATION_RESAMPLE_FS,
+        THERMOSTAT_ALIASES,
+        MDConfig,
+        free_molecule,
+        thermostat_spelling,
+    )
     from equimol.md.presets import painn_spectra
 
     opts = {
@@ -117,8 +123,9 @@ def md_config_from_args(args):
     opts["progress"] = not args.no_progress
     n_beads = opts.pop("n_beads", 64 if args.preset == "painn-spectra" else 1)
     resample = args.rotation_resample_fs
-    if resample is None:
-        resample = SPECTRA_ROTATION_RESAMPLE_FS if args.preset == "painn-spectra" else 0.0
+    nve = THERMOSTAT_ALIASES.get(thermostat_spelling(args.thermostat or "")) == "nve"
+    if resample is None:  # the preset's, except without a thermostat (NVE keeps L: removed at the start)
+        resample = SPECTRA_ROTATION_RESAMPLE_FS if args.preset == "painn-spectra" and not nve else 0.0
     if resample < 0:
         raise SystemExit(f"--rotation-resample-fs must be >= 0 fs (0: remove the rotation), got {resample:g}")
     if args.keep_rigid_motion:

@@ -104,10 +104,11 @@ class MDConfig:
     "csvr") needs both: such thermostats scale all velocities, so the centre-of-mass and
     rotational energy of the random start never thermalise and the vibrations run at another
     temperature (:func:`~equimol.md.state.remove_angular_velocity`). rotation_resample_fs
-    (needs remove_com, excludes remove_rotation; not the default, an option under test): keep the
-    rotation but redraw it from its Maxwell–Boltzmann distribution at T every this many fs (an
-    Andersen thermostat on the three rotations, :func:`~equimol.md.state.resample_rotation`),
-    which thermalises it beside a global thermostat (N_f = 3N − 3).
+    (needs remove_com, excludes remove_rotation and nve): keep the rotation but redraw it from its
+    Maxwell–Boltzmann distribution at T every this many fs (an Andersen thermostat on the three
+    rotations, :func:`~equimol.md.state.resample_rotation`), which thermalises it beside a global
+    thermostat (N_f = 3N − 3); the spectra protocols use it (:func:`free_molecule`,
+    :data:`SPECTRA_ROTATION_RESAMPLE_FS`).
     """
 
     dt_fs: float = 0.5

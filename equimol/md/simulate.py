@@ -272,11 +272,16 @@ def _check_restart_config(saved: MDConfig, config: MDConfig) -> None:
                 "equimol md --keep-rigid-motion, or MDConfig(remove_com=False, remove_rotation=False), "
                 "continues it)"
             )
+        elif saved.remove_com and not config.remove_com:
+            hint = " (the run removed the rigid motion: continue it without equimol md --keep-rigid-motion)"
         elif any(d.startswith(("remove_rotation", "rotation_resample_fs")) for d in diffs):
-            hint = (
-                " (the rotation was treated otherwise: equimol md --rotation-resample-fs FS continues "
-                f"it, with FS {saved.rotation_resample_fs or 0:g}; 0 removes the rotation)"
-            )
+            if saved.rotation_resample_fs is not None:
+                how = f"equimol md --rotation-resample-fs {saved.rotation_resample_fs:g}"
+            elif saved.remove_rotation:
+                how = "equimol md --rotation-resample-fs 0"
+            else:
+                how = "MDConfig(remove_com=True, remove_rotation=False)"
+            hint = f" (the rotation was treated otherwise: {how} continues it)"
         raise ValueError("restart config does not match the checkpoint: " + "; ".join(diffs) + hint)
 
 

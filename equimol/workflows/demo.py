@@ -67,9 +67,10 @@ class DemoSettings:
     depth_fs: float = 1000.0
     discard_fs: float = 500.0
     temperature_k: float = 300.0
-    # remove the start's centre-of-mass motion and rotation (of the centroid), which a global
-    # thermostat never thermalises (equimol.md.config.free_molecule); False reproduces the runs
-    # made before (their vibrations were off T by up to 30 %, docs/equations.md)
+    # treat the start's centre-of-mass motion and rotation (of the centroid), which a global
+    # thermostat never thermalises (equimol.md.config.free_molecule): the centre of mass removed,
+    # the rotation as rotation_resample_fs says; False keeps both, as the runs made before session
+    # 13 did (their vibrations were off T by up to 30 %, docs/equations.md)
     remove_rigid_motion: bool = True
     # keep the rotation and redraw it at T every this many fs (an Andersen step on the three
     # rotations, MDConfig.rotation_resample_fs; with remove_rigid_motion, whose centre-of-mass
@@ -273,10 +274,23 @@ def rigid_motion_record(cfg: DemoSettings) -> dict:
 
 def same_rigid_motion(stamp: Path, cfg: DemoSettings) -> bool:
     """Whether the finished-run stamp ``stamp`` (``<trajectory>.time.json``) was made with
-    ``cfg``'s treatment of the rigid motion (stamps written before it was recorded: kept)."""
+    ``cfg``'s treatment of the rigid motion (stamps written before it was recorded: kept; no
+    stamp: False)."""
+    if not Path(stamp).exists():
+        return False
     done = json.loads(Path(stamp).read_text())
     old = {"remove_com": False, "remove_rotation": False, "rotation_resample_fs": None}
     return all(done.get(k, old[k]) == v for k, v in rigid_motion_record(cfg).items())
+
+
+def _same_rigid_motion_restart(restart: Path, config) -> bool:
+    """Whether the MD checkpoint ``restart`` was made with ``config``'s rigid-motion options."""
+    from equimol.md.checkpoint import load_checkpoint
+    from equimol.md.config import MDConfig
+
+    saved = MDConfig.from_dict(load_checkpoint(restart)["config"])
+    fields = ("remove_com", "remove_rotation", "rotation_resample_fs")
+    return all(getattr(saved, f) == getattr(config, f) for f in fields)
 
 
 def run_md(
@@ -330,6 +344,11 @@ def run_md(
         done.setdefault("rotation_resample_fs", None)  # and before the rotation could be resampled
         if all(done.get(k) == v for k, v in key.items()):
             return done["wall_time_s"]
+    if restart.exists() and not _same_rigid_motion_restart(restart, config):
+        # an interrupted run of another treatment of the rigid motion (e.g. before session 14's
+        # spectra protocol) cannot be continued at this one: start again
+        print(f"{restart.name}: made with another treatment of the rigid motion; starting {path.name} again")
+        restart.unlink()
     t0 = time.perf_counter()
     run_simulation(
         force_fn,

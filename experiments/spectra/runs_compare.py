@@ -57,9 +57,9 @@ def todays(path: Path) -> bool:
     return path.exists() and stamp.exists() and same_rigid_motion(stamp, DemoSettings())
 
 
-def xtb_runs() -> dict[str, Path]:
-    out = {"seed 0": RUNS / "spectra_ethanol" / "md_xtb_rpmd16.h5"}
-    for p in sorted((RUNS / "spectra_ethanol").glob("md_xtb_rpmd16_seed*.h5")):
+def xtb_runs(folder: Path) -> dict[str, Path]:
+    out = {"seed 0": folder / "md_xtb_rpmd16.h5"}
+    for p in sorted(folder.glob("md_xtb_rpmd16_seed*.h5")):
         out[f"seed {p.stem.rsplit('seed', 1)[1]}"] = p
     return {k: v for k, v in out.items() if todays(v)}
 
@@ -167,6 +167,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--round", help="active-learning round of the model runs (default: the last with a run)")
     p.add_argument("--out", type=Path, default=HERE / "runs_compare.json")
+    p.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=RUNS / "spectra_ethanol",
+        help="folder of the xTB-RPMD runs (xtb_rpmd.py --output-dir; default runs/spectra_ethanol)",
+    )
     a = p.parse_args(argv)
 
     from equimol.spectra.trajectory import write_csv
@@ -174,7 +180,10 @@ def main(argv=None) -> int:
     from equimol.workflows.demo import DemoSettings, rigid_motion_record
 
     round_name, model = model_runs(a.round)
-    groups = {"GFN2-xTB RPMD 16": xtb_runs(), f"PaiNN RPMD 16 (active learning {round_name})": model}
+    groups = {
+        "GFN2-xTB RPMD 16": xtb_runs(a.runs_dir.resolve()),
+        f"PaiNN RPMD 16 (active learning {round_name})": model,
+    }
     result: dict = {"groups": {}, **rigid_motion_record(DemoSettings())}
     means: dict = {}
     for g, runs in groups.items():

@@ -67,7 +67,7 @@ def main() -> None:
     from equimol.spectra.raman import combine_raman
     from equimol.spectra.trajectory import spectra_from_trajectory, write_csv
     from equimol.workflows.compare import band_centroids, band_positions, main_peaks, match_peaks, overlap
-    from equimol.workflows.demo import DemoSettings, rigid_motion_record, run_md
+    from equimol.workflows.demo import DemoSettings, rigid_motion_record, run_md, same_rigid_motion
 
     out = Path(a.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def main() -> None:
         fn = XTBForceFn(start[K.ATOMIC_NUMBERS], polarizability_every=a.stride)
         report["classical_wall_time_s"] = round(run_md(fn, start, classical, cfg, n_cl, 1, 1), 1)
         report["classical_ps"] = a.classical_ps
-    if classical.exists():
+    if classical.exists() and same_rigid_motion(Path(f"{classical}.time.json"), cfg):
         ref = spectra_from_trajectory(str(classical), temperature_k=a.temperature_k, **kw)
         ref_curves = {"ir": ref["ir"], "raman": combine_raman(ref["raman_iso"], ref["raman_aniso"])}
         report["vs_xtb_md"] = {

@@ -67,6 +67,8 @@ def test_painn_spectra_preset():
         (["--preset", "painn-spectra"], (64, True, False, 1000.0)),
         (["--preset", "painn-spectra", "--beads", "1"], (1, True, False, 1000.0)),
         (["--preset", "painn-spectra", "--rotation-resample-fs", "0"], (64, True, True, None)),
+        (["--preset", "painn-spectra", "--thermostat", "nve"], (64, True, True, None)),
+        (["--preset", "painn-spectra", "--thermostat", "none", "--beads", "1"], (1, True, True, None)),
         (["--keep-rigid-motion"], (1, False, False, None)),
         (["--preset", "painn-spectra", "--keep-rigid-motion"], (64, False, False, None)),
     ],

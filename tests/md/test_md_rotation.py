@@ -2,6 +2,7 @@
 ``remove_rotation``), their degrees of freedom, and the vibrational temperature they decide."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -354,6 +355,18 @@ def test_demo_rigid_motion_options_and_stamps(tmp_path):
     assert stamp["rotation_resample_fs"] is None and stamp["remove_rotation"] is True
     stamp_path = path.with_name("md.h5.time.json")
     assert same_rigid_motion(stamp_path, removed) and not same_rigid_motion(stamp_path, resample)
+    # an interrupted run of another treatment is started again, not continued (nor refused)
+    from equimol.md import run_simulation
+
+    left = MDConfig(dt_fs=1.0, n_steps=6, stride=2, progress=False, remove_com=True, remove_rotation=True)
+    other = tmp_path / "other.h5"
+    run_simulation(
+        potentials.morse(1.0, 1.5, R_E), [6, 1, 8, 2], TETRA, config=left, restart=Path(f"{other}.restart.pt")
+    )
+    assert Path(f"{other}.restart.pt").exists()
+    run_md(potentials.morse(1.0, 1.5, R_E), start, other, resample, 20, 1, 1)
+    assert json.loads(Path(f"{other}.time.json").read_text())["rotation_resample_fs"] == 50.0
+    assert not Path(f"{other}.restart.pt").exists()
     old = tmp_path / "old.time.json"  # a stamp from before the rigid motion was recorded: kept
     old.write_text(json.dumps({"wall_time_s": 1.0, "steps": 20}))
     assert same_rigid_motion(old, DemoSettings(remove_rigid_motion=False)) and not same_rigid_motion(

@@ -209,8 +209,14 @@ def test_restart_with_another_rigid_motion_treatment_names_the_option(tmp_path):
     removed = {"remove_com": True, "remove_rotation": True}
     run_simulation(_force_fn(), Z, X0, config=_config(n_steps=5, **removed), restart=ckpt)
     resampled = {"remove_com": True, "rotation_resample_fs": 100.0}
-    with pytest.raises(ValueError, match=r"--rotation-resample-fs FS continues it, with FS 0;"):
+    with pytest.raises(ValueError, match=r"--rotation-resample-fs 0 continues it"):
         run_simulation(_force_fn(), Z, X0, config=_config(n_steps=10, **resampled), restart=ckpt)
+    again = tmp_path / "resampled.pt"  # the other direction: a resampled run restarted with removal
+    run_simulation(_force_fn(), Z, X0, config=_config(n_steps=5, **resampled), restart=again)
+    with pytest.raises(ValueError, match=r"--rotation-resample-fs 100 continues it"):
+        run_simulation(_force_fn(), Z, X0, config=_config(n_steps=10, **removed), restart=again)
+    with pytest.raises(ValueError, match="without equimol md --keep-rigid-motion"):
+        run_simulation(_force_fn(), Z, X0, config=_config(n_steps=10), restart=ckpt)
     kept = tmp_path / "kept.pt"  # a run of before the rigid motion was removed by default
     run_simulation(_force_fn(), Z, X0, config=_config(n_steps=5), restart=kept)
     with pytest.raises(ValueError, match="--keep-rigid-motion"):

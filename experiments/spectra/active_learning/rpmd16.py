@@ -4,12 +4,17 @@
 
 Takes member 0 of the last round with a complete committee of ``runs/spectra_active_learning`` (the spectra model
 ``painn_spectra.pt`` fine-tuned on the set the loop grew; ``active_learning.yaml``), exports it as
-``experiments/spectra/active_learning/painn_al.pt``, and runs the 16-bead ML-RPMD of
+``experiments/spectra/active_learning/painn_al.pt`` (where no round is here, as in a fresh clone,
+it runs the committed ``painn_al.pt``, its trajectories named ``…_al_committed``), and runs the
+16-bead ML-RPMD of
 ``experiments/spectra/run.py`` with it (the same protocol: 10 ps of 0.5 fs steps from the xTB
 minimum, 300 K, the ring-polymer Nose-Hoover chains, μ and α every 4 steps, the first ps
 discarded, 1 000 fs correlation depth, Hann window). Its spectra are compared with the 16-bead
 xTB-RPMD reference and with the spectra model's own 16-bead run (their trajectories in
-``runs/spectra_ethanol``, from ``run.py``): overlap and band centroids, as ``run.py`` reports them.
+``--runs-dir``, default ``runs/spectra_ethanol`` of ``run.py``; the spectra model's 10-ps run is
+made here from the committed ``painn_spectra.pt`` where it is not there at this protocol; a
+reference made with another treatment of the rigid motion is refused): overlap and band
+centroids, as ``run.py`` reports them.
 Writes ``rpmd16.json`` and ``spectrum_rpmd16_al.csv`` here; the trajectory stays in
 ``runs/spectra_active_learning/md_rpmd16_al_round_K.h5``. ``--beads 64`` runs the paper's bead
 count (``rpmd64.json``, ``spectrum_rpmd64_al.csv``); ``--seed S`` an independent run of the same
@@ -26,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 SPECTRA = HERE.parent
 ROOT = HERE.parents[2]
 RUNS = ROOT / "runs" / "spectra_active_learning"
+SPECTRA_MODEL_STEPS = 20_000  # the spectra model's 16-bead run: run.py's rpmd_ref_steps (10 ps)
 
 
 def last_member0() -> Path | None:
@@ -65,6 +71,13 @@ def main(argv=None) -> int:
         help="velocity and thermostat seed; other than 0 the trajectory and results get a _seed<S> suffix"
         " (an independent run, for the spread between runs)",
     )
+    p.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=ROOT / "runs" / "spectra_ethanol",
+        help="folder of the xTB-RPMD reference md_xtb_rpmd16.h5 (xtb_rpmd.py --output-dir) and of the "
+        "spectra model's 16-bead run md_rpmd16.h5 (default: run.py's, runs/spectra_ethanol)",
+    )
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
 
@@ -101,7 +114,7 @@ def main(argv=None) -> int:
     # unpolarised Raman is rebuilt from the trajectories): the xTB-RPMD reference of xtb_rpmd.py,
     # and the spectra model's 16-bead run, made here with the committed painn_spectra.pt where
     # run.py has not made it (run_md skips a finished run of the same settings)
-    sp_runs = ROOT / "runs" / "spectra_ethanol"
+    sp_runs = a.runs_dir.resolve()
     ref_traj = sp_runs / "md_xtb_rpmd16.h5"
     if not Path(f"{ref_traj}.time.json").exists():
         raise SystemExit(
@@ -115,7 +128,7 @@ def main(argv=None) -> int:
     before_traj = sp_runs / "md_rpmd16.h5"
     if a.beads == 16 and not a.seed:
         spectra_model = ModelForceFn(load(SPECTRA / "painn_spectra.pt"), start[K.ATOMIC_NUMBERS])
-        run_md(spectra_model, start, before_traj, cfg, a.steps, 16, 1, thermostat="nhc")
+        run_md(spectra_model, start, before_traj, cfg, SPECTRA_MODEL_STEPS, 16, 1, thermostat="nhc")
     ref = spectra(ref_traj, "GFN2-xTB RPMD 16 beads")
     before = spectra(before_traj, "PaiNN (spectra model), RPMD 16 beads")
     out = {
