@@ -1689,7 +1689,8 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
 RIGID_NOTE = (
     "; its MD kept the start's centre-of-mass motion and rotation (of the centroid), which a global "
     "thermostat never thermalises: the vibrations ran off 300 K (GFN2-xTB MD: 203–285 K per replica); "
-    "made before the fix of session 13 (docs/equations.md), to be rerun"
+    "made before the fix of session 13 (docs/equations.md); the spectra entry's steps of session 14 "
+    "rerun it at today's protocol"
 )
 
 
