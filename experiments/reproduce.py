@@ -1337,7 +1337,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             "--classical-ps",
             "0",
             "--output-dir",
-            str(runs / "spectra_rpmd"),
+            rel(runs / "spectra_rpmd", root),
         )
         return [
             Step(
