@@ -1014,6 +1014,11 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                 py(ctx, "table4/run.py", "--epochs", t4_epochs),
                 trained,
             ),
+            # the final models as inference checkpoints (issue #20, item 5)
+            *(
+                export(ctx, runs / "table4" / v / "best.pt", t4 / "checkpoints" / f"{v}.pt")
+                for v in t4_variants
+            ),
         ]
 
     def t4_rows() -> list[Row]:
