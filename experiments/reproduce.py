@@ -1571,7 +1571,8 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             }
             v_b, why_b = verdict_spectra(ov_b, list(cen_b.values()))
             why_b += " (band centroids: " + ", ".join(f"{b} {v:+.0f}" for b, v in cen_b.items()) + ")"
-            why_b += f"; run.py's report (rigid motion kept): {', '.join(f'{k} overlap {v:.3f}' for k, v in ovq.items())}"
+            old_ov = ", ".join(f"{k} overlap {v:.3f}" for k, v in ovq.items())
+            why_b += f"; run.py's report (rigid motion kept): {old_ov}"
             row_q = Row(
                 claim_q,
                 paper_q,
