@@ -472,21 +472,40 @@ def verdict_spectra(
     return ("partly" if ok_overlap or ok_bands else "not yet"), why
 
 
+def centroid_comparison(
+    d: dict, overlap_key: str, shift_key: str, floor: dict[str, float] | None = None
+) -> tuple[str, str, str]:
+    """One model against its reference, from a spectra result whose "ir" and "raman" entries hold
+    ``overlap_key`` and ``shift_key`` (band-centroid shifts): (verdict, why, text), the verdict
+    and why of :func:`verdict_spectra` with the shifts listed, the text the overlaps and the range
+    of the shifts."""
+    ov = {k: d[k][overlap_key] for k in ("ir", "raman")}
+    cen = {f"{k} {b}": v for k in ("ir", "raman") for b, v in d[k][shift_key].items() if v is not None}
+    verdict, why = verdict_spectra(ov, list(cen.values()), floor)
+    why += " (band centroids: " + ", ".join(f"{b} {v:+.0f}" for b, v in cen.items()) + ")"
+    text = ", ".join(f"{k} overlap {v:.3f}" for k, v in ov.items())
+    if cen:
+        text += f"; band-centroid shifts {min(cen.values()):+.0f} to {max(cen.values()):+.0f} cm⁻¹"
+    return verdict, why, text
+
+
+def rotation_text(d: dict) -> str:
+    """How the MD of a spectra result treated the molecule's rotation."""
+    if d.get("rotation_resample_fs"):
+        return f"rotation redrawn at 300 K every {d['rotation_resample_fs']:g} fs"
+    return "rotation removed"
+
+
 def classical_row(cl: dict, model: str, claim: str, paper: str, what: str, files: list[str]) -> Row:
     """RESULTS.md row from experiments/spectra/active_learning/classical.json: ``model`` ("al",
     the model after active learning, or "before", the spectra model) in classical MD against
     GFN2-xTB MD, with the reference's replica-half noise floor in the verdict."""
-    suffix = "al_vs_xtb_md" if model == "al" else "before_vs_xtb_md"
-    shift_key = "centroid_shift_al_minus_xtb" if model == "al" else "centroid_shift_before_minus_xtb"
-    ov = {k: cl[k][f"overlap_{suffix}"] for k in ("ir", "raman")}
-    cen = {f"{k} {b}": v for k in ("ir", "raman") for b, v in cl[k][shift_key].items() if v is not None}
+    side = "al" if model == "al" else "before"
     floor = {k: cl[k].get("half_overlap_xtb_md") for k in ("ir", "raman")}
-    verdict, why = verdict_spectra(ov, list(cen.values()), floor)
-    why += " (band centroids: " + ", ".join(f"{b} {v:+.0f}" for b, v in cen.items()) + ")"
+    verdict, why, text = centroid_comparison(
+        cl, f"overlap_{side}_vs_xtb_md", f"centroid_shift_{side}_minus_xtb", floor
+    )
     why += rigid_note(cl)
-    text = ", ".join(f"{k} overlap {v:.3f}" for k, v in ov.items())
-    if cen:
-        text += f"; band-centroid shifts {min(cen.values()):+.0f} to {max(cen.values()):+.0f} cm⁻¹"
     if all(v is not None for v in floor.values()):
         text += (
             f"; noise floor (GFN2-xTB replicas 1–2 vs 3–4): IR {floor['ir']:.3f}, Raman {floor['raman']:.3f}"
@@ -495,13 +514,8 @@ def classical_row(cl: dict, model: str, claim: str, paper: str, what: str, files
         text += f"; the spectra model before active learning: IR overlap {cl['ir']['overlap_before_vs_xtb_md']:.3f}"
     temps = [t for run in cl.get("kinetic_temperatures_k", {}).values() for t in run["vibration"]]
     if temps:
-        rotation = (
-            f"rotation redrawn at 300 K every {cl['rotation_resample_fs']:g} fs"
-            if cl.get("rotation_resample_fs")
-            else "rotation removed"
-        )
         text += (
-            f"; centre-of-mass motion removed, {rotation}, vibrations at {min(temps):.0f}–"
+            f"; centre-of-mass motion removed, {rotation_text(cl)}, vibrations at {min(temps):.0f}–"
             f"{max(temps):.0f} K in every run (experiments/spectra/README.md)"
         )
     ps = cl["steps"] * 0.5 / 1000.0
@@ -1562,25 +1576,17 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         ):
             # run.py's report kept the rigid motion; rpmd16.py reran the same model (the spectra
             # model, painn_spectra.pt) at 16 beads and today's protocol against xTB-RPMD
-            ov_b = {k: al[k]["overlap_before_vs_xtb_rpmd"] for k in ("ir", "raman")}
-            cen_b = {
-                f"{k} {b}": v
-                for k in ("ir", "raman")
-                for b, v in al[k]["centroid_shift_before_minus_xtb"].items()
-                if v is not None
-            }
-            v_b, why_b = verdict_spectra(ov_b, list(cen_b.values()))
-            why_b += " (band centroids: " + ", ".join(f"{b} {v:+.0f}" for b, v in cen_b.items()) + ")"
+            v_b, why_b, text_b = centroid_comparison(
+                al, "overlap_before_vs_xtb_rpmd", "centroid_shift_before_minus_xtb"
+            )
             old_ov = ", ".join(f"{k} overlap {v:.3f}" for k, v in ovq.items())
             why_b += f"; run.py's report (rigid motion kept): {old_ov}"
             row_q = Row(
                 claim_q,
                 paper_q,
-                ", ".join(f"{k} overlap {v:.3f}" for k, v in ov_b.items())
-                + f"; band-centroid shifts {min(cen_b.values()):+.0f} to {max(cen_b.values()):+.0f} cm⁻¹"
+                text_b
                 + "; the spectra model (painn_spectra.pt) at 16 beads, 10 ps, against 10-ps GFN2-xTB RPMD seed 0; "
-                "centre-of-mass motion removed, rotation redrawn at 300 K every "
-                f"{al.get('rotation_resample_fs') or 0:g} fs",
+                f"centre-of-mass motion removed, {rotation_text(al)}",
                 "the spectra model of run.py, rerun by active_learning/rpmd16.py; RPMD 16 beads × 20000 steps",
                 v_b,
                 why_b,
@@ -1592,21 +1598,15 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             m = re.search(r"round_(\d+)", al.get("model", ""))
             al_round = f"round {m[1]}" if m else "the last round"
             al_ps = al.get("steps", 20000) * 0.5 / 1000.0
-            ov_al = {k: al[k]["overlap_al_vs_xtb_rpmd"] for k in ("ir", "raman")}
-            cen = {
-                f"{k} {b}": v
-                for k in ("ir", "raman")
-                for b, v in al[k]["centroid_shift_al_minus_xtb"].items()
-            }
-            v_al, why_al = verdict_spectra(ov_al, [v for v in cen.values() if v is not None])
-            why_al += " (band centroids: " + ", ".join(f"{b} {v:+.0f}" for b, v in cen.items()) + ")"
+            v_al, why_al, text_al = centroid_comparison(
+                al, "overlap_al_vs_xtb_rpmd", "centroid_shift_al_minus_xtb"
+            )
             why_al += rigid_note(al)
             rows.append(
                 Row(
                     claim_q.replace("ML-RPMD", "ML-RPMD after active learning"),
                     paper_q,
-                    ", ".join(f"{k} overlap {v:.3f}" for k, v in ov_al.items())
-                    + f"; band-centroid shifts {min(cen.values()):+.0f} to {max(cen.values()):+.0f} cm⁻¹",
+                    text_al,
                     f"active learning through {al_round} (each round: 64-bead ML-RPMD 0.5 ps, ≤ 100 frames "
                     f"labelled, 3 members × 10 min of fine-tuning); 16-bead ML-RPMD {al_ps:g} ps",
                     v_al,

@@ -74,8 +74,8 @@ class DemoSettings:
     remove_rigid_motion: bool = True
     # keep the rotation and redraw it at T every this many fs (an Andersen step on the three
     # rotations, MDConfig.rotation_resample_fs; with remove_rigid_motion, whose centre-of-mass
-    # removal it keeps; ignored without): the bands' rotational contour, and replicas that agree better than with
-    # the rotation removed (experiments/spectra/README.md). None: the rotation is removed
+    # removal it keeps; ignored without): the bands' rotational contour, and replicas that agree
+    # better than with the rotation removed (experiments/spectra/README.md). None: removed
     rotation_resample_fs: float | None = SPECTRA_ROTATION_RESAMPLE_FS
     seed: int = 0
     progress: bool = True
@@ -261,15 +261,15 @@ def rigid_motion_options(cfg: DemoSettings) -> dict:
     return free_molecule(cfg.rotation_resample_fs)
 
 
+#: the MDConfig fields of the treatment of the rigid motion, at their defaults: both kept (what
+#: a finished-run stamp written before they were recorded means)
+_RIGID_KEPT = {"remove_com": False, "remove_rotation": False, "rotation_resample_fs": None}
+
+
 def rigid_motion_record(cfg: DemoSettings) -> dict:
     """What a result records of ``cfg``'s treatment of the rigid motion: ``remove_com``,
     ``remove_rotation``, ``rotation_resample_fs`` (the finished-run stamp's keys)."""
-    opts = rigid_motion_options(cfg)
-    return {
-        "remove_com": opts.get("remove_com", False),
-        "remove_rotation": opts.get("remove_rotation", False),
-        "rotation_resample_fs": opts.get("rotation_resample_fs"),
-    }
+    return {**_RIGID_KEPT, **rigid_motion_options(cfg)}
 
 
 def same_rigid_motion(stamp: Path, cfg: DemoSettings) -> bool:
@@ -279,8 +279,7 @@ def same_rigid_motion(stamp: Path, cfg: DemoSettings) -> bool:
     if not Path(stamp).exists():
         return False
     done = json.loads(Path(stamp).read_text())
-    old = {"remove_com": False, "remove_rotation": False, "rotation_resample_fs": None}
-    return all(done.get(k, old[k]) == v for k, v in rigid_motion_record(cfg).items())
+    return all(done.get(k, _RIGID_KEPT[k]) == v for k, v in rigid_motion_record(cfg).items())
 
 
 def _same_rigid_motion_restart(restart: Path, config) -> bool:
@@ -289,8 +288,7 @@ def _same_rigid_motion_restart(restart: Path, config) -> bool:
     from equimol.md.config import MDConfig
 
     saved = MDConfig.from_dict(load_checkpoint(restart)["config"])
-    fields = ("remove_com", "remove_rotation", "rotation_resample_fs")
-    return all(getattr(saved, f) == getattr(config, f) for f in fields)
+    return all(getattr(saved, f) == getattr(config, f) for f in _RIGID_KEPT)
 
 
 def run_md(
@@ -338,10 +336,8 @@ def run_md(
     }
     if path.exists() and not restart.exists() and stamp.exists():
         done = json.loads(stamp.read_text())
-        done.setdefault("thermostat", "nhc")  # stamps written before the thermostat was recorded
-        done.setdefault("remove_com", False)  # and before the rigid motion was removed (session 13)
-        done.setdefault("remove_rotation", False)
-        done.setdefault("rotation_resample_fs", None)  # and before the rotation could be resampled
+        # stamps written before the thermostat, and the rigid motion's treatment, were recorded
+        done = {"thermostat": "nhc", **_RIGID_KEPT, **done}
         if all(done.get(k) == v for k, v in key.items()):
             return done["wall_time_s"]
     if restart.exists() and not _same_rigid_motion_restart(restart, config):

@@ -77,7 +77,8 @@ def conformers(traj: Path, discard_fs: float = 1000.0) -> dict:
     (``fingerprint.conformer_states``): how well each replica samples the torsion."""
     import sys
 
-    sys.path.insert(0, str(SPECTRA))
+    if str(SPECTRA) not in sys.path:  # fingerprint.py beside this folder; once per process
+        sys.path.insert(0, str(SPECTRA))
     from fingerprint import conformer_states, dihedral_deg, torsion_atoms
 
     from equimol.spectra.trajectory import load_trajectory
