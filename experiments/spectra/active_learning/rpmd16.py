@@ -17,8 +17,9 @@ reference made with another treatment of the rigid motion is refused): overlap a
 centroids, as ``run.py`` reports them.
 Writes ``rpmd16.json`` and ``spectrum_rpmd16_al.csv`` here; the trajectory stays in
 ``runs/spectra_active_learning/md_rpmd16_al_round_K.h5``. ``--beads 64`` runs the paper's bead
-count (``rpmd64.json``, ``spectrum_rpmd64_al.csv``); ``--seed S`` an independent run of the same
-protocol (suffix ``_seedS``).
+count (``rpmd64.json``, ``spectrum_rpmd64_al.csv``), ``--ref-beads 64`` against the 64-bead
+xTB-RPMD reference (``xtb_rpmd.py --beads 64``; default the 16-bead one); ``--seed S`` an
+independent run of the same protocol (suffix ``_seedS``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def main(argv=None) -> int:
         help="folder of the xTB-RPMD reference md_xtb_rpmd16.h5 (xtb_rpmd.py --output-dir) and of the "
         "spectra model's 16-bead run md_rpmd16.h5 (default: run.py's, runs/spectra_ethanol)",
     )
+    p.add_argument(
+        "--ref-beads",
+        type=int,
+        default=16,
+        help="bead count of the GFN2-xTB RPMD reference in --runs-dir (md_xtb_rpmd<N>.h5; 64: "
+        "xtb_rpmd.py --beads 64, the same bead count as --beads 64)",
+    )
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
 
@@ -115,29 +123,36 @@ def main(argv=None) -> int:
     # and the spectra model's 16-bead run, made here with the committed painn_spectra.pt where
     # run.py has not made it (run_md skips a finished run of the same settings)
     sp_runs = a.runs_dir.resolve()
-    ref_traj = sp_runs / "md_xtb_rpmd16.h5"
+    ref_traj = sp_runs / f"md_xtb_rpmd{a.ref_beads}.h5"
+    make_ref = (
+        f"experiments/spectra/xtb_rpmd.py --beads {a.ref_beads} --ps {10 if a.ref_beads == 16 else 5} "
+        f"--classical-ps 0 --output-dir {sp_runs}"
+    )
     if not Path(f"{ref_traj}.time.json").exists():
-        raise SystemExit(
-            f"{ref_traj} is not finished: run experiments/spectra/xtb_rpmd.py --beads 16 --ps 10 first"
-        )
+        raise SystemExit(f"{ref_traj} is not finished: run {make_ref} first")
     if not same_rigid_motion(Path(f"{ref_traj}.time.json"), cfg):
         raise SystemExit(
             f"{ref_traj} treated the rigid motion otherwise than this run ({rigid_motion_record(cfg)}): "
-            "rerun experiments/spectra/xtb_rpmd.py --beads 16 --ps 10"
+            f"rerun {make_ref}"
         )
     before_traj = sp_runs / "md_rpmd16.h5"
     if a.beads == 16 and not a.seed:
         spectra_model = ModelForceFn(load(SPECTRA / "painn_spectra.pt"), start[K.ATOMIC_NUMBERS])
         run_md(spectra_model, start, before_traj, cfg, SPECTRA_MODEL_STEPS, 16, 1, thermostat="nhc")
-    ref = spectra(ref_traj, "GFN2-xTB RPMD 16 beads")
+    ref = spectra(ref_traj, f"GFN2-xTB RPMD {a.ref_beads} beads")
     # the spectra model's run is made with seed 0 at 16 beads; other runs compare with it where it
     # is there at this protocol, and leave its fields out otherwise
-    has_before = same_rigid_motion(Path(f"{before_traj}.time.json"), cfg)
+    # (16 beads: against the 16-bead reference only)
+    has_before = a.ref_beads == 16 and same_rigid_motion(Path(f"{before_traj}.time.json"), cfg)
     before = spectra(before_traj, "PaiNN (spectra model), RPMD 16 beads") if has_before else None
     out = {
         "model": model,
         "trajectory": str(traj.relative_to(ROOT)),
         "beads": a.beads,
+        "reference_beads": a.ref_beads,
+        "reference_trajectory": str(ref_traj.relative_to(ROOT))
+        if ref_traj.is_relative_to(ROOT)
+        else str(ref_traj),
         "seed": a.seed,
         "steps": a.steps,
         **rigid_motion_record(cfg),  # the centroid's centre-of-mass motion and rotation (session 13)
