@@ -30,6 +30,7 @@ from equimol.benchmark.systems import rmd17
 from equimol.benchmark.timing import environment, oversubscription_warning
 from equimol.cli.options import retain_freed_memory
 from equimol.compile import CompiledPotential
+from equimol.io import load
 from equimol.md.config import MDConfig
 from equimol.md.model_forces import ModelForceFn
 from equimol.md.simulate import run_simulation
@@ -38,10 +39,22 @@ PAPER_STEPS = 250_000  # 50 ps at 0.2 fs
 PAPER_V100_HOURS = 1.0  # "about one hour on a V100" for the 64-bead run
 
 
-def setup(n_beads: int, warmup_steps: int, device: str, compiled: bool, data_dir: str | None = None) -> dict:
-    """A simulation after ``warmup_steps`` (and compilation), ready to be timed."""
+def setup(
+    n_beads: int,
+    warmup_steps: int,
+    device: str,
+    compiled: bool,
+    data_dir: str | None = None,
+    checkpoint: str | None = None,
+) -> dict:
+    """A simulation after ``warmup_steps`` (and compilation), ready to be timed: the paper-size
+    PaiNN with random weights, or ``checkpoint`` (e.g. the spectra model, whose dipole and
+    polarizability heads then run in every step) frozen as ``equimol md`` loads it."""
     ethanol = rmd17("ethanol", data_dir=data_dir)[0]
-    potential = freeze(build("painn", torch.float32, device).eval())
+    if checkpoint:
+        potential = load(checkpoint, device=device, dtype=torch.float32).requires_grad_(False)
+    else:
+        potential = freeze(build("painn", torch.float32, device).eval())
     model = CompiledPotential(potential, dynamic=None) if compiled else potential
     force_fn = ModelForceFn(model, ethanol[K.ATOMIC_NUMBERS], skin=0.5, dtype=torch.float32, device=device)
     config = MDConfig(
@@ -104,10 +117,11 @@ def measure(
     modes: tuple[bool, ...],
     rounds: int = 4,
     data_dir: str | None = None,
+    checkpoint: str | None = None,
 ) -> list[dict]:
     """Steps/s of each mode (eager / compiled); the modes advance in alternating chunks of
     steps / rounds so that changes of machine load hit them alike."""
-    runs = [setup(n_beads, warmup_steps, device, compiled, data_dir) for compiled in modes]
+    runs = [setup(n_beads, warmup_steps, device, compiled, data_dir, checkpoint) for compiled in modes]
     chunk = max(steps // rounds, 1)
     while runs[0]["steps"] < steps:
         for run in runs:
@@ -116,9 +130,10 @@ def measure(
 
 
 def markdown(rows: list[dict], env: dict) -> str:
+    model = env.get("checkpoint") or "PaiNN (F=128, 3 interactions, random weights)"
     lines = [
         (
-            f"PaiNN (F=128, 3 interactions) on ethanol, dt 0.2 fs, NHC, {env['device_name']}, "
+            f"{model} on ethanol, dt 0.2 fs, NHC, {env['device_name']}, "
             f"{env['torch_threads']} torch threads, torch {env['torch']}, load average {env.get('load_average')}."
         ),
         "",
@@ -143,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--compile", action="store_true", help="also time the torch.compile fast path")
     p.add_argument("--output", default=None, help="JSON file for the results")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="run this model instead (e.g. experiments/spectra/painn_spectra.pt: its dipole and "
+        "polarizability heads then run in every step, as in equimol md)",
+    )
     p.add_argument("--data", default=None, help="folder with rmd17/ (default: $EQUIMOL_SHARED/data)")
     p.add_argument(
         "--system-malloc",
@@ -154,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     env = environment(args.device)
     env["malloc"] = "system" if args.system_malloc or not retain_freed_memory() else "retain"
+    if args.checkpoint:
+        env["checkpoint"] = args.checkpoint
     warning = oversubscription_warning() if args.device == "cpu" else None
     if warning:
         env["warning"] = warning
@@ -161,7 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     modes = (False, True) if args.compile else (False,)
     for n_beads in (int(b) for b in args.beads.split(",")):
-        for row in measure(n_beads, args.steps, args.warmup_steps, args.device, modes, data_dir=args.data):
+        rows_b = measure(
+            n_beads,
+            args.steps,
+            args.warmup_steps,
+            args.device,
+            modes,
+            data_dir=args.data,
+            checkpoint=args.checkpoint,
+        )
+        for row in rows_b:
             rows.append(row)
             print(
                 f"beads {n_beads:3d} {row['mode']:8s} {row['ms_per_step']:8.1f} ms/step  "

@@ -7,8 +7,9 @@ compile-safe per-molecule energy sum. Models and heads carry no compile branches
 
 For MD the input has a fixed number of atoms and, between neighbour-list rebuilds (Verlet
 skin, :class:`equimol.evaluator.Evaluator`), a fixed number of edges, which is the
-case compilation serves best. ``CompiledPotential`` is a drop-in for a
-:class:`~equimol.potential.Potential` wherever only energy (and forces) are needed, e.g.::
+case compilation serves best (``equimol md --compile``). ``CompiledPotential`` is a drop-in for
+a :class:`~equimol.potential.Potential` in inference (energy, forces and the other head outputs,
+no stress), e.g.::
 
     fast = CompiledPotential(potential)            # inductor; first call compiles (minutes on CPU)
     force_fn = ModelForceFn(fast, atomic_numbers)   # uses fast.cutoff, fast.eval(), fast(batch)
@@ -167,7 +168,10 @@ def compiled_properties_and_forces(
 
 
 class CompiledPotential(nn.Module):
-    """Energy (B,) eV and forces (N, 3) eV/Å of ``potential`` with energy and forces compiled.
+    """Energy (B,) eV and forces (N, 3) eV/Å of ``potential`` with energy and forces compiled,
+    and every other output of its heads (dipole, polarizability, …: ``potential.outputs``) from
+    the same compiled graph, as :meth:`Potential.forward` returns them (``equimol md
+    --compile``: the MD of a spectra model records μ and α at no extra call).
 
     ``backend``: any :func:`torch.compile` backend ("inductor" generates fused C++/Triton
     kernels; "aot_eager" traces without code generation, useful for tests); ``dynamic``,
@@ -202,14 +206,13 @@ class CompiledPotential(nn.Module):
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        return (K.ENERGY, K.FORCES)
+        return tuple(self.potential.outputs)
 
-    def _energy_eager(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return compiled_properties(self.potential, batch)[K.ENERGY]
+    def _energy_eager(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return compiled_properties(self.potential, batch)  # every head output, as Potential.forward
 
-    def _energy_forces_eager(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        out = compiled_properties_and_forces(self.potential, batch)
-        return out[K.ENERGY], out[K.FORCES]
+    def _energy_forces_eager(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return compiled_properties_and_forces(self.potential, batch)
 
     def forward(self, batch: dict[str, torch.Tensor], forces: bool = True, create_graph: bool | None = None):
         if create_graph:
@@ -217,13 +220,11 @@ class CompiledPotential(nn.Module):
         pos = batch[K.POSITIONS].detach()
         if forces and self.forces_by == "func":
             with torch.no_grad():
-                energy, f = self._energy_forces({**batch, K.POSITIONS: pos})
-            return {K.ENERGY: energy, K.FORCES: f}
+                return self._energy_forces({**batch, K.POSITIONS: pos})
         if forces:
             pos.requires_grad_(True)
         with torch.enable_grad() if forces else torch.no_grad():
-            energy = self._energy({**batch, K.POSITIONS: pos})
-            out = {K.ENERGY: energy.detach()}
+            out = self._energy({**batch, K.POSITIONS: pos})
             if forces:
-                out[K.FORCES] = compute_forces(energy, pos).detach()
-        return out
+                out[K.FORCES] = compute_forces(out[K.ENERGY], pos)
+        return {k: v.detach() for k, v in out.items()}

@@ -129,6 +129,22 @@ def test_model_force_fn_accepts_compiled_potential():
     torch.testing.assert_close(out["energy"], ref["energy"], atol=1e-5, rtol=1e-5)
 
 
+def test_compiled_returns_every_head_output():
+    """Dipole and polarizability come out of the compiled graph with energy and forces, equal to
+    the plain model's (equimol md --compile records them for spectra)."""
+    model = build("painn", n_features=16, n_interactions=2, heads=("energy", "dipole", "polarizability"))
+    batch = make_batch(_random_molecules(3, seed=4), model.cutoff, torch.float32, "cpu")
+    ref = model(batch)
+    fast = CompiledPotential(model, backend="aot_eager")
+    assert set(fast.outputs) == set(model.outputs) >= {K.DIPOLE, K.POLARIZABILITY, K.FORCES}
+    for forces in (True, False):
+        out = fast(batch, forces=forces)
+        assert set(out) == set(ref) - (set() if forces else {K.FORCES})
+        for key, value in out.items():
+            torch.testing.assert_close(value, ref[key], atol=1e-5, rtol=1e-5)
+            assert not value.requires_grad
+
+
 def test_float64_on_request():
     model = build("painn", dtype=torch.float64, n_features=16, n_interactions=2)
     batch = make_batch(_random_molecules(2), model.cutoff, torch.float64, "cpu")

@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 
 import equimol
+from equimol.committee import write_committee
 from equimol.train.checkpoint import save_checkpoint
 
 ASSETS = equimol.__path__[0] + "/assets"
@@ -60,6 +61,39 @@ def test_md_then_spectrum(tmp_path):
     table = np.loadtxt(csv, delimiter=",", skiprows=1)
     assert np.allclose(table[:, 1:].max(axis=0), 1.0)  # normalised
     assert png.stat().st_size > 1000
+
+
+def test_md_compile_same_trajectory(tmp_path):
+    """``equimol md --compile`` (inductor) runs energy, forces, dipole and polarizability in one
+    compiled graph: the trajectory, μ and α equal the eager run's to float32 round-off."""
+    model = equimol.build_model(
+        "painn", n_features=8, n_interactions=1, heads=("energy", "dipole", "polarizability")
+    )
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, model)
+    common = ("--steps", 20, "--dt-fs", 0.5, "--beads", 2, "--stride", 5, "--no-progress", "--threads", 1)
+    runs = {}
+    for name, extra in (("eager", ()), ("compiled", ("--compile",))):
+        out = tmp_path / f"{name}.h5"
+        r = run("md", ckpt, f"{ASSETS}/rmd17_ethanol_heldout.npz", *common, "--output", out, *extra)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["compiled"] is (name == "compiled"), r.stderr
+        with h5py.File(out) as f:
+            runs[name] = {k: f[k][()] for k in ("positions", "dipole", "polarizability", "energy_potential")}
+    for key, ref in runs["eager"].items():
+        np.testing.assert_allclose(runs["compiled"][key], ref, atol=1e-4, err_msg=key)
+
+
+def test_md_compile_refuses_a_committee(tmp_path):
+    members = []
+    for k in range(2):
+        members.append(tmp_path / f"m{k}.pt")
+        save_checkpoint(members[-1], equimol.build_model("painn", n_features=8, n_interactions=1))
+    write_committee(tmp_path / "committee.json", members)
+    r = run("md", tmp_path, f"{ASSETS}/rmd17_ethanol_heldout.npz", "--steps", 2, "--output", tmp_path / "t.h5",
+            "--compile", "--no-progress")  # fmt: skip
+    assert r.returncode != 0
+    assert "--compile runs a single model, not a committee" in r.stderr
 
 
 def test_spectrum_without_dipole_is_a_clear_error(tmp_path):
