@@ -29,6 +29,7 @@ from equimol.benchmark.cases import build, freeze
 from equimol.benchmark.systems import rmd17
 from equimol.benchmark.timing import environment, oversubscription_warning
 from equimol.cli.options import retain_freed_memory
+from equimol.committee import Committee
 from equimol.compile import CompiledPotential
 from equimol.io import load
 from equimol.md.config import MDConfig
@@ -53,6 +54,8 @@ def setup(
     ethanol = rmd17("ethanol", data_dir=data_dir)[0]
     if checkpoint:
         potential = load(checkpoint, device=device, dtype=torch.float32).requires_grad_(False)
+        if compiled and isinstance(potential, Committee):
+            raise SystemExit(f"{checkpoint}: --compile times a single model, not a committee")
     else:
         potential = freeze(build("painn", torch.float32, device).eval())
     model = CompiledPotential(potential, dynamic=None) if compiled else potential

@@ -179,19 +179,17 @@ def run(args) -> int:
     )
     if args.compile:
         from equimol.committee import Committee
-        from equimol.compile import CompiledPotential
+        from equimol.compile import compile_checked
 
         if isinstance(potential, Committee):
             raise SystemExit("--compile runs a single model, not a committee: leave it out for committees")
-        compiled = CompiledPotential(potential, dynamic=None)
-        try:  # compile now, on the start (a machine without a C++ compiler fails here, not mid-run)
-            copies = config.n_beads * config.n_replicas  # the run's batch: its first call reuses this graph
-            start = torch.as_tensor(s[K.POSITIONS])[None].expand(copies, -1, -1)
-            ModelForceFn(compiled, s[K.ATOMIC_NUMBERS], dtype=dtype)(start)
-            potential = compiled
-        except Exception as err:  # noqa: BLE001 - any compiler failure: run eager instead
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            print(f"warning: --compile failed ({first[:200]}); running the model eagerly", file=sys.stderr)
+        # compiled and checked against the eager model on the run's first batch (all beads and
+        # replicas at the start), which the run's first step then reuses
+        copies = config.n_beads * config.n_replicas
+        start = torch.as_tensor(s[K.POSITIONS])[None].expand(copies, -1, -1)
+        potential, why = compile_checked(potential, s[K.ATOMIC_NUMBERS], start, dtype, args.skin)
+        if why:
+            print(f"warning: --compile: {why}; running the model eagerly", file=sys.stderr)
     force_fn = ModelForceFn(potential, s[K.ATOMIC_NUMBERS], skin=args.skin, dtype=dtype)
     restart = args.restart or f"{args.output}.restart.pt"
     watch = DisagreementHook(args.max_force_disagreement, stop=args.stop_on_disagreement)

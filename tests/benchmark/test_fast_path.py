@@ -145,6 +145,38 @@ def test_compiled_returns_every_head_output():
             assert not value.requires_grad
 
 
+@pytest.mark.parametrize("fault", [None, "raises", "wrong dipole"])
+def test_compile_checked_falls_back_to_eager(monkeypatch, fault):
+    """equimol md --compile: a compiler error or a compiled graph whose numbers differ from the
+    eager model's leaves the run eager, with the reason; a correct one is used."""
+    import equimol.compile as C
+
+    class Faulty(CompiledPotential):
+        def __init__(self, potential, **kwargs):
+            super().__init__(potential, backend="aot_eager")
+
+        def forward(self, batch, forces=True, create_graph=None):
+            if fault == "raises":
+                raise RuntimeError("InductorError: no C++ compiler found\nmore lines")
+            out = super().forward(batch, forces, create_graph)
+            if fault == "wrong dipole":
+                out[K.DIPOLE] = out[K.DIPOLE] * 1.5  # what a dropped scatter dependency looks like
+            return out
+
+    monkeypatch.setattr(C, "CompiledPotential", Faulty)
+    model = build("painn", n_features=16, n_interactions=2, heads=("energy", "dipole"))
+    base = _random_molecules(1, seed=11)[0]
+    pos = torch.as_tensor(np.stack([s[K.POSITIONS] for s in ring_polymer(base, 3)]))
+    chosen, why = C.compile_checked(model, base[K.ATOMIC_NUMBERS], pos)
+    if fault is None:
+        assert isinstance(chosen, Faulty) and why is None
+    else:
+        assert chosen is model
+        assert (
+            ("no C++ compiler" in why and "more lines" not in why) if fault == "raises" else "dipole" in why
+        )
+
+
 def test_float64_on_request():
     model = build("painn", dtype=torch.float64, n_features=16, n_interactions=2)
     batch = make_batch(_random_molecules(2), model.cutoff, torch.float64, "cpu")

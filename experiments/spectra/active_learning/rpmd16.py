@@ -18,8 +18,8 @@ centroids, as ``run.py`` reports them.
 Writes ``rpmd16.json`` and ``spectrum_rpmd16_al.csv`` here; the trajectory stays in
 ``runs/spectra_active_learning/md_rpmd16_al_round_K.h5``. ``--beads 64`` runs the paper's bead
 count (``rpmd64.json``, ``spectrum_rpmd64_al.csv``), ``--ref-beads 64`` against the 64-bead
-xTB-RPMD reference (``xtb_rpmd.py --beads 64``; default the 16-bead one); ``--seed S`` an
-independent run of the same protocol (suffix ``_seedS``).
+xTB-RPMD reference (``xtb_rpmd.py --beads 64``; default the 16-bead one; suffix ``_ref64``:
+``rpmd64_ref64.json``); ``--seed S`` an independent run of the same protocol (suffix ``_seedS``).
 """
 
 from __future__ import annotations
@@ -117,7 +117,10 @@ def main(argv=None) -> int:
     fn = ModelForceFn(load(ckpt), start[K.ATOMIC_NUMBERS])
     wall = run_md(fn, start, traj, cfg, a.steps, a.beads, 1, thermostat="nhc")
     al = spectra(traj, f"PaiNN after active learning, RPMD {a.beads} beads")
-    write_csv(HERE / f"spectrum_rpmd{a.beads}_al{suffix}.csv", al["all"])
+    # results against another reference than the 16-bead one get a _ref<N> suffix (the committed
+    # rpmd64.json compares the 64-bead run with the 16-bead reference)
+    ref_tag = f"_ref{a.ref_beads}" if a.ref_beads != 16 else ""
+    write_csv(HERE / f"spectrum_rpmd{a.beads}_al{suffix}{ref_tag}.csv", al["all"])
     # the trajectories of experiments/spectra/run.py (its CSVs are normalised per column, so the
     # unpolarised Raman is rebuilt from the trajectories): the xTB-RPMD reference of xtb_rpmd.py,
     # and the spectra model's 16-bead run, made here with the committed painn_spectra.pt where
@@ -155,6 +158,7 @@ def main(argv=None) -> int:
         else str(ref_traj),
         "seed": a.seed,
         "steps": a.steps,
+        "dt_fs": cfg.dt_fs,
         **rigid_motion_record(cfg),  # the centroid's centre-of-mass motion and rotation (session 13)
         "wall_time_s": round(wall, 1),
     }
@@ -172,7 +176,7 @@ def main(argv=None) -> int:
         if before is not None:
             out[kind]["overlap_before_vs_xtb_rpmd"] = round(overlap(before[kind], ref[kind]), 3)
             out[kind]["centroid_shift_before_minus_xtb"] = shifts(band_centroids(before[kind]), c_ref)
-    (HERE / f"rpmd{a.beads}{suffix}.json").write_text(json.dumps(out, indent=1) + "\n")
+    (HERE / f"rpmd{a.beads}{suffix}{ref_tag}.json").write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     return 0
 
