@@ -257,16 +257,17 @@ def _flops_table(results: dict) -> list[str]:
     if not rows:
         return []
     out = [
-        "## FLOP rate (PaiNN, batched cases)",
+        "## FLOP rate (every timed case)",
         "",
-        "Matmul FLOPs counted by torch.utils.flop_counter (elementwise, gather and scatter ops not counted).",
+        "Matmul FLOPs counted by torch.utils.flop_counter (elementwise, gather and scatter ops not "
+        "counted), divided by the median time of the case above; compiled graphs run the same matmuls.",
         "",
-        "| case | mode | GFLOP per call | GFLOP/s | fraction of matmul peak |",
-        "|---|---|---:|---:|---:|",
+        "| model | case | work | mode | GFLOP per call | GFLOP/s | fraction of matmul peak |",
+        "|---|---|---|---|---:|---:|---:|",
     ]
     out += [
-        f"| {r['case']} | {r['mode']} | {r['matmul_flops'] / 1e9:.3f} | {r['flops_per_s'] / 1e9:.2f} | "
-        f"{100 * r['fraction_of_peak']:.1f}% |"
+        f"| {r.get('model', 'painn')} | {r['case']} | {r.get('kind', 'energy + forces')} | {r['mode']} | "
+        f"{r['matmul_flops'] / 1e9:.3f} | {r['flops_per_s'] / 1e9:.2f} | {100 * r['fraction_of_peak']:.1f}% |"
         for r in rows
     ]
     return out + [""]

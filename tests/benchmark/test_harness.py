@@ -45,7 +45,12 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path, capsys):
     assert {r["model"] for r in data["train_step"]} == {"painn"}
     assert [r["atoms"] for r in data["size_scan"]] == [20]
     assert all(r["peak_mib"] is not None and r["peak_mib"] > 0 for r in data["size_scan"])
-    assert data["flops"] and 0 < data["flops"][0]["fraction_of_peak"]
+    assert data["flops"] and all(0 < r["fraction_of_peak"] for r in data["flops"])
+    # every timed case has its FLOP rate: each energy + forces case and the training step
+    flop_cases = {(r["case"], r["kind"]) for r in data["flops"]}
+    timed = {r["case"] for r in data["energy_forces"] if r["mode"] == "model"}
+    assert {c for c, kind in flop_cases if kind == "energy + forces"} == timed and "ethanol" in timed
+    assert any(kind == "training step" for _, kind in flop_cases)
     assert data["profile"]["rows"]
     assert not data["errors"]
     md = (tmp_path / "quick.md").read_text()
