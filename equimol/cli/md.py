@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 from equimol.cli.options import add_malloc_option, apply_malloc_option
 from equimol.cli.threads import add_threads_option, apply_threads, edges_of
@@ -183,6 +184,10 @@ def run(args) -> int:
 
         if isinstance(potential, Committee):
             raise SystemExit("--compile runs a single model, not a committee: leave it out for committees")
+        restart_file = Path(args.restart or f"{args.output}.restart.pt")
+        if Path(args.output).exists() and not restart_file.exists() and not args.overwrite:
+            # the check run_simulation makes, before a minute of compilation rather than after
+            raise FileExistsError(f"{args.output} exists; pass --overwrite or restart from a checkpoint")
         # compiled and checked against the eager model on the run's first batch (all beads and
         # replicas at the start), which the run's first step then reuses
         copies = config.n_beads * config.n_replicas
