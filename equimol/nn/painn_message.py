@@ -63,6 +63,9 @@ class FusedMessage(torch.autograd.Function):
         g_phi = torch.zeros_like(phi_s)
         g_v = torch.zeros_like(v) if with_v else None
         need_weight = ctx.needs_input_grad[2]  # inference (forces only) needs no weight gradient
+        # training without forces (dipoles, polarizabilities, energies only): the positions need
+        # no gradient, so neither do the radial basis and the unit vectors
+        need_basis, need_unit = ctx.needs_input_grad[1], ctx.needs_input_grad[3]
         g_weight = torch.zeros_like(weight) if need_weight else None
         g_basis, g_unit = [], []
         for c in chunks(i.shape[0], chunk):
@@ -79,16 +82,22 @@ class FusedMessage(torch.autograd.Function):
                 else:
                     parts.append(g_ds.new_zeros((ic.shape[0], f)))
             parts.append((gv_i * unit[c, :, None]).sum(1))  # ∂L/∂b_ij
-            b = pj[:, -f:] * w[:, -f:]
-            g_unit.append((gv_i * b[:, None, :]).sum(-1))
+            if need_unit:
+                b = pj[:, -f:] * w[:, -f:]
+                g_unit.append((gv_i * b[:, None, :]).sum(-1))
             g_x = torch.cat(parts, dim=-1)  # (Ec, nF)
             g_phi.index_add_(0, jc, g_x * w)
             g_w = g_x * pj
-            g_basis.append(g_w @ weight)
+            if need_basis:
+                g_basis.append(g_w @ weight)
             if need_weight:
                 g_weight = g_weight + g_w.T @ basis[c]
-        g_basis = torch.cat(g_basis) if g_basis else torch.zeros_like(basis)  # no edges: no chunks
-        g_unit = torch.cat(g_unit) if g_unit else torch.zeros_like(unit)
+        if need_basis:
+            g_basis = torch.cat(g_basis) if g_basis else torch.zeros_like(basis)  # no edges: no chunks
+        if need_unit:
+            g_unit = torch.cat(g_unit) if g_unit else torch.zeros_like(unit)
+        g_basis = g_basis if need_basis else None
+        g_unit = g_unit if need_unit else None
         return g_phi, g_basis, g_weight, g_unit, g_v, None, None, None, None, None
 
 

@@ -77,3 +77,37 @@ def test_default_is_fused_for_inference_only_and_bad_modes_are_refused():
     assert model.representation.config.fused_message == "inference"
     with pytest.raises(ConfigError, match="fused_message"):
         equimol.build_model("painn", n_features=8, n_interactions=1, fused_message="sometimes")
+
+
+def test_training_without_forces_fuses_large_batches_with_the_same_gradients(monkeypatch):
+    """A dipole training step (no forces, so no double backward) of a batch with at least
+    FUSED_MIN_EDGES edges runs the fused messages by default, and its loss gradients equal the
+    plain formulation's; force training keeps the plain one."""
+    import equimol.models.painn as painn_module
+    import equimol.nn.painn_message as message_module
+
+    calls = []
+    original = message_module.FusedMessage.apply
+    monkeypatch.setattr(message_module.FusedMessage, "apply", lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setattr(painn_module, "FUSED_MIN_EDGES", 100)  # the 3-molecule batch: 216 edges
+    torch.manual_seed(0)
+    auto = equimol.build_model("painn", n_features=8, n_interactions=2, heads=("dipole",)).double()
+    plain = equimol.build_model(
+        "painn", n_features=8, n_interactions=2, heads=("dipole",), fused_message="never"
+    ).double()
+    plain.load_state_dict(auto.state_dict())
+    mol = ethanol()
+    batch = structures_batch(
+        [mol | {K.POSITIONS: mol[K.POSITIONS] * f} for f in (1.0, 1.02, 0.97)], 5.0, torch.float64
+    )
+    grads = []
+    for model in (auto, plain):
+        model.train()
+        model(batch, forces=False)[K.DIPOLE].square().sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert len(calls) == 2  # the two message blocks of the default model, none of the plain one
+    torch.testing.assert_close(grads[0], grads[1])
+    calls.clear()
+    energy = equimol.build_model("painn", n_features=8, n_interactions=2).double().train()
+    energy(batch, create_graph=True)  # force training: positions need gradients
+    assert not calls
