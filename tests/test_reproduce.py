@@ -335,3 +335,28 @@ def test_todays_protocol_tells_the_spectra_results_to_rerun():
     assert not R.todays_protocol({"remove_com": True, "remove_rotation": True, "rotation_resample_fs": None})
     assert R.todays_protocol({"remove_com": True, "rotation_resample_fs": SPECTRA_ROTATION_RESAMPLE_FS})
     assert not R.todays_protocol({"remove_com": False, "rotation_resample_fs": SPECTRA_ROTATION_RESAMPLE_FS})
+
+
+def test_conformer_text_and_caveat():
+    """The 64-bead spectra rows name each run's hydroxyl conformer, and flag runs of the two
+    potentials that sampled it differently (session 15: GFN2-xTB stayed gauche, the model 84 % trans)."""
+
+    def group(*fractions):
+        return {
+            "runs": {
+                f"seed {k}": {"conformers": {"trans_fraction": f, "changes": 3}}
+                for k, f in enumerate(fractions)
+            }
+        }
+
+    apart = {
+        "groups": {"GFN2-xTB RPMD 64": group(0.0), "PaiNN RPMD 64 (active learning committed)": group(0.835)}
+    }
+    assert (
+        R.conformer_text(apart)
+        == "; trans fraction of the O–H torsion per run (changes): GFN2-xTB 0.00 (3); model 0.83 (3)"
+    )
+    assert "mean trans fraction GFN2-xTB 0.00, model 0.83" in R.conformer_caveat(apart)
+    close = {"groups": {"GFN2-xTB RPMD 64": group(0.2, 0.4), "PaiNN RPMD 64": group(0.3, 0.5)}}
+    assert R.conformer_caveat(close) == ""
+    assert R.conformer_text({"groups": {}}) == ""

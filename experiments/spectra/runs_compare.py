@@ -57,28 +57,52 @@ def todays(path: Path) -> bool:
     return path.exists() and stamp.exists() and same_rigid_motion(stamp, DemoSettings())
 
 
-def xtb_runs(folder: Path) -> dict[str, Path]:
-    out = {"seed 0": folder / "md_xtb_rpmd16.h5"}
-    for p in sorted(folder.glob("md_xtb_rpmd16_seed*.h5")):
+def xtb_runs(folder: Path, beads: int = 16) -> dict[str, Path]:
+    out = {"seed 0": folder / f"md_xtb_rpmd{beads}.h5"}
+    for p in sorted(folder.glob(f"md_xtb_rpmd{beads}_seed*.h5")):
         out[f"seed {p.stem.rsplit('seed', 1)[1]}"] = p
     return {k: v for k, v in out.items() if todays(v)}
 
 
-def model_runs(round_name: str | None) -> tuple[str, dict[str, Path]]:
-    """The 16-bead runs of ``rpmd16.py`` at today's protocol: of the active-learning round
+def model_runs(round_name: str | None, beads: int = 16) -> tuple[str, dict[str, Path]]:
+    """The ``beads``-bead runs of ``rpmd16.py`` at today's protocol: of the active-learning round
     ``round_name``, else of the committed final model (``committed``) or the last round."""
-    pattern = re.compile(r"md_rpmd16_al_(round_\d+|committed)(?:_seed(\d+))?$")
+    pattern = re.compile(rf"md_rpmd{beads}_al_(round_\d+|committed)(?:_seed(\d+))?$")
     found: dict[str, dict[str, Path]] = {}
-    for p in (RUNS / "spectra_active_learning").glob("md_rpmd16_al_*.h5"):
+    for p in (RUNS / "spectra_active_learning").glob(f"md_rpmd{beads}_al_*.h5"):
         m = pattern.match(p.stem)
         if m and todays(p):
             found.setdefault(m[1], {})[f"seed {m[2] or 0}"] = p
     if not found:
         raise SystemExit(
-            "no ML-RPMD run at today's protocol in runs/spectra_active_learning: run active_learning/rpmd16.py"
+            f"no {beads}-bead ML-RPMD run at today's protocol in runs/spectra_active_learning: "
+            f"run active_learning/rpmd16.py --beads {beads}"
         )
     name = round_name or max(found, key=lambda r: float("inf") if r == "committed" else int(r.split("_")[1]))
     return name, dict(sorted(found[name].items()))
+
+
+def conformers(path: Path, discard_fs: float = 1000.0) -> dict:
+    """The centroid's hydroxyl conformer over the production part of a run (``fingerprint.py``):
+    the fraction of frames in trans and the number of changes. The fingerprint bands depend on
+    the conformer, so runs that sample the torsion differently differ there."""
+    import sys
+
+    if str(HERE) not in sys.path:  # fingerprint.py beside this file, also when imported
+        sys.path.insert(0, str(HERE))
+    from fingerprint import conformer_states, dihedral_deg, torsion_atoms
+
+    from equimol.spectra.trajectory import load_trajectory
+
+    data = load_trajectory(path)
+    t = np.asarray(data["time_fs"])
+    pos = np.asarray(data["positions"]).mean(axis=2)[t >= discard_fs]  # centroid, (T, R, N, 3)
+    idx = torsion_atoms(np.asarray(data["atomic_numbers"]), pos[0, 0])
+    states = conformer_states(dihedral_deg(*(pos[:, :, i] for i in idx)))[:, 0]  # replica 0
+    return {
+        "trans_fraction": round(float((states == 0).mean()), 3),
+        "changes": int((np.diff(states) != 0).sum()),
+    }
 
 
 def spectra(path: Path) -> tuple[dict, float]:
@@ -120,8 +144,11 @@ def _minus(a: dict, b: dict) -> dict:
     return {k: None if a[k] is None or b[k] is None else round(a[k] - b[k], 1) for k in a}
 
 
-def plot_averages(ref_mean: dict, mod_mean: dict, g_ref: str, g_mod: str, groups: dict) -> None:
-    """ir_rpmd_runs.png and raman_rpmd_runs.png: the two averages over runs, overlaid."""
+def plot_averages(
+    ref_mean: dict, mod_mean: dict, g_ref: str, g_mod: str, groups: dict, beads: int = 16
+) -> None:
+    """ir_rpmd_runs.png and raman_rpmd_runs.png (``_64`` etc. for other bead counts): the two
+    averages over runs, overlaid."""
     import dataclasses
 
     from equimol.spectra.plot import plot_spectra
@@ -134,9 +161,9 @@ def plot_averages(ref_mean: dict, mod_mean: dict, g_ref: str, g_mod: str, groups
         ]
         plot_spectra(
             curves,
-            HERE / f"{kind}_rpmd_runs.png",
+            HERE / f"{kind}_rpmd_runs{'' if beads == 16 else f'_{beads}'}.png",
             xlim_cm1=(400.0, 4000.0),
-            title=f"ethanol {title}, 300 K, 16-bead RPMD averaged over independent runs",
+            title=f"ethanol {title}, 300 K, {beads}-bead RPMD averaged over independent runs",
         )
 
 
@@ -166,7 +193,16 @@ def difference_stderr(groups: dict, kind: str) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--round", help="active-learning round of the model runs (default: the last with a run)")
-    p.add_argument("--out", type=Path, default=HERE / "runs_compare.json")
+    p.add_argument(
+        "--beads",
+        type=int,
+        default=16,
+        help="bead count of the runs (64: xtb_rpmd.py --beads 64 and rpmd16.py --beads 64 runs; "
+        "outputs get a _64 suffix: runs_compare_64.json, ir_rpmd_runs_64.png, …)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="default runs_compare.json (_<beads> for other counts)"
+    )
     p.add_argument(
         "--runs-dir",
         type=Path,
@@ -179,12 +215,14 @@ def main(argv=None) -> int:
     from equimol.workflows.compare import band_centroids, main_peaks, match_peaks, overlap
     from equimol.workflows.demo import DemoSettings, rigid_motion_record
 
-    round_name, model = model_runs(a.round)
+    tag = "" if a.beads == 16 else f"_{a.beads}"
+    out_json = a.out or HERE / f"runs_compare{tag}.json"
+    round_name, model = model_runs(a.round, a.beads)
     groups = {
-        "GFN2-xTB RPMD 16": xtb_runs(a.runs_dir.resolve()),
-        f"PaiNN RPMD 16 (active learning {round_name})": model,
+        f"GFN2-xTB RPMD {a.beads}": xtb_runs(a.runs_dir.resolve(), a.beads),
+        f"PaiNN RPMD {a.beads} (active learning {round_name})": model,
     }
-    result: dict = {"groups": {}, **rigid_motion_record(DemoSettings())}
+    result: dict = {"beads": a.beads, "groups": {}, **rigid_motion_record(DemoSettings())}
     means: dict = {}
     for g, runs in groups.items():
         rows, curves, weights = {}, {"ir": [], "raman": [], "raman_iso": [], "raman_aniso": []}, []
@@ -195,7 +233,11 @@ def main(argv=None) -> int:
                 print(f"skip {g}, {name}: {e}")
                 continue
             weights.append(ps)
-            rows[name] = {"file": str(path.relative_to(ROOT)), "production_ps": round(ps, 2)}
+            rows[name] = {
+                "file": str(path.relative_to(ROOT)),
+                "production_ps": round(ps, 2),
+                "conformers": conformers(path),
+            }
             for kind in curves:
                 curves[kind].append(sp[kind])
             for kind in ("ir", "raman"):
@@ -204,7 +246,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"{g}: no finished run to compare")
         mean = {kind: average(curves[kind], weights) for kind in curves}
         means[g] = (mean, curves)
-        csv = HERE / CSV_NAMES[len(means) - 1]
+        csv = HERE / CSV_NAMES[len(means) - 1].replace(".csv", f"{tag}.csv")
         write_csv(csv, {k: mean[k] for k in ("ir", "raman_iso", "raman_aniso")})
         result.setdefault("csv", {})[g] = csv.name
         summary = {}
@@ -238,9 +280,12 @@ def main(argv=None) -> int:
             "fingerprint_peaks": match_peaks(ref_peaks, mod_peaks, window=60.0),
         }
     result["model_minus_xtb"] = cmp
-    plot_averages(ref_mean, mod_mean, g_ref, g_mod, result["groups"])
+    plot_averages(ref_mean, mod_mean, g_ref, g_mod, result["groups"], a.beads)
     # the paper's bead count with the same model: how far 16 beads are from converged
-    for path in sorted((RUNS / "spectra_active_learning").glob(f"md_rpmd64_al_{round_name}*.h5")):
+    paths_64 = (
+        (RUNS / "spectra_active_learning").glob(f"md_rpmd64_al_{round_name}*.h5") if a.beads == 16 else ()
+    )
+    for path in sorted(paths_64):
         if not todays(path):
             continue
         try:
@@ -262,7 +307,7 @@ def main(argv=None) -> int:
                 for kind in ("ir", "raman")
             },
         }
-    a.out.write_text(json.dumps(result, indent=1) + "\n")
+    out_json.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
     return 0
 

@@ -162,6 +162,14 @@ def main(argv=None) -> int:
         **rigid_motion_record(cfg),  # the centroid's centre-of-mass motion and rotation (session 13)
         "wall_time_s": round(wall, 1),
     }
+    # the hydroxyl conformer each run sampled (the fingerprint bands depend on it)
+    import sys
+
+    if str(SPECTRA) not in sys.path:
+        sys.path.insert(0, str(SPECTRA))
+    from runs_compare import conformers
+
+    out["conformers"] = {"model": conformers(traj), "reference": conformers(ref_traj)}
 
     def shifts(c: dict, c_ref: dict) -> dict:
         return {b: None if c[b] is None or c_ref[b] is None else round(c[b] - c_ref[b], 1) for b in c_ref}
