@@ -113,3 +113,46 @@ def test_cumulene_config_trains_on_any_extxyz(tmp_path, variant):
     report = json.loads(evaluation.read_text())
     assert report["n_structures"] == 2
     assert np.isfinite(report["metrics"]["forces"]["mae"])
+
+
+def test_evaluate_reads_labels_under_other_keys(tmp_path):
+    """Held-out frames written as an extxyz with MACE-style keys (REF_energy, REF_forces, eV):
+    ``--label-key`` names them, and the metrics equal those on the same frames' npz; without it
+    the one-line error names the file's keys."""
+    from ase import Atoms
+    from ase.io import write
+
+    from equimol.units import KCAL_PER_MOL as kcal  # eV per kcal/mol, as the npz reader converts
+    d = np.load(HELDOUT)
+    n = 5
+    frames = []
+    for x, e, f in zip(d["coords"][:n], d["energies"][:n], d["forces"][:n], strict=True):
+        atoms = Atoms(numbers=d["nuclear_charges"], positions=x)
+        atoms.info["REF_energy"] = float(e) * kcal
+        atoms.new_array("REF_forces", np.asarray(f) * kcal)
+        frames.append(atoms)
+    xyz = tmp_path / "heldout.extxyz"
+    write(xyz, frames, format="extxyz")
+    npz = tmp_path / "heldout.npz"
+    np.savez(
+        npz,
+        **{
+            k: (d[k] if k == "nuclear_charges" else d[k][:n])
+            for k in ("nuclear_charges", "coords", "energies", "forces")
+        },
+    )
+    ckpt = ROOT / "experiments/rmd17/painn_ethanol.pt"
+    reports = {}
+    for name, data, extra in (
+        ("xyz", xyz, ("--label-key", "energy=REF_energy", "--label-key", "forces=REF_forces")),
+        ("npz", npz, ()),
+    ):
+        out = tmp_path / f"{name}.json"
+        r = cli("evaluate", ckpt, data, "--json", out, *extra)
+        assert r.returncode == 0, r.stderr
+        reports[name] = json.loads(out.read_text())["metrics"]
+    for t in ("energy", "forces"):
+        assert reports["xyz"][t]["mae"] == pytest.approx(reports["npz"][t]["mae"], rel=1e-4)
+    r = cli("evaluate", ckpt, xyz)
+    assert r.returncode != 0
+    assert "REF_energy" in r.stderr and "--label-key" in r.stderr

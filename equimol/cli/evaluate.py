@@ -16,6 +16,14 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--length-unit", default="Å", help="length unit of the positions: Å (default), bohr, nm, pm"
     )
+    p.add_argument(
+        "--label-key",
+        action="append",
+        default=[],
+        metavar="LABEL=KEY",
+        help="extxyz / ASE db: the file's key of a label that is not ASE's own name, e.g. "
+        "--label-key energy=REF_energy --label-key forces=REF_forces (repeatable)",
+    )
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     add_threads_option(p)
@@ -30,11 +38,27 @@ def run(args) -> int:
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     potential = load(args.checkpoint, dtype=dtype)
     apply_threads(args.threads, potential, None)  # batches of --batch-size structures: large calls
-    result = evaluate_file(potential, args.data, args.energy_unit, args.batch_size, dtype, args.length_unit)
+    label_keys = {}
+    for item in args.label_key:
+        label, sep, key = item.partition("=")
+        if not sep or not label.strip() or not key.strip():
+            raise SystemExit(f"--label-key expects LABEL=KEY (e.g. energy=REF_energy), got {item!r}")
+        label_keys[label.strip()] = key.strip()
+    result = evaluate_file(
+        potential, args.data, args.energy_unit, args.batch_size, dtype, args.length_unit, label_keys or None
+    )
     result["checkpoint"] = str(args.checkpoint)
     if not result["metrics"]:
+        from equimol.data.formats import file_label_keys
+
+        keys = file_label_keys(args.data)
+        hint = (
+            f" (the file's keys: {', '.join(keys)}; name a label's key with --label-key LABEL=KEY)"
+            if keys
+            else ""
+        )
         raise ValueError(
-            f"{args.data}: no target of the model ({', '.join(potential.outputs)}) is in the data"
+            f"{args.data}: no target of the model ({', '.join(potential.outputs)}) is in the data{hint}"
         )
     for t, m in result["metrics"].items():
         line = f"{t:>18s}  MAE {m['mae']:.6g} {m['unit']}  RMSE {m['rmse']:.6g} {m['unit']}"

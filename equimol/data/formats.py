@@ -47,11 +47,16 @@ def read_structures(
     length_unit: str = "Å",
     validate: bool = True,
     index: slice | None = None,
+    label_keys: dict[str, str] | None = None,
 ) -> list[Structure]:
     """Read all structures of ``path`` in internal units.
 
     ``energy_unit`` overrides the file's energy unit (default: kcal/mol for rMD17 npz,
     eV for extxyz/ASE db/HDF5 stores); forces are taken as energy_unit/length_unit.
+    ``label_keys`` names the keys under which an extxyz or ASE db file keeps its labels, where
+    they are not ASE's own (``energy``, ``forces``, ``dipole``, ``polarizability``, ``charges``,
+    in the calculator results, the frame's info or the per-atom arrays), e.g.
+    ``{"energy": "REF_energy", "forces": "REF_forces"}``.
     """
     path = Path(path)
     if not path.exists():
@@ -68,9 +73,11 @@ def read_structures(
 
         out = list(Store(path))
     else:
-        out = _read_ase(path, fmt, energy_unit or "eV", length_unit)
+        out = _read_ase(path, fmt, energy_unit or "eV", length_unit, label_keys)
     if not out:
         raise DataError("the file holds no structures (empty file?)", str(path))
+    if label_keys and fmt not in ("xyz", "extxyz", "db"):
+        raise DataError("label_keys apply to extxyz and ASE db files only", str(path))
     if index is not None:
         out = out[index]
     if validate:
@@ -107,7 +114,40 @@ def _read_rmd17(path: Path, energy_unit: str, length_unit: str) -> list[Structur
     return out
 
 
-def _read_ase(path: Path, fmt: str, energy_unit: str, length_unit: str) -> list[Structure]:
+LABEL_KEYS = ("energy", "forces", "dipole", "polarizability", "charges")  # ASE's names, read by default
+
+
+def _label_names(label_keys: dict[str, str] | None) -> dict[str, str]:
+    """ASE's label names mapped to the file's keys (``label_keys`` overriding some)."""
+    unknown = sorted(set(label_keys or {}) - set(LABEL_KEYS))
+    if unknown:
+        raise DataError(f"label_keys: unknown label(s) {unknown}; known: {', '.join(LABEL_KEYS)}")
+    return {k: k for k in LABEL_KEYS} | {k: str(v) for k, v in (label_keys or {}).items()}
+
+
+def file_label_keys(path: str | os.PathLike) -> list[str]:
+    """The keys of the first frame of an extxyz or ASE db file that could hold labels (its info
+    and per-atom arrays, without positions and numbers, and its calculator results): what an
+    error about a missing label names as alternatives. Empty for other formats."""
+    path = Path(path)
+    if detect_format(path) not in ("xyz", "extxyz", "db"):
+        return []
+    try:
+        atoms = _read_ase(path, detect_format(path), "eV", "Å", None, atoms_only=True)[0]
+    except Exception:  # noqa: BLE001 - only for an error message
+        return []
+    keys = set(atoms.info) | set(atoms.arrays) | set(atoms.calc.results if atoms.calc is not None else ())
+    return sorted(keys - {"positions", "numbers"})
+
+
+def _read_ase(
+    path: Path,
+    fmt: str,
+    energy_unit: str,
+    length_unit: str,
+    label_keys: dict[str, str] | None = None,
+    atoms_only: bool = False,
+) -> list:
     import ase.db
     import ase.io
 
@@ -119,12 +159,17 @@ def _read_ase(path: Path, fmt: str, energy_unit: str, length_unit: str) -> list[
             atoms_list = ase.io.read(str(path), index=":", format="extxyz")
     except Exception as e:  # ASE raises many types for malformed files
         raise DataError(ase_error(e, fmt), str(path)) from None
+    if atoms_only:
+        return atoms_list
+    names = _label_names(label_keys)
     e_f = U.factor(U.ENERGY_UNITS, energy_unit, "energy")
     l_f = U.factor(U.LENGTH_UNITS, length_unit, "length")
-    return [_from_atoms(a, e_f, l_f) for a in atoms_list]
+    return [_from_atoms(a, e_f, l_f, names) for a in atoms_list]
 
 
-def _from_atoms(atoms, e_f: float, l_f: float) -> Structure:
+def _from_atoms(atoms, e_f: float, l_f: float, names: dict[str, str] | None = None) -> Structure:
+    """A structure from ``ase.Atoms``; ``names``: the file's key of each label (ASE's by default)."""
+    n = names or {k: k for k in LABEL_KEYS}
     s: Structure = {
         K.ATOMIC_NUMBERS: atoms.numbers.astype(np.int64),
         K.POSITIONS: atoms.positions.astype(np.float64) * l_f,
@@ -135,19 +180,19 @@ def _from_atoms(atoms, e_f: float, l_f: float) -> Structure:
     results = dict(atoms.calc.results) if atoms.calc is not None else {}
     info = dict(atoms.info)
     arrays = atoms.arrays
-    energy = results.get("energy", info.get("energy"))
+    energy = results.get(n["energy"], info.get(n["energy"]))
     if energy is not None:
         s[K.ENERGY] = np.asarray(float(energy) * e_f)
-    forces = results.get("forces", arrays.get("forces"))
+    forces = results.get(n["forces"], arrays.get(n["forces"]))
     if forces is not None:
         s[K.FORCES] = np.asarray(forces, dtype=np.float64) * (e_f / l_f)
-    dipole = results.get("dipole", info.get("dipole"))
+    dipole = results.get(n["dipole"], info.get(n["dipole"]))
     if dipole is not None:
         s[K.DIPOLE] = np.asarray(dipole, dtype=np.float64).reshape(3) * l_f
-    alpha = results.get("polarizability", info.get("polarizability"))
+    alpha = results.get(n["polarizability"], info.get(n["polarizability"]))
     if alpha is not None:
         s[K.POLARIZABILITY] = np.asarray(alpha, dtype=np.float64).reshape(3, 3) * l_f**3
-    charges = results.get("charges", arrays.get("charges"))
+    charges = results.get(n["charges"], arrays.get(n["charges"]))
     if charges is not None and K.PARTIAL_CHARGES not in s:
         s[K.PARTIAL_CHARGES] = np.asarray(charges, dtype=np.float64)
     if "total_charge" in info or "charge" in info:

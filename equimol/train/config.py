@@ -30,6 +30,9 @@ class DataConfig:
     val_fraction: float = 0.05
     seed: int = 0
     energy_unit: str | None = None  # unit of energies in the file (default per format)
+    # extxyz / ASE db: the file's keys of labels that are not ASE's own names, e.g.
+    # {energy: REF_energy, forces: REF_forces} (--set data.label_keys.energy=REF_energy)
+    label_keys: dict[str, str] = field(default_factory=dict)
     length_unit: str = "Å"
     targets: list[str] = field(default_factory=lambda: [K.ENERGY, K.FORCES])
     # energy shift per element: "fit" (least squares on the training energies) or "qm9" (QM9's

@@ -45,7 +45,9 @@ def _open(
         if check:
             _check_labels(d.targets, set(store.keys), path, 0 if len(store) else None)
         return StoreGraphDataset(store, cutoff, dipole_magnitude=K.DIPOLE_MAGNITUDE in d.targets), store
-    structures = read_structures(path, energy_unit=d.energy_unit, length_unit=d.length_unit)
+    structures = read_structures(
+        path, energy_unit=d.energy_unit, length_unit=d.length_unit, label_keys=d.label_keys or None
+    )
     for i, s in enumerate(structures if check else ()):
         _check_labels(d.targets, set(s), path, i)
     for s in structures:
@@ -57,7 +59,7 @@ def _open(
 def _check_labels(targets: list[str], keys: set[str], path: str, index: int | None) -> None:
     for t in targets:
         if t not in keys and t != K.DIPOLE_MAGNITUDE:
-            raise DataError(f"missing label {t!r} required by data.targets", path, index)
+            raise DataError(f"missing label {t!r} required by data.targets{label_hint(path, t)}", path, index)
         if t == K.DIPOLE_MAGNITUDE and K.DIPOLE not in keys and K.DIPOLE_MAGNITUDE not in keys:
             raise DataError("missing label 'dipole' needed for dipole_magnitude", path, index)
 
@@ -128,3 +130,17 @@ def _statistics(source: Sequence[dict] | Store, indices: list[int], targets: lis
     for s in it:
         acc.update(s)
     return acc.result()
+
+
+def label_hint(path: str, label: str) -> str:
+    """For an extxyz / ASE db file: the keys its frames do have, and how to name one as the
+    missing ``label`` (``data.label_keys``); empty for other formats."""
+    from equimol.data.formats import LABEL_KEYS, file_label_keys
+
+    keys = file_label_keys(path)
+    if not keys or label not in LABEL_KEYS:
+        return ""
+    return (
+        f" (the file's keys: {', '.join(keys)}; name the one that holds it with "
+        f"--set data.label_keys.{label}=KEY, or --label-key {label}=KEY for equimol evaluate)"
+    )

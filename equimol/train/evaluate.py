@@ -57,10 +57,14 @@ def evaluate_file(
     batch_size: int = 50,
     dtype: torch.dtype = torch.float32,
     length_unit: str = "Å",
+    label_keys: dict[str, str] | None = None,
 ) -> dict:
     """Evaluate on any supported file; also reports energies/forces in the file's own unit.
-    ``length_unit`` is the unit of the file's positions (converted to Å on reading)."""
-    structures = read_structures(path, energy_unit=energy_unit, length_unit=length_unit)
+    ``length_unit`` is the unit of the file's positions (converted to Å on reading);
+    ``label_keys`` the file's keys of its labels (see :func:`equimol.data.formats.read_structures`)."""
+    structures = read_structures(
+        path, energy_unit=energy_unit, length_unit=length_unit, label_keys=label_keys
+    )
     out = evaluate_structures(potential, structures, batch_size, dtype)
     data_unit = energy_unit or ("kcal/mol" if detect_format(Path(path)) == "npz" else "eV")
     if data_unit != "eV":

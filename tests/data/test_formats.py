@@ -185,3 +185,46 @@ def test_empty_files_are_one_clear_error(tmp_path):
     (tmp_path / "b.xyz").write_text("\n")
     with pytest.raises(DataError, match="no structures"):
         read_structures(tmp_path / "b.xyz")
+
+
+def _ref_keyed_extxyz(path, water, n=3):
+    """An extxyz whose labels live under other keys than ASE's (MACE-style REF_energy in the
+    comment line, REF_forces per atom), without a calculator."""
+    from ase import Atoms
+    from ase.io import write
+
+    frames = []
+    rng = np.random.default_rng(0)
+    for k in range(n):
+        atoms = Atoms(numbers=water[K.ATOMIC_NUMBERS], positions=water[K.POSITIONS] + 0.01 * k)
+        atoms.info["REF_energy"] = -10.0 - k
+        atoms.new_array("REF_forces", rng.normal(size=(len(atoms), 3)))
+        frames.append(atoms)
+    write(path, frames, format="extxyz")
+    return frames
+
+
+def test_label_keys_name_labels_under_other_keys(tmp_path, water):
+    path = tmp_path / "ref.extxyz"
+    frames = _ref_keyed_extxyz(path, water)
+    assert K.ENERGY not in read_structures(path)[0]  # ASE's names only by default
+    got = read_structures(path, label_keys={"energy": "REF_energy", "forces": "REF_forces"})
+    assert [float(s[K.ENERGY]) for s in got] == [-10.0, -11.0, -12.0]
+    np.testing.assert_allclose(got[1][K.FORCES], frames[1].arrays["REF_forces"])
+    kcal = read_structures(path, label_keys={"energy": "REF_energy"}, energy_unit="kcal/mol")
+    assert float(kcal[0][K.ENERGY]) == pytest.approx(-10.0 * U.ENERGY_UNITS["kcal/mol"])
+    with pytest.raises(DataError, match="unknown label"):
+        read_structures(path, label_keys={"enrgy": "REF_energy"})
+
+
+def test_missing_label_names_the_files_keys(tmp_path, water):
+    """Training on such a file without label_keys: one line naming the keys it has and the option."""
+    from equimol.train.data import _check_labels
+
+    path = tmp_path / "ref.extxyz"
+    _ref_keyed_extxyz(path, water)
+    with pytest.raises(DataError) as err:
+        _check_labels([K.ENERGY, K.FORCES], set(read_structures(path)[0]), str(path), 0)
+    message = str(err.value)
+    assert "REF_energy" in message and "REF_forces" in message and "data.label_keys.energy" in message
+    assert "\n" not in message
