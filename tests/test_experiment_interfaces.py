@@ -123,6 +123,7 @@ def test_evaluate_reads_labels_under_other_keys(tmp_path):
     from ase.io import write
 
     from equimol.units import KCAL_PER_MOL as kcal  # eV per kcal/mol, as the npz reader converts
+
     d = np.load(HELDOUT)
     n = 5
     frames = []

@@ -10,6 +10,14 @@ def add_arguments(p) -> None:
     p.add_argument("--energy-unit", help="energy unit of the input (default: per format)")
     p.add_argument("--length-unit", default="Å")
     p.add_argument(
+        "--label-key",
+        action="append",
+        default=[],
+        metavar="LABEL=KEY",
+        help="extxyz / ASE db input: the file's key of a label that is not ASE's own name, e.g. "
+        "--label-key energy=REF_energy --label-key forces=REF_forces (repeatable)",
+    )
+    p.add_argument(
         "--neighbors",
         type=float,
         metavar="CUTOFF",
@@ -20,6 +28,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from equimol.cli.options import parse_label_keys
     from equimol.data.streaming import convert
     from equimol.errors import ConfigError
 
@@ -36,6 +45,7 @@ def run(args) -> int:
         length_unit=args.length_unit,
         neighbor_cutoff=args.neighbors,
         chunk=args.chunk,
+        label_keys=parse_label_keys(args.label_key) or None,
     )
     extra = f", neighbour lists for {args.neighbors} Å" if args.neighbors is not None else ""
     print(

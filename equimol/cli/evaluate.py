@@ -38,12 +38,9 @@ def run(args) -> int:
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     potential = load(args.checkpoint, dtype=dtype)
     apply_threads(args.threads, potential, None)  # batches of --batch-size structures: large calls
-    label_keys = {}
-    for item in args.label_key:
-        label, sep, key = item.partition("=")
-        if not sep or not label.strip() or not key.strip():
-            raise SystemExit(f"--label-key expects LABEL=KEY (e.g. energy=REF_energy), got {item!r}")
-        label_keys[label.strip()] = key.strip()
+    from equimol.cli.options import parse_label_keys
+
+    label_keys = parse_label_keys(args.label_key)
     result = evaluate_file(
         potential, args.data, args.energy_unit, args.batch_size, dtype, args.length_unit, label_keys or None
     )

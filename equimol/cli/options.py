@@ -56,3 +56,14 @@ def allocator_env(env: dict[str, str] | None = None) -> dict[str, str]:
     out = dict(os.environ if env is None else env)
     out["GLIBC_TUNABLES"] = ":".join(x for x in (out.get("GLIBC_TUNABLES"), GLIBC_TUNABLES) if x)
     return out
+
+
+def parse_label_keys(items: list[str]) -> dict[str, str]:
+    """``--label-key LABEL=KEY`` options (repeatable) as {label: key}."""
+    out: dict[str, str] = {}
+    for item in items:
+        label, sep, key = item.partition("=")
+        if not sep or not label.strip() or not key.strip():
+            raise SystemExit(f"--label-key expects LABEL=KEY (e.g. energy=REF_energy), got {item!r}")
+        out[label.strip()] = key.strip()
+    return out

@@ -38,11 +38,13 @@ def iter_structures(
     length_unit: str = "Å",
     validate: bool = True,
     chunk: int = 1024,
+    label_keys: dict[str, str] | None = None,
 ) -> Iterator[Structure]:
     """Yield the structures of ``path`` one by one in internal units, reading in chunks.
 
-    Same formats, units and validation as :func:`~equimol.data.formats.read_structures`,
-    without holding the file in memory (except QM9 tarballs).
+    Same formats, units, ``label_keys`` and validation as
+    :func:`~equimol.data.formats.read_structures`, without holding the file in memory (except
+    QM9 tarballs).
     """
     path = Path(path)
     if not path.exists():
@@ -53,11 +55,15 @@ def iter_structures(
     elif fmt == "hdf5":
         it = Store(path).iterate()
     elif fmt in ("extxyz", "db"):
-        it = _iter_ase(path, fmt, energy_unit or "eV", length_unit)
+        it = _iter_ase(path, fmt, energy_unit or "eV", length_unit, label_keys)
     else:
         from equimol.data.formats import read_structures
 
-        it = iter(read_structures(path, energy_unit=energy_unit, length_unit=length_unit, validate=False))
+        it = iter(
+            read_structures(
+                path, energy_unit=energy_unit, length_unit=length_unit, validate=False, label_keys=label_keys
+            )
+        )
     for i, s in enumerate(it):
         if validate:
             validate_structure(s, str(path), i)
@@ -128,22 +134,25 @@ def _iter_rmd17(path: Path, energy_unit: str, length_unit: str, chunk: int) -> I
             r.close()
 
 
-def _iter_ase(path: Path, fmt: str, energy_unit: str, length_unit: str) -> Iterator[Structure]:
+def _iter_ase(
+    path: Path, fmt: str, energy_unit: str, length_unit: str, label_keys: dict[str, str] | None = None
+) -> Iterator[Structure]:
     import ase.db
     import ase.io
 
-    from equimol.data.formats import _from_atoms
+    from equimol.data.formats import _from_atoms, _label_names
 
+    names = _label_names(label_keys)
     e_f = U.factor(U.ENERGY_UNITS, energy_unit, "energy")
     l_f = U.factor(U.LENGTH_UNITS, length_unit, "length")
     try:
         if fmt == "db":
             with ase.db.connect(str(path)) as db:
                 for row in db.select():
-                    yield _from_atoms(row.toatoms(add_additional_information=True), e_f, l_f)
+                    yield _from_atoms(row.toatoms(add_additional_information=True), e_f, l_f, names)
         else:
             for atoms in ase.io.iread(str(path), index=":", format="extxyz"):
-                yield _from_atoms(atoms, e_f, l_f)
+                yield _from_atoms(atoms, e_f, l_f, names)
     except DataError:
         raise
     except Exception as e:  # ASE raises many types for malformed files
@@ -161,6 +170,7 @@ def convert(
     chunk: int = 1024,
     validate: bool = True,
     progress: Callable[[int], None] | None = None,
+    label_keys: dict[str, str] | None = None,
 ) -> dict:
     """Stream ``source`` into ``output`` (.h5 store or .extxyz), validating every structure.
 
@@ -182,7 +192,12 @@ def convert(
     stats = StreamingStatistics(polarizability=True)
     n_atoms = 0
     structures = iter_structures(
-        source, energy_unit=energy_unit, length_unit=length_unit, chunk=chunk, validate=validate
+        source,
+        energy_unit=energy_unit,
+        length_unit=length_unit,
+        chunk=chunk,
+        validate=validate,
+        label_keys=label_keys,
     )
     if fmt == "hdf5":
         with StoreWriter(output, chunk=chunk, neighbor_cutoff=neighbor_cutoff) as w:

@@ -228,3 +228,25 @@ def test_missing_label_names_the_files_keys(tmp_path, water):
     message = str(err.value)
     assert "REF_energy" in message and "REF_forces" in message and "data.label_keys.energy" in message
     assert "\n" not in message
+
+
+def test_convert_with_label_keys(tmp_path, water):
+    """equimol convert --label-key: the REF-keyed labels land in the HDF5 store."""
+    from equimol.cli.main import main
+
+    src, dst = tmp_path / "ref.extxyz", tmp_path / "ref.h5"
+    _ref_keyed_extxyz(src, water)
+    rc = main(
+        [
+            "convert",
+            str(src),
+            str(dst),
+            "--label-key",
+            "energy=REF_energy",
+            "--label-key",
+            "forces=REF_forces",
+        ]
+    )
+    assert rc == 0
+    got = list(Store(dst))
+    assert [float(s[K.ENERGY]) for s in got] == [-10.0, -11.0, -12.0] and K.FORCES in got[0]
