@@ -1433,6 +1433,8 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             "--output-dir",
             rel(runs / "spectra_rpmd", root),
         )
+        # the final model at 64 beads, 5 ps, against the 64-bead GFN2-xTB reference
+        ml64 = ("--beads", "64", "--steps", "10000", "--ref-beads", "64", *rpmd_dir, "--no-progress")
         xtb64 = (
             "--beads",
             "64",
@@ -1520,18 +1522,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
             ),
             Step(
                 "64-bead ML-RPMD of the active-learning model (5 ps) against the 64-bead reference",
-                py(
-                    ctx,
-                    "spectra/active_learning/rpmd16.py",
-                    "--beads",
-                    "64",
-                    "--steps",
-                    "10000",
-                    "--ref-beads",
-                    "64",
-                    *rpmd_dir,
-                    "--no-progress",
-                ),
+                py(ctx, "spectra/active_learning/rpmd16.py", *ml64),
                 lambda: rpmd64_done(read_json(sp / "active_learning" / "rpmd64_ref64.json")),
             ),
             # one 5-ps run per potential samples the O–H torsion too little (session 15: xTB
@@ -1556,20 +1547,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
                     ),
                     Step(
                         f"64-bead ML-RPMD of the active-learning model, independent run (seed {seed}, 5 ps)",
-                        py(
-                            ctx,
-                            "spectra/active_learning/rpmd16.py",
-                            "--beads",
-                            "64",
-                            "--steps",
-                            "10000",
-                            "--seed",
-                            seed,
-                            "--ref-beads",
-                            "64",
-                            *rpmd_dir,
-                            "--no-progress",
-                        ),
+                        py(ctx, "spectra/active_learning/rpmd16.py", "--seed", seed, *ml64),
                         lambda seed=seed: rpmd64_done(
                             read_json(sp / "active_learning" / f"rpmd64_seed{seed}_ref64.json")
                         ),

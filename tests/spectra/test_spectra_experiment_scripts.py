@@ -41,7 +41,7 @@ def test_runs_compare_takes_only_runs_of_todays_protocol(tmp_path, monkeypatch):
     removed = {"remove_com": True, "remove_rotation": True}
     al = tmp_path / "spectra_active_learning"
     _finished(al / "md_rpmd16_al_round_2.h5", **removed)  # an earlier protocol: left out
-    with pytest.raises(SystemExit, match="no ML-RPMD run at today's protocol"):
+    with pytest.raises(SystemExit, match="no 16-bead ML-RPMD run at today's protocol"):
         rc.model_runs(None)
     _finished(al / "md_rpmd16_al_round_2_seed1.h5", **today)
     _finished(al / "md_rpmd16_al_committed.h5", **today)
