@@ -2,6 +2,11 @@
 and the positions of the individual fingerprint peaks (issue #19, item 5).
 
     OMP_NUM_THREADS=1 python experiments/spectra/runs_compare.py     # ≈ 1 min -> runs_compare.json
+    python experiments/spectra/runs_compare.py --beads 64 --runs-dir runs/spectra_rpmd   # -> runs_compare_64.json
+
+``--beads 64`` compares the paper's bead count the same way (``xtb_rpmd.py --beads 64 [--seed S]``
+against ``rpmd16.py --beads 64 [--seed S]``); every run's hydroxyl conformer (trans fraction and
+changes, ``fingerprint.py``) is recorded, since the fingerprint bands move with it.
 
 One 10-ps trajectory does not fix a band centroid to 20 cm⁻¹: under the paper's global
 thermostat the kinetic energy of a 9-atom molecule is shared unevenly among its modes for
