@@ -98,9 +98,9 @@ def add_arguments(p) -> None:
         "--compile",
         action="store_true",
         help="run the model through torch.compile (equimol.compile.CompiledPotential: energy, forces, "
-        "dipole and polarizability in one compiled graph, same numbers to float32 round-off). The "
-        "first step compiles (about a minute on CPU) and the first neighbour-list rebuild once more; "
-        "afterwards steps are faster (PaiNN ethanol, one thread: 1.9 vs 4.5 ms per classical step, "
+        "dipole and polarizability in one compiled graph, same numbers to float32 round-off). It "
+        "compiles and checks against the eager model two graphs before the run (about a minute on "
+        "CPU: the starting batch's and a dynamic-shape one for later neighbour lists); afterwards steps are faster (PaiNN ethanol, one thread: 1.9 vs 4.5 ms per classical step, "
         "60 vs 77 ms with 64 beads; benchmarks/md). For runs of more than a few thousand steps; "
         "single models only (not committees)",
     )
@@ -189,7 +189,7 @@ def run(args) -> int:
             # the check run_simulation makes, before a minute of compilation rather than after
             raise FileExistsError(f"{args.output} exists; pass --overwrite or restart from a checkpoint")
         # compiled and checked against the eager model on the run's first batch (all beads and
-        # replicas at the start), which the run's first step then reuses
+        # replicas at the start; the run's first step reuses its graph) and on a dynamic-shape one
         copies = config.n_beads * config.n_replicas
         start = torch.as_tensor(s[K.POSITIONS])[None].expand(copies, -1, -1)
         potential, why = compile_checked(potential, s[K.ATOMIC_NUMBERS], start, dtype, args.skin)
