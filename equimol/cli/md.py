@@ -100,8 +100,9 @@ def add_arguments(p) -> None:
         help="run the model through torch.compile (equimol.compile.CompiledPotential: energy, forces, "
         "dipole and polarizability in one compiled graph, same numbers to float32 round-off). It "
         "compiles and checks against the eager model two graphs before the run (about a minute on "
-        "CPU: the starting batch's and a dynamic-shape one for later neighbour lists); afterwards steps are faster (PaiNN ethanol, one thread: 1.9 vs 4.5 ms per classical step, "
-        "60 vs 77 ms with 64 beads; benchmarks/md). For runs of more than a few thousand steps; "
+        "CPU: the starting batch's and a dynamic-shape one for later neighbour lists); afterwards "
+        "steps are faster (the spectra model on one thread: 4.2 vs 10.7 ms per classical step, 68 vs "
+        "91 ms with 64 beads; benchmarks/md). For runs of more than a few thousand steps; "
         "single models only (not committees)",
     )
     p.add_argument("--no-progress", action="store_true")
