@@ -207,8 +207,15 @@ class ActiveLearning:
         path = self.data_of_path(k)
         if k == 0 and not path.exists():
             from equimol.data.formats import read_structures, write_structures
+            from equimol.train.config import load_config
 
-            frames = read_structures(self.cfg.data)
+            d = load_config(self.cfg.train_config).data  # the training config's reading of the data
+            frames = read_structures(
+                self.cfg.data,
+                energy_unit=d.energy_unit,
+                length_unit=d.length_unit,
+                label_keys=d.label_keys or None,
+            )
             path.parent.mkdir(parents=True, exist_ok=True)
             write_structures(path, frames)
         return path
@@ -246,7 +253,16 @@ class ActiveLearning:
         folder = self.round_dir(k) / "committee"
         tc = load_config(
             self.cfg.train_config,
-            [f"data.train={self.data_of(k)}", "data.n_train=null", "data.n_test=0", f"output_dir={folder}"],
+            [
+                f"data.train={self.data_of(k)}",
+                "data.n_train=null",
+                "data.n_test=0",
+                f"output_dir={folder}",
+                # the round files are written in equimol's units under ASE's label names
+                "data.energy_unit=null",
+                "data.length_unit=Å",
+                "data.label_keys={}",
+            ],
         )
         tc.training.progress = self.cfg.progress and tc.training.progress
         init = self.initial_members(k)

@@ -237,38 +237,31 @@ def compile_checked(
     dtype: torch.dtype = torch.float32,
     skin: float = 0.0,
 ) -> tuple[nn.Module, str | None]:
-    """``(CompiledPotential(potential), None)`` once both graphs a run will use have compiled and
-    given every output of the eager model to float32 round-off: the static one of the batch the
-    run starts with (``positions`` (S, N, 3) Å) and the dynamic-shape one that serves every later
-    neighbour list (made here with one more copy of the first structure, slightly displaced).
-    Else ``(potential, why)``: a compiler that fails (no C++ compiler on the machine, an inductor
-    error) or a compiled graph whose numbers differ (the inductor bug of the module docstring is
-    the known case) leaves the run eager with a one-line reason, not broken or silently wrong.
-    Costs two compilations (the second would otherwise come at the first neighbour-list
-    rebuild) and two eager calls."""
+    """``(CompiledPotential(potential, dynamic=True), None)`` once its graph has compiled on
+    ``positions`` (S, N, 3) Å, the batch a run starts with, and given every output of the eager
+    model there to float32 round-off. The graph has symbolic sizes, so it serves every later
+    neighbour list of the run (another edge count) without compiling again: the one graph the run
+    uses is the one checked. Else ``(potential, why)``: a compiler that fails (no C++ compiler on
+    the machine, an inductor error) or a compiled graph whose numbers differ (the inductor bug of
+    the module docstring is the known case) leaves the run eager with a one-line reason, not
+    broken or silently wrong. Costs one compilation and one eager call."""
     from equimol.md.model_forces import ModelForceFn
 
-    positions = torch.as_tensor(positions)
-    shifted = positions[:1] + 0.01 * torch.linspace(
-        -1.0, 1.0, positions.shape[1] * 3, dtype=positions.dtype
-    ).reshape(1, -1, 3)
-    batches = (positions, torch.cat([positions, shifted]))
-    compiled = CompiledPotential(potential, dynamic=None)
-    for batch in batches:
-        try:
-            fast = ModelForceFn(compiled, atomic_numbers, skin=skin, dtype=dtype)(batch)
-        except Exception as err:  # noqa: BLE001 - any compiler failure: the caller runs eagerly
-            text = str(err).strip()
-            return potential, (text.splitlines()[0][:200] if text else type(err).__name__)
-        ref = ModelForceFn(potential, atomic_numbers, skin=skin, dtype=dtype)(batch)
-        for key, value in ref.items():
-            if key not in fast:
-                return potential, f"the compiled model gives no {key}"
-            diff = float((fast[key].double() - value.double()).abs().max())
-            scale = float(value.double().abs().max())
-            if not diff <= 1e-4 + 1e-3 * scale:
-                return (
-                    potential,
-                    f"compiled {key} differs from the eager model's by {diff:.3g} (largest |value| {scale:.3g})",
-                )
+    compiled = CompiledPotential(potential, dynamic=True)
+    try:
+        fast = ModelForceFn(compiled, atomic_numbers, skin=skin, dtype=dtype)(positions)
+    except Exception as err:  # noqa: BLE001 - any compiler failure: the caller runs eagerly
+        text = str(err).strip()
+        return potential, (text.splitlines()[0][:200] if text else type(err).__name__)
+    ref = ModelForceFn(potential, atomic_numbers, skin=skin, dtype=dtype)(positions)
+    for key, value in ref.items():
+        if key not in fast:
+            return potential, f"the compiled model gives no {key}"
+        diff = float((fast[key].double() - value.double()).abs().max())
+        scale = float(value.double().abs().max())
+        if not diff <= 1e-4 + 1e-3 * scale:
+            return (
+                potential,
+                f"compiled {key} differs from the eager model's by {diff:.3g} (largest |value| {scale:.3g})",
+            )
     return compiled, None

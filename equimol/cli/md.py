@@ -98,9 +98,9 @@ def add_arguments(p) -> None:
         "--compile",
         action="store_true",
         help="run the model through torch.compile (equimol.compile.CompiledPotential: energy, forces, "
-        "dipole and polarizability in one compiled graph, same numbers to float32 round-off). It "
-        "compiles and checks against the eager model two graphs before the run (about a minute on "
-        "CPU: the starting batch's and a dynamic-shape one for later neighbour lists); afterwards "
+        "dipole and polarizability in one compiled graph with symbolic sizes, same numbers to float32 "
+        "round-off). It compiles and checks the graph against the eager model before the run (about "
+        "half a minute on CPU; later neighbour lists reuse it); afterwards "
         "steps are faster (the spectra model on one thread: 4.2 vs 10.7 ms per classical step, 68 vs "
         "91 ms with 64 beads; benchmarks/md). For runs of more than a few thousand steps; "
         "single models only (not committees)",
@@ -189,8 +189,8 @@ def run(args) -> int:
         if Path(args.output).exists() and not restart_file.exists() and not args.overwrite:
             # the check run_simulation makes, before a minute of compilation rather than after
             raise FileExistsError(f"{args.output} exists; pass --overwrite or restart from a checkpoint")
-        # compiled and checked against the eager model on the run's first batch (all beads and
-        # replicas at the start; the run's first step reuses its graph) and on a dynamic-shape one
+        # compiled (symbolic sizes) and checked against the eager model on the run's first batch
+        # (all beads and replicas at the start); every later neighbour list reuses the graph
         copies = config.n_beads * config.n_replicas
         start = torch.as_tensor(s[K.POSITIONS])[None].expand(copies, -1, -1)
         potential, why = compile_checked(potential, s[K.ATOMIC_NUMBERS], start, dtype, args.skin)

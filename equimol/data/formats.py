@@ -55,8 +55,10 @@ def read_structures(
     eV for extxyz/ASE db/HDF5 stores); forces are taken as energy_unit/length_unit.
     ``label_keys`` names the keys under which an extxyz or ASE db file keeps its labels, where
     they are not ASE's own (``energy``, ``forces``, ``dipole``, ``polarizability``, ``charges``,
-    in the calculator results, the frame's info or the per-atom arrays), e.g.
-    ``{"energy": "REF_energy", "forces": "REF_forces"}``.
+    in the calculator results, the frame's info (an ASE db row's key-value pairs and data
+    included) or the per-atom arrays), e.g. ``{"energy": "REF_energy", "forces": "REF_forces"}``.
+    Files of fixed layout (rMD17 npz, HDF5 stores, QM9) ignore it, so one training config can
+    read an extxyz training file and an npz validation file.
     """
     path = Path(path)
     if not path.exists():
@@ -76,8 +78,6 @@ def read_structures(
         out = _read_ase(path, fmt, energy_unit or "eV", length_unit, label_keys)
     if not out:
         raise DataError("the file holds no structures (empty file?)", str(path))
-    if label_keys and fmt not in ("xyz", "extxyz", "db"):
-        raise DataError("label_keys apply to extxyz and ASE db files only", str(path))
     if index is not None:
         out = out[index]
     if validate:
@@ -130,14 +130,33 @@ def file_label_keys(path: str | os.PathLike) -> list[str]:
     and per-atom arrays, without positions and numbers, and its calculator results): what an
     error about a missing label names as alternatives. Empty for other formats."""
     path = Path(path)
-    if detect_format(path) not in ("xyz", "extxyz", "db"):
+    fmt = detect_format(path)
+    if fmt not in ("xyz", "extxyz", "db"):
         return []
     try:
-        atoms = _read_ase(path, detect_format(path), "eV", "Å", None, atoms_only=True)[0]
+        if fmt == "db":
+            import ase.db
+
+            with ase.db.connect(str(path)) as db:
+                atoms = next(db.select(limit=1)).toatoms(add_additional_information=True)
+        else:
+            import ase.io
+
+            atoms = ase.io.read(str(path), index=0, format="extxyz")
     except Exception:  # noqa: BLE001 - only for an error message
         return []
-    keys = set(atoms.info) | set(atoms.arrays) | set(atoms.calc.results if atoms.calc is not None else ())
+    keys = set(_info(atoms)) | set(atoms.arrays) | set(atoms.calc.results if atoms.calc is not None else ())
     return sorted(keys - {"positions", "numbers"})
+
+
+def _info(atoms) -> dict:
+    """A frame's info, with an ASE db row's key-value pairs and data at the top level (where
+    ``row.toatoms(add_additional_information=True)`` nests them)."""
+    info = dict(atoms.info)
+    for nested in ("key_value_pairs", "data"):
+        if isinstance(info.get(nested), dict):
+            info = {**info.pop(nested), **info}
+    return info
 
 
 def _read_ase(
@@ -146,7 +165,6 @@ def _read_ase(
     energy_unit: str,
     length_unit: str,
     label_keys: dict[str, str] | None = None,
-    atoms_only: bool = False,
 ) -> list:
     import ase.db
     import ase.io
@@ -159,8 +177,6 @@ def _read_ase(
             atoms_list = ase.io.read(str(path), index=":", format="extxyz")
     except Exception as e:  # ASE raises many types for malformed files
         raise DataError(ase_error(e, fmt), str(path)) from None
-    if atoms_only:
-        return atoms_list
     names = _label_names(label_keys)
     e_f = U.factor(U.ENERGY_UNITS, energy_unit, "energy")
     l_f = U.factor(U.LENGTH_UNITS, length_unit, "length")
@@ -178,12 +194,12 @@ def _from_atoms(atoms, e_f: float, l_f: float, names: dict[str, str] | None = No
         s[K.CELL] = np.asarray(atoms.cell, dtype=np.float64) * l_f
         s[K.PBC] = atoms.pbc.copy()
     results = dict(atoms.calc.results) if atoms.calc is not None else {}
-    info = dict(atoms.info)
+    info = _info(atoms)
     arrays = atoms.arrays
     energy = results.get(n["energy"], info.get(n["energy"]))
     if energy is not None:
         s[K.ENERGY] = np.asarray(float(energy) * e_f)
-    forces = results.get(n["forces"], arrays.get(n["forces"]))
+    forces = results.get(n["forces"], arrays.get(n["forces"], info.get(n["forces"])))  # db: row data
     if forces is not None:
         s[K.FORCES] = np.asarray(forces, dtype=np.float64) * (e_f / l_f)
     dipole = results.get(n["dipole"], info.get(n["dipole"]))
@@ -192,7 +208,7 @@ def _from_atoms(atoms, e_f: float, l_f: float, names: dict[str, str] | None = No
     alpha = results.get(n["polarizability"], info.get(n["polarizability"]))
     if alpha is not None:
         s[K.POLARIZABILITY] = np.asarray(alpha, dtype=np.float64).reshape(3, 3) * l_f**3
-    charges = results.get(n["charges"], arrays.get(n["charges"]))
+    charges = results.get(n["charges"], arrays.get(n["charges"], info.get(n["charges"])))
     if charges is not None and K.PARTIAL_CHARGES not in s:
         s[K.PARTIAL_CHARGES] = np.asarray(charges, dtype=np.float64)
     if "total_charge" in info or "charge" in info:

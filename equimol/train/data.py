@@ -137,10 +137,11 @@ def label_hint(path: str, label: str) -> str:
     missing ``label`` (``data.label_keys``); empty for other formats."""
     from equimol.data.formats import LABEL_KEYS, file_label_keys
 
+    name = "charges" if label == K.PARTIAL_CHARGES else label  # the label_keys name of a target
     keys = file_label_keys(path)
-    if not keys or label not in LABEL_KEYS:
+    if not keys or name not in LABEL_KEYS:
         return ""
     return (
         f" (the file's keys: {', '.join(keys)}; name the one that holds it with "
-        f"--set data.label_keys.{label}=KEY, or --label-key {label}=KEY for equimol evaluate)"
+        f"--set data.label_keys.{name}=KEY, or --label-key {name}=KEY for equimol evaluate)"
     )

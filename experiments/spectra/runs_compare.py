@@ -234,6 +234,7 @@ def main(argv=None) -> int:
         for name, path in runs.items():
             try:
                 sp, ps = spectra(path)
+                conf = conformers(path)
             except OSError as e:  # still being written (HDF5 lock)
                 print(f"skip {g}, {name}: {e}")
                 continue
@@ -241,7 +242,7 @@ def main(argv=None) -> int:
             rows[name] = {
                 "file": str(path.relative_to(ROOT)),
                 "production_ps": round(ps, 2),
-                "conformers": conformers(path),
+                "conformers": conf,
             }
             for kind in curves:
                 curves[kind].append(sp[kind])

@@ -182,3 +182,37 @@ def test_float64_on_request():
     batch = make_batch(_random_molecules(2), model.cutoff, torch.float64, "cpu")
     assert model(batch)[K.FORCES].dtype == torch.float64
     assert equimol  # the public API is importable alongside
+
+
+def test_compile_checked_graph_serves_other_edge_counts(monkeypatch):
+    """The graph compile_checked compiles and checks has symbolic sizes: a later call with another
+    edge count (a neighbour-list rebuild in MD) runs it without compiling again."""
+    import equimol.compile as C
+
+    class AotEager(CompiledPotential):
+        def __init__(self, potential, **kwargs):
+            super().__init__(potential, backend="aot_eager", dynamic=kwargs.get("dynamic"))
+
+    monkeypatch.setattr(C, "CompiledPotential", AotEager)
+    torch._dynamo.reset()
+    model = build("painn", n_features=16, n_interactions=2, cutoff=2.0)
+    base = _random_molecules(1, seed=13)[0]
+    start = torch.as_tensor(base[K.POSITIONS])[None]
+    chosen, why = C.compile_checked(model, base[K.ATOMIC_NUMBERS], start)
+    assert why is None and isinstance(chosen, AotEager)
+    from torch._dynamo.utils import counters
+
+    from equimol.md.model_forces import ModelForceFn
+
+    frames = counters["stats"]["unique_graphs"]
+    fn = ModelForceFn(chosen, base[K.ATOMIC_NUMBERS])
+    stretched = start * 1.3  # some pairs leave the 2 Å cutoff: another edge count
+    n_edges = [
+        len(make_batch([s], 2.0, torch.float32, "cpu")[K.EDGE_INDEX][0])
+        for s in (base, {**base, K.POSITIONS: stretched[0].numpy()})
+    ]
+    assert n_edges[0] != n_edges[1]
+    out = fn(stretched)
+    ref = ModelForceFn(model, base[K.ATOMIC_NUMBERS])(stretched)
+    torch.testing.assert_close(out["forces"], ref["forces"], atol=1e-5, rtol=1e-5)
+    assert counters["stats"]["unique_graphs"] == frames  # no new graph

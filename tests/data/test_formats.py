@@ -250,3 +250,27 @@ def test_convert_with_label_keys(tmp_path, water):
     assert rc == 0
     got = list(Store(dst))
     assert [float(s[K.ENERGY]) for s in got] == [-10.0, -11.0, -12.0] and K.FORCES in got[0]
+
+
+def test_label_keys_in_an_ase_db(tmp_path, water):
+    """An ASE db keeps extra labels as key-value pairs and row data: label_keys finds them there,
+    and a missing label's error lists them."""
+    import ase.db
+    from ase import Atoms
+
+    from equimol.data.formats import file_label_keys
+
+    path = tmp_path / "ref.db"
+    forces = np.arange(9, dtype=float).reshape(3, 3) / 10
+    with ase.db.connect(str(path)) as db:
+        db.write(
+            Atoms(numbers=water[K.ATOMIC_NUMBERS], positions=water[K.POSITIONS]),
+            REF_energy=-3.5,
+            data={"REF_forces": forces},
+        )
+    got = read_structures(path, label_keys={"energy": "REF_energy", "forces": "REF_forces"})[0]
+    assert float(got[K.ENERGY]) == -3.5
+    np.testing.assert_allclose(got[K.FORCES], forces)
+    assert {"REF_energy", "REF_forces"} <= set(file_label_keys(path))
+    # files of fixed layout ignore label_keys (one config reads an extxyz and an npz)
+    assert len(read_structures(rmd17_path("ethanol"), label_keys={"energy": "REF_energy"})) == 50
