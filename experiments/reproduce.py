@@ -1778,6 +1778,7 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
         ):
             row = runs_compare_row(rc64, claim64, paper_q, [rel(sp / "runs_compare_64.json", root)])
             row.equimol += conformer_text(rc64)
+            row.why += conformer_caveat(rc64)
             row.plots = [rel(sp / f"{k}_rpmd_runs_64.png", root) for k in ("ir", "raman")]
             rows.append(row)
         elif rpmd64_done(r64):
