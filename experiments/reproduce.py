@@ -1423,28 +1423,15 @@ def build_entries(root: Path = ROOT) -> list[Entry]:
     def sp_steps(ctx: Context) -> list[Step]:
         ref_json = sp / "xtb_rpmd.json"
         rpmd_dir = ("--runs-dir", rel(runs / "spectra_rpmd", root))
-        xtb16 = (
-            "--beads",
-            "16",
-            "--ps",
-            "10",
-            "--classical-ps",
-            "0",
-            "--output-dir",
-            rel(runs / "spectra_rpmd", root),
-        )
+
+        def xtb(beads: str, ps: str) -> tuple[str, ...]:
+            """xtb_rpmd.py's arguments for a GFN2-xTB RPMD run into runs/spectra_rpmd."""
+            out = rel(runs / "spectra_rpmd", root)
+            return ("--beads", beads, "--ps", ps, "--classical-ps", "0", "--output-dir", out)
+
+        xtb16, xtb64 = xtb("16", "10"), xtb("64", "5")
         # the final model at 64 beads, 5 ps, against the 64-bead GFN2-xTB reference
         ml64 = ("--beads", "64", "--steps", "10000", "--ref-beads", "64", *rpmd_dir, "--no-progress")
-        xtb64 = (
-            "--beads",
-            "64",
-            "--ps",
-            "5",
-            "--classical-ps",
-            "0",
-            "--output-dir",
-            rel(runs / "spectra_rpmd", root),
-        )
         return [
             Step(
                 "GFN2-xTB RPMD reference (16 beads, 10 ps) and classical xTB MD",

@@ -109,6 +109,23 @@ def conformer_states(torsion: np.ndarray) -> np.ndarray:
     return np.where(np.abs(torsion) > TRANS_DEG, 0, np.sign(torsion)).astype(int)
 
 
+def conformer_record(path: Path, discard_fs: float = 1000.0) -> dict:
+    """Per replica of a trajectory, after ``discard_fs``: the fraction of frames whose centroid
+    is in the trans conformer and the number of conformer changes (:func:`conformer_states`),
+    i.e. how well each replica samples the hydroxyl torsion."""
+    from equimol.spectra.trajectory import load_trajectory
+
+    data = load_trajectory(path)
+    t = np.asarray(data["time_fs"])
+    pos = np.asarray(data["positions"]).mean(axis=2)[t >= discard_fs]  # centroid, (T, R, N, 3)
+    idx = torsion_atoms(np.asarray(data["atomic_numbers"]), pos[0, 0])
+    states = conformer_states(dihedral_deg(*(pos[:, :, i] for i in idx)))  # (T, R)
+    return {
+        "trans_fraction": [round(float(x), 3) for x in (states == 0).mean(axis=0)],
+        "conformer_changes": [int(x) for x in (np.diff(states, axis=0) != 0).sum(axis=0)],
+    }
+
+
 def blocks(path: Path) -> list[dict]:
     """Per replica and 3-ps block after the first ps: trans fraction, conformer changes and the
     IR/Raman band centroids."""

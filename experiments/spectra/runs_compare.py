@@ -88,26 +88,18 @@ def model_runs(round_name: str | None, beads: int = 16) -> tuple[str, dict[str, 
 
 
 def conformers(path: Path, discard_fs: float = 1000.0) -> dict:
-    """The centroid's hydroxyl conformer over the production part of a run (``fingerprint.py``):
-    the fraction of frames in trans and the number of changes. The fingerprint bands depend on
-    the conformer, so runs that sample the torsion differently differ there."""
+    """The centroid's hydroxyl conformer over the production part of a run (replica 0 of
+    ``fingerprint.conformer_record``): the fraction of frames in trans and the number of changes.
+    The fingerprint bands depend on the conformer, so runs that sample the torsion differently
+    differ there."""
     import sys
 
     if str(HERE) not in sys.path:  # fingerprint.py beside this file, also when imported
         sys.path.insert(0, str(HERE))
-    from fingerprint import conformer_states, dihedral_deg, torsion_atoms
+    from fingerprint import conformer_record
 
-    from equimol.spectra.trajectory import load_trajectory
-
-    data = load_trajectory(path)
-    t = np.asarray(data["time_fs"])
-    pos = np.asarray(data["positions"]).mean(axis=2)[t >= discard_fs]  # centroid, (T, R, N, 3)
-    idx = torsion_atoms(np.asarray(data["atomic_numbers"]), pos[0, 0])
-    states = conformer_states(dihedral_deg(*(pos[:, :, i] for i in idx)))[:, 0]  # replica 0
-    return {
-        "trans_fraction": round(float((states == 0).mean()), 3),
-        "changes": int((np.diff(states) != 0).sum()),
-    }
+    rec = conformer_record(path, discard_fs)
+    return {"trans_fraction": rec["trans_fraction"][0], "changes": rec["conformer_changes"][0]}
 
 
 def spectra(path: Path) -> tuple[dict, float]:

@@ -74,24 +74,14 @@ def rotation_tag(resample_fs: float) -> str:
 def conformers(traj: Path, discard_fs: float = 1000.0) -> dict:
     """Per replica of ``traj``, after ``discard_fs``: the fraction of frames in the trans
     conformer (hydroxyl torsion beyond 120°) and the number of conformer changes
-    (``fingerprint.conformer_states``): how well each replica samples the torsion."""
+    (``fingerprint.conformer_record``): how well each replica samples the torsion."""
     import sys
 
     if str(SPECTRA) not in sys.path:  # fingerprint.py beside this folder; once per process
         sys.path.insert(0, str(SPECTRA))
-    from fingerprint import conformer_states, dihedral_deg, torsion_atoms
+    from fingerprint import conformer_record
 
-    from equimol.spectra.trajectory import load_trajectory
-
-    data = load_trajectory(traj)
-    t = np.asarray(data["time_fs"])
-    pos = np.asarray(data["positions"]).mean(axis=2)[t >= discard_fs]  # centroid, (T, R, N, 3)
-    idx = torsion_atoms(np.asarray(data["atomic_numbers"]), pos[0, 0])
-    states = conformer_states(dihedral_deg(*(pos[:, :, i] for i in idx)))  # (T, R)
-    return {
-        "trans_fraction": [round(float(x), 3) for x in (states == 0).mean(axis=0)],
-        "conformer_changes": [int(x) for x in (np.diff(states, axis=0) != 0).sum(axis=0)],
-    }
+    return conformer_record(traj, discard_fs)
 
 
 def committed_ir(path: Path):
